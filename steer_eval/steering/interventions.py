@@ -1,0 +1,90 @@
+"""One intervention = one vector acting at one site key with one action, strength and position mode.
+This module owns the arithmetic of the actions; hooks.py decides when and where it runs.
+
+All edits are out of place. The vector is cast to the activation's device and dtype inside the hook
+(cached per device/dtype), so GPU, half precision and sharded (`device_map="auto"`) models just work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from steer_eval.vectors.format import SiteKey, SteeringVector
+from steer_eval.vocab import Action, PositionMode, Site
+
+
+@dataclass(eq=False)
+class Intervention:
+    key: SiteKey
+    direction: torch.Tensor  # 1-D float32; for AU scaling: beta per unit, zero where not selected
+    action: Action = Action.ADD
+    alpha: float = 1.0
+    positions: PositionMode = PositionMode.ALL
+    bias: torch.Tensor | None = None  # clamp only: the clamp acts on (a - bias)
+    label: str = ""
+    _cast: dict[tuple[torch.device, torch.dtype], tuple] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.direction = self.direction.detach().to("cpu", torch.float32)
+        if self.bias is not None:
+            self.bias = self.bias.detach().to("cpu", torch.float32)
+
+    def describe(self) -> str:
+        name = f"{self.label} " if self.label else ""
+        return f"{name}{self.action.value} {self.key} alpha={self.alpha:g} positions={self.positions.value}"
+
+    def edit(self, activation: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Return the edited activation; `mask` [batch, seq, 1] selects positions (None = all)."""
+        if self.key.site is Site.HEAD:
+            width = self.direction.numel()
+            columns = slice(self.key.head * width, (self.key.head + 1) * width)
+            edited = activation.clone()
+            edited[..., columns] = self._edit(activation[..., columns], mask)
+            return edited
+        return self._edit(activation, mask)
+
+    def _edit(self, a: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        vector, unit, bias = self._on(a)
+        if self.action is Action.ADD:
+            new = a + self.alpha * vector
+        elif self.action is Action.AU_SCALE:
+            new = a + a * (self.alpha * vector)
+        elif self.action is Action.CLAMP:
+            shifted = a if bias is None else a - bias
+            projection = (shifted * unit).sum(dim=-1, keepdim=True)
+            new = a + unit * (self.alpha - projection)
+        else:  # ABLATE
+            projection = (a * unit).sum(dim=-1, keepdim=True)
+            new = a - self.alpha * projection * unit
+        return new if mask is None else torch.where(mask, new, a)
+
+    def _on(self, like: torch.Tensor) -> tuple:
+        slot = (like.device, like.dtype)
+        if slot not in self._cast:
+            unit = self.direction / self.direction.norm().clamp_min(torch.finfo(torch.float32).tiny)
+            bias = None if self.bias is None else self.bias.to(*slot)
+            self._cast[slot] = (self.direction.to(*slot), unit.to(*slot), bias)
+        return self._cast[slot]
+
+
+def interventions_from_vector(
+    vector: SteeringVector,
+    alpha: float | None = None,
+    positions: PositionMode | None = None,
+    label: str = "",
+) -> list[Intervention]:
+    """One intervention per tensor of `vector`, in site-key order, with the file's defaults unless given."""
+    return [
+        Intervention(
+            key=key,
+            direction=vector.directions[key],
+            action=vector.meta.action,
+            alpha=vector.meta.default_alpha if alpha is None else float(alpha),
+            positions=vector.meta.positions if positions is None else positions,
+            bias=vector.biases.get(key),
+            label=label,
+        )
+        for key in vector.keys
+    ]
