@@ -1,0 +1,183 @@
+"""`SteerEvalLM`: lm-eval's Hugging Face model with steering, registered as `steer-eval`, so both our
+runner and the plain `lm_eval --model steer-eval --model_args pretrained=...,vectors=...` use it.
+
+The model is loaded once; interventions and strengths are swapped in place (`set_interventions`,
+`set_alpha`, `steering()`), so a sweep is one model load. Log-likelihood scoring is our own batch loop
+(same sorting, batching and padding as lm-eval's) because steering positions must know where each
+request's prompt ends; generation wraps lm-eval's `_model_generate` with the prompt layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from lm_eval.api.registry import register_model
+from lm_eval.models.huggingface import HFLM
+from lm_eval.models.utils import Collator
+from tqdm import tqdm
+
+from steer_eval.errors import SteerEvalError
+from steer_eval.steering.hooks import Steerer
+from steer_eval.steering.interventions import Intervention
+from steer_eval.steering.loading import load_interventions
+from steer_eval.steering.positions import SequenceLayout
+
+Request = tuple[tuple[str, str] | None, list[int], list[int]]
+
+
+@register_model("steer-eval")
+class SteerEvalLM(HFLM):
+    """HFLM plus interventions. Extra model_args: `vectors` (paths separated by ';'), `alpha` (overrides
+    every vector's default strength), `positions` (overrides every vector's position mode), and
+    `padding_side` ('right' as lm-eval, or 'left') for log-likelihood batches."""
+
+    def __init__(
+        self,
+        pretrained: object,
+        vectors: str | Sequence[str] | None = None,
+        alpha: float | None = None,
+        positions: str | None = None,
+        padding_side: str = "right",
+        **kwargs: object,
+    ) -> None:
+        if padding_side not in ("left", "right"):
+            raise SteerEvalError(f"padding_side must be 'left' or 'right', not {padding_side!r}")
+        super().__init__(pretrained=pretrained, **kwargs)
+        if self.backend != "causal":
+            raise SteerEvalError("steer-eval steers decoder-only (causal) models; this model is encoder-decoder")
+        self.padding_side = padding_side
+        self.steerer = Steerer(self.model)
+        self.set_interventions(load_interventions(vectors, self.steerer.model_map, alpha, positions))
+
+    # ---- steering controls -----------------------------------------------------------------------
+
+    @property
+    def interventions(self) -> list[Intervention]:
+        return self.steerer.interventions
+
+    def set_interventions(self, interventions: Sequence[Intervention]) -> None:
+        self.steerer.set_interventions(interventions)
+
+    def set_alpha(self, alpha: float) -> None:
+        self.steerer.set_alpha(alpha)
+
+    @contextmanager
+    def steering(self, interventions: Sequence[Intervention]) -> Iterator[SteerEvalLM]:
+        """Temporarily use `interventions`; the previous ones come back afterwards."""
+        previous = self.steerer.interventions
+        self.set_interventions(interventions)
+        try:
+            yield self
+        finally:
+            self.steerer.set_interventions(previous)
+
+    def set_cache_hook(self, cache_hook: object) -> None:
+        if getattr(cache_hook, "dbdict", None) is not None:
+            raise SteerEvalError(
+                "lm-eval's response cache (--use_cache) keys results by request text only, so it would serve "
+                "unsteered answers to steered requests; run without --use_cache (steer-eval's run store resumes "
+                "finished cells instead)"
+            )
+        super().set_cache_hook(cache_hook)
+
+    # ---- scoring ---------------------------------------------------------------------------------
+
+    def _loglikelihood_tokens(
+        self, requests: list[Request], disable_tqdm: bool = False, override_bs: int | None = None
+    ) -> list[tuple[float, bool]]:
+        # Requests sharing context+continuation[:-1] share one forward pass (lm-eval's one-token trick), but
+        # only when no position mode depends on where the prompt ends.
+        share = self.logits_cache and not self.steerer.needs_layout
+        ordered = Collator(
+            requests,
+            sort_fn=lambda req: (-len(req[1] + req[2]), tuple(req[1] + req[2])),
+            group_by="contexts" if share else None,
+            group_fn=lambda req: req[-2] + req[-1][:-1],
+        )
+        batch_size, batch_fn = self._batching(len(ordered), override_bs)
+        results: list[tuple[float, bool]] = []
+        progress = tqdm(total=len(requests), disable=disable_tqdm or self.rank != 0, desc="Scoring (steered)")
+        for chunk in ordered.get_batched(n=batch_size, batch_fn=batch_fn):
+            rows, prompt_lengths = [], []
+            for _, context, continuation in chunk:
+                if not context or not continuation:
+                    raise SteerEvalError("a log-likelihood request has an empty context or continuation")
+                row = (context + continuation)[-(self.max_length + 1) :][:-1]
+                rows.append(row)
+                prompt_lengths.append(len(row) - len(continuation) + 1)
+            for (request, context, continuation), logprobs in zip(
+                chunk, self._score_rows(rows, prompt_lengths), strict=True
+            ):
+                scored = logprobs[-len(continuation) :].unsqueeze(0)  # positions predicting the continuation
+                for request_str, tokens, shared in ordered.get_cache(
+                    req_str=request, cxt_toks=context, cont_toks=continuation, logits=scored
+                ):
+                    target = torch.tensor(tokens, dtype=torch.long, device=shared.device).unsqueeze(0)
+                    shared = shared[:, -target.shape[1] :]
+                    greedy = bool((shared.argmax(dim=-1) == target).all())
+                    answer = (float(torch.gather(shared, 2, target.unsqueeze(-1)).sum()), greedy)
+                    results.append(answer)
+                    if request_str is not None:
+                        self.cache_hook.add_partial("loglikelihood", request_str, answer)
+                    progress.update(1)
+        progress.close()
+        return ordered.get_original(results)
+
+    def _score_rows(self, rows: list[list[int]], prompt_lengths: list[int]) -> list[torch.Tensor]:
+        """Log-probabilities [len(row), vocab] for each row, from one padded forward pass."""
+        width = max(len(row) for row in rows)
+        lengths = [len(row) for row in rows]
+        layout = SequenceLayout.for_scoring(lengths, prompt_lengths, width, self.padding_side)
+        ids = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            start = int(layout.start[i])
+            ids[i, start : start + len(row)] = torch.tensor(row, dtype=torch.long)
+        inputs: dict[str, torch.Tensor] = {"input_ids": ids.to(self.device)}
+        if self.padding_side == "left":
+            mask = (torch.arange(width).unsqueeze(0) >= layout.start.unsqueeze(1)).long()
+            inputs["attention_mask"] = mask.to(self.device)
+            inputs["position_ids"] = (mask.cumsum(dim=1) - 1).clamp(min=0).to(self.device)
+        with self.steerer.active(layout):
+            logits = self._forward_logits(inputs)
+        logprobs = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
+        return [logprobs[i, int(layout.start[i]) : int(layout.end[i])] for i in range(len(rows))]
+
+    def _forward_logits(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        autocast = torch.autocast(
+            device_type=self.device.type,
+            dtype=self.mixed_precision_dtype,
+            enabled=self.mixed_precision_dtype is not None,
+        )
+        with torch.no_grad(), autocast:
+            return self.model(**inputs).logits
+
+    def _batching(self, n_requests: int, override_bs: int | None) -> tuple[int, object]:
+        """lm-eval's batch-size rules, including `batch_size=auto` re-detection per request set."""
+        auto = self.batch_size == "auto"
+        batch_size = self.batch_size if not auto else override_bs if override_bs is not None else 0
+        batch_fn = self._batch_scheduler if auto and n_requests > 0 and not override_bs else None
+        if batch_fn is not None:
+            self.batch_sizes = {}
+        return batch_size, batch_fn
+
+    # ---- generation ------------------------------------------------------------------------------
+
+    def _model_generate(self, context: torch.Tensor, max_length: int, stop: list[str], **generation_kwargs):
+        mask = generation_kwargs.get("attention_mask")
+        if mask is None:
+            mask = torch.ones_like(context)
+        with self.steerer.active(SequenceLayout.for_generation(mask)):
+            return super()._model_generate(context, max_length, stop, **generation_kwargs)
+
+    def _model_call(
+        self, inps: torch.Tensor, attn_mask: torch.Tensor | None = None, labels: torch.Tensor | None = None
+    ):
+        # Only lm-eval's batch-size probe comes here; steer it too so its memory estimate is honest.
+        layout = SequenceLayout.for_scoring(
+            [inps.shape[1]] * inps.shape[0], [inps.shape[1]] * inps.shape[0], inps.shape[1], "right"
+        )
+        with self.steerer.active(layout):
+            return super()._model_call(inps, attn_mask, labels)

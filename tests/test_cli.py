@@ -1,0 +1,106 @@
+"""The command line: `vectors show|import|export`, and bad input as one clear line with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from steer_eval.cli import main
+from steer_eval.errors import EXIT_BAD_INPUT
+from steer_eval.vectors.format import SiteKey, SteeringVector, VectorMeta, file_sha256, load_vector, save_vector
+from steer_eval.vocab import Site
+
+
+@pytest.fixture
+def vector_file(tmp_path: Path) -> Path:
+    vector = SteeringVector(
+        {SiteKey(Site.RESID, 1): torch.full((32,), 0.5), SiteKey(Site.RESID, 2): torch.ones(32)},
+        VectorMeta(method="caa", model_name="tiny-llama", default_alpha=4.0, extra={"n_pairs": 12}),
+    )
+    return save_vector(vector, tmp_path / "bias.safetensors")
+
+
+def test_show_prints_metadata_norms_and_sha256(vector_file: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["vectors", "show", str(vector_file)]) == 0
+    out = capsys.readouterr().out
+    assert file_sha256(vector_file) in out
+    assert "resid.1" in out and "2.8284" in out and "5.6569" in out  # per-layer norms
+    assert "caa" in out and "tiny-llama" in out and "n_pairs" in out
+    assert main(["vectors", "show", str(vector_file), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["tensors"]["resid.2"]["norm"] == pytest.approx(32**0.5)
+    assert info["default_alpha"] == 4.0
+
+
+def test_import_export_round_trip(
+    tiny_dir: Path, vector_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    pt = tmp_path / "bias.pt"
+    assert main(["vectors", "export", str(vector_file), "-o", str(pt), "--model", str(tiny_dir), "--alpha", "2"]) == 0
+    raw = torch.load(pt, weights_only=True)
+    assert sorted(raw) == ["layers.1", "layers.2"] and raw["layers.1"]["steering_coefficient"] == 2.0
+    back = tmp_path / "back.safetensors"
+    assert main(["vectors", "import", str(pt), "-o", str(back), "--model", str(tiny_dir)]) == 0
+    vector = load_vector(back)
+    assert vector.meta.default_alpha == 2.0 and vector.meta.model_name == str(tiny_dir)
+    assert torch.equal(vector.directions[SiteKey(Site.RESID, 1)], torch.full((32,), 0.5))
+
+
+def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """name -> (argv, text the one-line message must contain)."""
+    wrong_size = save_vector(SteeringVector({SiteKey(Site.RESID, 0): torch.ones(48)}), tmp_path / "wide.safetensors")
+    deep = save_vector(SteeringVector({SiteKey(Site.RESID, 30): torch.ones(32)}), tmp_path / "deep.safetensors")
+    nan = tmp_path / "nan.safetensors"
+    save_file({"resid.0": torch.tensor([float("nan")] * 32)}, str(nan), metadata={"steer_eval": "{}"})
+    inf = tmp_path / "inf.safetensors"
+    save_file({"resid.0": torch.tensor([float("inf")] * 32)}, str(inf), metadata={"steer_eval": "{}"})
+    site = tmp_path / "site.safetensors"
+    save_file({"embedding.0": torch.ones(32)}, str(site), metadata={"steer_eval": "{}"})
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x00\x01garbage")
+    text = tmp_path / "vector.txt"
+    text.write_text("0.1 0.2 0.3")
+    pickled = tmp_path / "pickled.pt"
+    torch.save({"layers.0": {"steering_vector": torch.ones(32), "action": "add", "bias": Path("/tmp")}}, pickled)
+    return {
+        "wrong hidden size": (["vectors", "show", str(wrong_size), "--model", "{model}"], "size 48"),
+        "layer out of range": (["vectors", "show", str(deep), "--model", "{model}"], "layer 30"),
+        "NaN values": (["vectors", "show", str(nan)], "NaN/Inf"),
+        "Inf values": (["vectors", "show", str(inf)], "NaN/Inf"),
+        "unknown site": (["vectors", "show", str(site)], "not a steer-eval site name"),
+        "corrupt file": (["vectors", "show", str(corrupt)], "not a readable safetensors file"),
+        "not safetensors": (["vectors", "show", str(text)], "unknown vector file type"),
+        "missing file": (["vectors", "show", str(tmp_path / "absent.safetensors")], "not found"),
+        "pickled .pt": (["vectors", "show", str(pickled)], "pickled Python objects"),
+        "export without model": (
+            ["vectors", "export", str(deep), "-o", str(tmp_path / "x.pt"), "--model", str(tmp_path)],
+            "cannot read the model config",
+        ),
+    }
+
+
+def test_each_bad_input_is_one_clear_line(tiny_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for name, (argv, expected) in bad_inputs(tmp_path).items():
+        argv = [a.replace("{model}", str(tiny_dir)) for a in argv]
+        assert main(argv) == EXIT_BAD_INPUT, name
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("steer-eval: error: ") and expected in err, f"{name}: {err}"
+        assert "\n" not in err and "Traceback" not in err, name
+
+
+def test_console_script_exits_non_zero_without_traceback(tmp_path: Path) -> None:
+    exe = shutil.which("steer-eval", path=str(Path(sys.executable).parent)) or shutil.which("steer-eval")
+    if exe is None:
+        pytest.skip("the steer-eval console script is not installed in this environment")
+    pickled = tmp_path / "pickled.pt"
+    torch.save({"layers.0": {"steering_vector": torch.ones(4), "bias": Path("/tmp")}}, pickled)
+    result = subprocess.run([exe, "vectors", "show", str(pickled)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == EXIT_BAD_INPUT
+    assert "pickled Python objects" in result.stderr and "Traceback" not in result.stderr
