@@ -1,0 +1,19 @@
+"""Loaders for the demo tasks: lm-eval calls them through `custom_dataset` with the task's metadata."""
+
+from steer_eval.demo.tasks import demo_dataset
+
+
+def sentiment(**kwargs):
+    return demo_dataset("demo_sentiment", **kwargs)
+
+
+def sycophancy(**kwargs):
+    return demo_dataset("demo_sycophancy", **kwargs)
+
+
+def facts(**kwargs):
+    return demo_dataset("demo_facts", **kwargs)
+
+
+def compare(**kwargs):
+    return demo_dataset("demo_compare", **kwargs)
