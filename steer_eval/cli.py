@@ -13,6 +13,7 @@ from steer_eval.errors import EXIT_BAD_INPUT, SteerEvalError
 
 EXAMPLES = """\
 examples:
+  steer-eval demo                          # the embedded demo end to end: no GPU, no network
   steer-eval vectors show vectors/bias.safetensors
   steer-eval vectors import lm_eval_vector.pt -o bias.safetensors --model meta-llama/Llama-3.1-8B-Instruct
   steer-eval vectors export bias.safetensors -o bias.pt --model meta-llama/Llama-3.1-8B-Instruct --alpha 4
@@ -28,6 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="store_true", help="print the steer-eval version and exit")
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
+
+    demo = verbs.add_parser(
+        "demo",
+        help="run the embedded demo world end to end (builds a tiny model on first use, ~2 min on 2 CPU cores)",
+        epilog="example:\n  steer-eval demo --output reports/demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("--output", type=Path, default=Path("reports/demo"), help="where to write vectors and results")
+    demo.add_argument("--rebuild", action="store_true", help="retrain the demo model even if a valid one is cached")
+    demo.set_defaults(handler=_demo)
 
     vectors = verbs.add_parser(
         "vectors",
@@ -83,6 +94,15 @@ def _model_map(model: str | None, revision: str | None = None):
     from steer_eval.steering.model_map import ModelMap
 
     return ModelMap.from_config_only(model, revision=revision)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from steer_eval.demo.run import render_table, run_demo
+
+    results = run_demo(args.output, rebuild=args.rebuild)
+    print(render_table(results))
+    print(f"\nmodel: {results['model']}\nresults: {args.output / 'demo_results.json'}")
+    return 0
 
 
 def _vectors_show(args: argparse.Namespace) -> int:

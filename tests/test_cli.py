@@ -104,3 +104,14 @@ def test_console_script_exits_non_zero_without_traceback(tmp_path: Path) -> None
     result = subprocess.run([exe, "vectors", "show", str(pickled)], capture_output=True, text=True, timeout=120)
     assert result.returncode == EXIT_BAD_INPUT
     assert "pickled Python objects" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_command_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`steer-eval demo` on the cached demo model (built once per machine; the ground-truth tests share it)."""
+    assert main(["demo", "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "sentiment vector" in out and "sycophancy vector" in out and "placebo" in out
+    results = json.loads((tmp_path / "demo_results.json").read_text())
+    steered = results["sentiment"]["steered"]
+    assert steered["1.0"]["demo_sentiment"]["propensity"] > steered["0.0"]["demo_sentiment"]["propensity"]
+    assert load_vector(tmp_path / "sentiment.safetensors").meta.method == "mean-difference"
