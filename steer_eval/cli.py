@@ -166,6 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SteerEvalError as exc:
         print(f"steer-eval: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:  # e.g. an output folder that cannot be written
+        print(f"steer-eval: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("steer-eval: interrupted", file=sys.stderr)
         return 130

@@ -69,6 +69,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     text.write_text("0.1 0.2 0.3")
     pickled = tmp_path / "pickled.pt"
     torch.save({"layers.0": {"steering_vector": torch.ones(32), "action": "add", "bias": Path("/tmp")}}, pickled)
+    torch.save({"layers.0": {"steering_vector": torch.ones(32), "action": "add"}}, tmp_path / "ok.pt")
     return {
         "wrong hidden size": (["vectors", "show", str(wrong_size), "--model", "{model}"], "size 48"),
         "layer out of range": (["vectors", "show", str(deep), "--model", "{model}"], "layer 30"),
@@ -79,6 +80,10 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "not safetensors": (["vectors", "show", str(text)], "unknown vector file type"),
         "missing file": (["vectors", "show", str(tmp_path / "absent.safetensors")], "not found"),
         "pickled .pt": (["vectors", "show", str(pickled)], "pickled Python objects"),
+        "unwritable output": (
+            ["vectors", "import", str(pickled.with_name("ok.pt")), "-o", "/proc/x.safetensors"],
+            "/proc",
+        ),
         "export without model": (
             ["vectors", "export", str(deep), "-o", str(tmp_path / "x.pt"), "--model", str(tmp_path)],
             "cannot read the model config",

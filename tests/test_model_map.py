@@ -55,8 +55,7 @@ def test_hookpoints_round_trip(arch: str) -> None:
     for site in (Site.RESID, Site.MLP, Site.ATTN):
         key = SiteKey(site, 2)
         hookpoint = model_map.hookpoint(key)
-        base = model.base_model if (model := model_map.model) is not None else None
-        assert base.get_submodule(hookpoint) is model_map.module(key)
+        assert model_map.model.base_model.get_submodule(hookpoint) is model_map.module(key)
         assert model_map.key_for_hookpoint(hookpoint) == key
 
 

@@ -73,14 +73,8 @@ class Steerer:
         return [i.describe() for i in self._interventions] if self._handles else []
 
     def _check(self, intervention: Intervention) -> None:
-        expected = self.model_map.expected_size(intervention.key)  # also checks layer and site exist
-        if intervention.direction.numel() != expected:
-            raise SteerEvalError(
-                f"intervention at {intervention.key} has size {intervention.direction.numel()}, "
-                f"the model expects {expected}"
-            )
-        if intervention.key.site is Site.HEAD and not 0 <= intervention.key.head < self.model_map.n_heads:
-            raise SteerEvalError(f"{intervention.key}: head index out of range (model has {self.model_map.n_heads})")
+        label = intervention.label or "intervention"
+        self.model_map.check_key(intervention.key, intervention.direction.numel(), label)
 
     # ---- hooks -------------------------------------------------------------------------------------
 

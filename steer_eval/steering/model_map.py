@@ -154,27 +154,31 @@ class ModelMap:
 
     def check_fits(self, vector: SteeringVector, where: str) -> None:
         """Raise `VectorMismatchError` naming exactly what in `vector` does not fit this model."""
+        built_for = f" (it was built for {vector.meta.model_name})" if vector.meta.model_name else ""
         for key, tensor in vector.directions.items():
-            try:
-                self.module(key)  # layer range and site presence
-            except (ModelStructureError, VectorMismatchError) as exc:
-                raise type(exc)(f"{where}: {exc}") from None
-            if key.site is Site.HEAD and not 0 <= key.head < self.n_heads:
-                raise VectorMismatchError(
-                    f"{where}: {key} targets head {key.head} but {self.architecture} has {self.n_heads} heads "
-                    f"(0..{self.n_heads - 1})"
-                )
-            expected = self.expected_size(key)
-            if tensor.numel() != expected:
-                built_for = f" (it was built for {vector.meta.model_name})" if vector.meta.model_name else ""
-                what = "head size" if key.site is Site.HEAD else "hidden size"
-                raise VectorMismatchError(
-                    f"{where}: {key} has size {tensor.numel()} but the model's {what} is {expected}{built_for}; "
-                    "use a vector built for this model"
-                )
+            self.check_key(key, tensor.numel(), where, hint=built_for)
         model_name = getattr(getattr(self.model, "config", None), "_name_or_path", None)
         if vector.meta.model_name and model_name and vector.meta.model_name != model_name:
             log.warning("%s was built for %s but is applied to %s", where, vector.meta.model_name, model_name)
+
+    def check_key(self, key: SiteKey, size: int, where: str, hint: str = "") -> None:
+        """Raise if `key` is not a site of this model or a vector of `size` does not fit it."""
+        try:
+            self.module(key)  # layer range and site presence
+        except (ModelStructureError, VectorMismatchError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+        if key.site is Site.HEAD and not 0 <= key.head < self.n_heads:
+            raise VectorMismatchError(
+                f"{where}: {key} targets head {key.head} but {self.architecture} has {self.n_heads} heads "
+                f"(0..{self.n_heads - 1})"
+            )
+        expected = self.expected_size(key)
+        if size != expected:
+            what = "head size" if key.site is Site.HEAD else "hidden size"
+            raise VectorMismatchError(
+                f"{where}: {key} has size {size} but the model's {what} is {expected}{hint}; "
+                "use a vector built for this model"
+            )
 
     def _check_layer(self, key: SiteKey) -> None:
         if not 0 <= key.layer < self.n_layers:

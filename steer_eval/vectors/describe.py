@@ -17,7 +17,7 @@ def summary(vector: SteeringVector, path: str | Path) -> dict[str, Any]:
         "method": meta.method,
         "model": meta.model_name,
         "model_revision": meta.model_revision,
-        "hidden_size": meta.hidden_size or _hidden_size(vector),
+        "hidden_size": meta.hidden_size or vector.implied_hidden_size,
         "action": meta.action.value,
         "positions": meta.positions.value,
         "default_alpha": meta.default_alpha,
@@ -61,8 +61,3 @@ def render_text(info: dict[str, Any]) -> str:
     for key, value in info["extra"].items():
         lines.append(f"  {key:<15} {json.dumps(value, default=str)}")
     return "\n".join(lines)
-
-
-def _hidden_size(vector: SteeringVector) -> int | None:
-    sizes = {t.numel() for key, t in vector.directions.items() if key.site.value != "head"}
-    return sizes.pop() if len(sizes) == 1 else None

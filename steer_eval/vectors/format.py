@@ -151,6 +151,12 @@ class SteeringVector:
     def keys(self) -> list[SiteKey]:
         return sorted(self.directions)
 
+    @property
+    def implied_hidden_size(self) -> int | None:
+        """The size shared by the residual/MLP/attention tensors (None if there are none, or they differ)."""
+        sizes = {t.numel() for key, t in self.directions.items() if key.site is not Site.HEAD}
+        return sizes.pop() if len(sizes) == 1 else None
+
     def norms(self) -> dict[str, float]:
         return {key.tensor_name: float(self.directions[key].norm()) for key in self.keys}
 
@@ -194,10 +200,9 @@ def save_vector(vector: SteeringVector, path: str | Path) -> Path:
     """Write `vector` to a `.safetensors` file atomically (a crash never leaves half a file)."""
     path = Path(path)
     vector.check(str(path))
-    hidden_sizes = {t.numel() for key, t in vector.directions.items() if key.site is not Site.HEAD}
     meta = dataclasses.replace(
         vector.meta,
-        hidden_size=vector.meta.hidden_size or (hidden_sizes.pop() if hidden_sizes else None),
+        hidden_size=vector.meta.hidden_size or vector.implied_hidden_size,
         sites=sorted({key.site.value for key in vector.directions}),
         layers=sorted({key.layer for key in vector.directions}),
         norms=vector.norms(),
