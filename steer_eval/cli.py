@@ -9,11 +9,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from steer_eval.cli_build import add_build_parser
 from steer_eval.errors import EXIT_BAD_INPUT, SteerEvalError
+from steer_eval.vocab import VECTOR_SOURCES as SOURCES
 
 EXAMPLES = """\
 examples:
   steer-eval demo                          # the embedded demo end to end: no GPU, no network
+  steer-eval tasks                         # the labelled tasks steer-eval knows
+  steer-eval vectors build --method caa --model demo --task demo_sentiment --layers 1-3 \
+      --select-on validation -o sentiment.safetensors
   steer-eval vectors show vectors/bias.safetensors
   steer-eval vectors import lm_eval_vector.pt -o bias.safetensors --model meta-llama/Llama-3.1-8B-Instruct
   steer-eval vectors export bias.safetensors -o bias.pt --model meta-llama/Llama-3.1-8B-Instruct --alpha 4
@@ -40,6 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rebuild", action="store_true", help="retrain the demo model even if a valid one is cached")
     demo.set_defaults(handler=_demo)
 
+    tasks = verbs.add_parser(
+        "tasks",
+        help="list the labelled tasks (name, kind, family, desired answer, source)",
+        epilog="example:\n  steer-eval tasks --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tasks.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    tasks.set_defaults(handler=_tasks)
+
     vectors = verbs.add_parser(
         "vectors",
         help="inspect and convert steering vector files",
@@ -47,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     vector_verbs = vectors.add_subparsers(dest="vector_verb", metavar="ACTION", required=True)
+
+    add_build_parser(vector_verbs)
 
     show = vector_verbs.add_parser(
         "show",
@@ -61,11 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = vector_verbs.add_parser(
         "import",
-        help="convert an lm-eval steered .pt file into a steer-eval .safetensors vector",
-        epilog="example:\n  steer-eval vectors import steer.pt -o steer.safetensors --model EleutherAI/pythia-70m",
+        help="convert a vector made elsewhere (lm-eval .pt, CAA / PAS .pt, GGUF) into a steer-eval vector",
+        epilog="examples:\n"
+        "  steer-eval vectors import steer.pt -o steer.safetensors --model EleutherAI/pythia-70m\n"
+        "  steer-eval vectors import vectors/sycophancy/vec_layer_*_Llama-2-7b-chat-hf.pt -o syco.safetensors\n"
+        "  steer-eval vectors import iBAS_all_layer14_strength4.0.pt -o ipasa.safetensors\n"
+        "  steer-eval vectors import happy.gguf -o happy.safetensors",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    imp.add_argument("file", type=Path, help="lm-eval steered .pt file ({hookpoint: {steering_vector, ...}})")
+    imp.add_argument("files", type=Path, nargs="+", metavar="FILE", help="vector file(s); CAA: one file per layer")
+    imp.add_argument("--from", dest="source", default="auto", choices=SOURCES, help="the file format (default: auto)")
+    imp.add_argument("--layer", type=int, help="the layer of a bare tensor whose file name does not say it")
     imp.add_argument("-o", "--output", type=Path, required=True, help="where to write the .safetensors vector")
     imp.add_argument("--model", help="model (hub id or path) whose modules the hookpoints name; recommended")
     imp.add_argument("--revision", help="model revision, recorded in the vector's metadata")
@@ -73,15 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     exp = vector_verbs.add_parser(
         "export",
-        help="write a steer-eval vector as an lm-eval steered .pt file",
-        epilog="example:\n"
+        help="write a steer-eval vector as an lm-eval steered .pt file or a llama.cpp GGUF control vector",
+        epilog="examples:\n"
         "  steer-eval vectors export bias.safetensors -o bias.pt --model EleutherAI/pythia-70m --alpha 4\n"
-        "  lm_eval --model steered --model_args pretrained=EleutherAI/pythia-70m,steer_path=bias.pt ...",
+        "  lm_eval --model steered --model_args pretrained=EleutherAI/pythia-70m,steer_path=bias.pt ...\n"
+        "  steer-eval vectors export bias.safetensors -o bias.gguf --model meta-llama/Llama-3.1-8B-Instruct\n"
+        "  llama-cli -m model.gguf --control-vector bias.gguf ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     exp.add_argument("file", type=Path, help="a steer-eval .safetensors vector")
-    exp.add_argument("-o", "--output", type=Path, required=True, help="where to write the .pt file")
-    exp.add_argument("--model", required=True, help="model (hub id or path) that names the hookpoints")
+    exp.add_argument("-o", "--output", type=Path, required=True, help="where to write: NAME.pt (lm-eval) or NAME.gguf")
+    exp.add_argument("--model", help="model (hub id or path); required for .pt (it names the hookpoints)")
+    exp.add_argument("--layer", type=int, help="which layer of a per-layer vector to write (default: its chosen one)")
     exp.add_argument("--revision", help="model revision")
     exp.add_argument("--alpha", type=float, help="strength to store as steering_coefficient (default: the vector's)")
     exp.set_defaults(handler=_vectors_export)
@@ -91,9 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _model_map(model: str | None, revision: str | None = None):
     if model is None:
         return None
+    from steer_eval.models import model_path
     from steer_eval.steering.model_map import ModelMap
 
-    return ModelMap.from_config_only(model, revision=revision)
+    return ModelMap.from_config_only(model_path(model), revision=revision)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -119,34 +145,72 @@ def _vectors_show(args: argparse.Namespace) -> int:
 
 
 def _vectors_import(args: argparse.Namespace) -> int:
+    from steer_eval.vectors.files import read_vector_files
     from steer_eval.vectors.format import save_vector
-    from steer_eval.vectors.lmeval_pt import read_lmeval_pt
 
     model_map = _model_map(args.model, args.revision)
-    vector = read_lmeval_pt(args.file, model_map.key_for_hookpoint if model_map else None)
+    resolver = model_map.key_for_hookpoint if model_map else None
+    vector = read_vector_files(args.files, resolver, args.source, args.layer)
     if model_map:
-        model_map.check_fits(vector, str(args.file))
+        model_map.check_fits(vector, ", ".join(str(f) for f in args.files))
         vector.meta.model_name, vector.meta.model_revision = args.model, args.revision
         vector.meta.hidden_size = model_map.hidden_size
     save_vector(vector, args.output)
+    layers = ",".join(str(layer) for layer in vector.layers)
     print(
-        f"wrote {args.output} ({len(vector.directions)} tensor(s), action {vector.meta.action.value}, "
-        f"default alpha {vector.meta.default_alpha:g})"
+        f"wrote {args.output} ({len(vector.directions)} tensor(s) at layer(s) {layers}, action "
+        f"{vector.meta.action.value}, positions {vector.meta.positions.value}, default alpha "
+        f"{vector.meta.default_alpha:g}{', one layer at a time' if vector.meta.per_layer else ''})"
     )
     return 0
 
 
 def _vectors_export(args: argparse.Namespace) -> int:
     from steer_eval.vectors.format import load_vector
-    from steer_eval.vectors.lmeval_pt import write_lmeval_pt
 
-    model_map = _model_map(args.model, args.revision)
     vector = load_vector(args.file)
-    model_map.check_fits(vector, str(args.file))
-    notes = write_lmeval_pt(vector, args.output, model_map.hookpoint, alpha=args.alpha)
+    suffix = args.output.suffix.lower()
+    if suffix == ".gguf":
+        from steer_eval.vectors.gguf_io import write_gguf
+
+        hint = vector.meta.model_name or "unknown"
+        if args.model:
+            model_map = _model_map(args.model, args.revision)
+            model_map.check_fits(vector, str(args.file))
+            hint = getattr(getattr(model_map.model, "config", None), "model_type", None) or args.model
+        notes = write_gguf(vector, args.output, hint, alpha=args.alpha, layer=args.layer)
+        target = "llama.cpp (--control-vector)"
+    elif suffix in (".pt", ".pth"):
+        from steer_eval.vectors.lmeval_pt import write_lmeval_pt
+
+        if not args.model:
+            raise SteerEvalError("exporting to lm-eval's .pt needs --model: lm-eval names modules, not layers")
+        model_map = _model_map(args.model, args.revision)
+        model_map.check_fits(vector, str(args.file))
+        notes = write_lmeval_pt(vector, args.output, model_map.hookpoint, alpha=args.alpha, layer=args.layer)
+        target = "lm-eval's steered model"
+    else:
+        raise SteerEvalError(f"{args.output}: export writes NAME.pt (lm-eval steered) or NAME.gguf (llama.cpp)")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"wrote {args.output} for lm-eval's steered model")
+    print(f"wrote {args.output} for {target}")
+    return 0
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    from steer_eval.tasks.registry import all_tasks
+
+    rows = [
+        {"name": t.name, "kind": t.kind, "family": t.family, "desired": t.desired, "source": t.source}
+        for t in all_tasks().values()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'task':<28} {'kind':<13} {'family':<10} desired answer")
+    for row in rows:
+        print(f"{row['name']:<28} {row['kind']:<13} {row['family']:<10} {row['desired']}")
+    print("\ndata: local files, --data-dir DIR or $STEER_EVAL_DATA (the demo tasks need none)")
     return 0
 
 

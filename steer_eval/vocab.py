@@ -42,3 +42,7 @@ def parse_enum(enum: type[E], value: str | E, what: str) -> E:
     except ValueError:
         choices = ", ".join(m.value for m in enum)
         raise SteerEvalError(f"unknown {what} {value!r}; choose one of: {choices}") from None
+
+
+# Vector file formats steer-eval reads (`vectors import --from`); `auto` decides by suffix and content.
+VECTOR_SOURCES = ("auto", "steer-eval", "lmeval", "caa", "pas", "gguf")

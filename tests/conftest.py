@@ -30,3 +30,31 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"benchmark data folder {SHARED_DATA} is absent (it sits beside the repository)")
     return SHARED_DATA
+
+
+REAL_TASKS = ("caa_sycophancy", "bbq_age", "truthfulqa_mc1")
+
+
+@pytest.fixture(scope="session")
+def real_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama whose BPE tokenizer was trained on the real benchmark texts it will read."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"benchmark data folder {SHARED_DATA} is absent (it sits beside the repository)")
+    from tiny import save_tiny_bpe
+
+    from steer_eval.tasks import load_split
+
+    texts = [
+        item.prompt + "".join(item.continuations) + " ".join(item.option_texts)
+        for task in REAL_TASKS
+        for item in load_split(task, "train", SHARED_DATA)[:300]
+    ]
+    return save_tiny_bpe(tmp_path_factory.mktemp("tiny-bpe"), texts)
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    """The embedded demo model (built into the cache on first use, ~90 s on 2 cores)."""
+    from steer_eval.demo.cache import demo_model_dir
+
+    return demo_model_dir(progress=False)

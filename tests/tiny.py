@@ -60,3 +60,33 @@ def save_tiny(directory: Path, arch: str = "llama", seed: int = 0) -> Path:
     tiny_model(arch, seed).save_pretrained(directory)
     tiny_tokenizer().save_pretrained(directory)
     return directory
+
+
+def bpe_tokenizer(texts: list[str], vocab_size: int = 1500) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer (GPT-2 style) trained on `texts` in well under a second: real English
+    data tokenizes the way it would for a real model, with a BOS token prepended."""
+    from tokenizers import decoders, processors, trainers
+
+    core = Tokenizer(models.BPE(unk_token=None))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<pad>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    core.train_from_iterator(texts, trainer)
+    core.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
+
+
+def save_tiny_bpe(directory: Path, texts: list[str], arch: str = "llama", seed: int = 0) -> Path:
+    """A tiny random model with a BPE tokenizer trained on `texts` (for tests on real benchmark data)."""
+    tokenizer = bpe_tokenizer(texts)
+    torch.manual_seed(seed)
+    params = {**COMMON, **ARCH_CONFIGS[arch], "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}
+    params.update(vocab_size=len(tokenizer), max_position_embeddings=1024)
+    config = transformers.CONFIG_MAPPING[arch](**params)
+    AutoModelForCausalLM.from_config(config).eval().save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

@@ -74,8 +74,10 @@ def interventions_from_vector(
     alpha: float | None = None,
     positions: PositionMode | None = None,
     label: str = "",
+    layer: int | None = None,
 ) -> list[Intervention]:
-    """One intervention per tensor of `vector`, in site-key order, with the file's defaults unless given."""
+    """One intervention per applied tensor of `vector` (all of them, or one layer of a per-layer vector),
+    in site-key order, with the file's defaults unless given."""
     return [
         Intervention(
             key=key,
@@ -86,5 +88,5 @@ def interventions_from_vector(
             bias=vector.biases.get(key),
             label=label,
         )
-        for key in vector.keys
+        for key in vector.applied_keys(layer)
     ]

@@ -31,7 +31,8 @@ Request = tuple[tuple[str, str] | None, list[int], list[int]]
 @register_model("steer-eval")
 class SteerEvalLM(HFLM):
     """HFLM plus interventions. Extra model_args: `vectors` (paths separated by ';'), `alpha` (overrides
-    every vector's default strength), `positions` (overrides every vector's position mode), and
+    every vector's default strength), `positions` (overrides every vector's position mode), `layer`
+    (which layer of a per-layer vector acts; default: the file's chosen layer), and
     `padding_side` ('right' as lm-eval, or 'left') for log-likelihood batches."""
 
     def __init__(
@@ -40,6 +41,7 @@ class SteerEvalLM(HFLM):
         vectors: str | Sequence[str] | None = None,
         alpha: float | None = None,
         positions: str | None = None,
+        layer: int | None = None,
         padding_side: str = "right",
         **kwargs: object,
     ) -> None:
@@ -50,7 +52,9 @@ class SteerEvalLM(HFLM):
             raise SteerEvalError("steer-eval steers decoder-only (causal) models; this model is encoder-decoder")
         self.padding_side = padding_side
         self.steerer = Steerer(self.model)
-        self.set_interventions(load_interventions(vectors, self.steerer.model_map, alpha, positions))
+        self.set_interventions(
+            load_interventions(vectors, self.steerer.model_map, alpha, positions, None if layer is None else int(layer))
+        )
 
     # ---- steering controls -----------------------------------------------------------------------
 

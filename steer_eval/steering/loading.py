@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from steer_eval.errors import SteerEvalError
 from steer_eval.steering.interventions import Intervention, interventions_from_vector
 from steer_eval.steering.model_map import ModelMap
 from steer_eval.vectors.files import read_vector_file
@@ -33,11 +34,18 @@ def load_interventions(
     model_map: ModelMap,
     alpha: float | None = None,
     positions: str | PositionMode | None = None,
+    layer: int | None = None,
 ) -> list[Intervention]:
-    """Interventions for every tensor of every file, in file order then site order."""
+    """Interventions for every applied tensor of every file (per-layer vectors: their default layer, or
+    `layer`), in file order then site order."""
     mode = None if positions is None else parse_enum(PositionMode, positions, "position mode")
     interventions: list[Intervention] = []
     for path in split_paths(paths):
         vector = read_for_model(path, model_map)
-        interventions += interventions_from_vector(vector, alpha=alpha, positions=mode, label=Path(path).name)
+        try:
+            interventions += interventions_from_vector(
+                vector, alpha=alpha, positions=mode, label=Path(path).name, layer=layer
+            )
+        except SteerEvalError as exc:
+            raise SteerEvalError(f"{path}: {exc}") from None
     return interventions

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from steer_eval.errors import ModelStructureError, VectorMismatchError
+from steer_eval.models import same_model
 from steer_eval.vectors.format import SiteKey, SteeringVector
 from steer_eval.vocab import Site
 
@@ -158,7 +159,7 @@ class ModelMap:
         for key, tensor in vector.directions.items():
             self.check_key(key, tensor.numel(), where, hint=built_for)
         model_name = getattr(getattr(self.model, "config", None), "_name_or_path", None)
-        if vector.meta.model_name and model_name and vector.meta.model_name != model_name:
+        if vector.meta.model_name and model_name and not same_model(vector.meta.model_name, model_name):
             log.warning("%s was built for %s but is applied to %s", where, vector.meta.model_name, model_name)
 
     def check_key(self, key: SiteKey, size: int, where: str, hint: str = "") -> None:

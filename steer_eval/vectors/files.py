@@ -1,22 +1,82 @@
-"""Open any vector file steer-eval understands, chosen by suffix: our `.safetensors` or lm-eval's `.pt`."""
+"""Open any vector file steer-eval understands: our `.safetensors`, lm-eval's steered `.pt`, the CAA and
+PAS reference code's bare per-layer `.pt` tensors, llama.cpp / repeng GGUF control vectors. `source`
+names the format; `auto` decides by suffix and, for `.pt`, by content and file name."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+
+import torch
 
 from steer_eval.errors import VectorFileError
 from steer_eval.vectors.format import SteeringVector, load_vector
-from steer_eval.vectors.lmeval_pt import HookpointResolver, read_lmeval_pt
+from steer_eval.vectors.lmeval_pt import HookpointResolver, read_lmeval_pt, safe_torch_load
+from steer_eval.vocab import VECTOR_SOURCES
 
-SUFFIXES = {".safetensors": "steer-eval", ".pt": "lm-eval steered", ".pth": "lm-eval steered"}
+SOURCES = VECTOR_SOURCES
+SUFFIXES = {
+    ".safetensors": "steer-eval",
+    ".pt": "lm-eval steered, CAA or PAS",
+    ".pth": "lm-eval steered",
+    ".gguf": "llama.cpp / repeng control vector",
+}
 
 
-def read_vector_file(path: str | Path, resolve_hookpoint: HookpointResolver | None = None) -> SteeringVector:
-    path = Path(path)
+def read_vector_file(
+    path: str | Path,
+    resolve_hookpoint: HookpointResolver | None = None,
+    source: str = "auto",
+    layer: int | None = None,
+) -> SteeringVector:
+    return read_vector_files([path], resolve_hookpoint, source, layer)
+
+
+def read_vector_files(
+    paths: Sequence[str | Path],
+    resolve_hookpoint: HookpointResolver | None = None,
+    source: str = "auto",
+    layer: int | None = None,
+) -> SteeringVector:
+    """One vector from one file (or, for CAA, one file per layer)."""
+    from steer_eval.vectors.foreign import CAA_NAME, PAS_NAME, read_caa, read_pas
+    from steer_eval.vectors.gguf_io import read_gguf
+
+    if source not in SOURCES:
+        raise VectorFileError(f"unknown vector source {source!r}; choose from {', '.join(SOURCES)}")
+    paths = [Path(p) for p in paths]
+    if source == "auto":
+        source = _detect(paths[0], PAS_NAME, CAA_NAME)
+    if len(paths) > 1 and source != "caa":
+        raise VectorFileError(f"several files make one vector only for CAA per-layer files, not for {source}")
+    if source == "caa":
+        return read_caa(paths, layer)
+    path = paths[0]
+    if source == "steer-eval":
+        return load_vector(path)
+    if source == "lmeval":
+        return read_lmeval_pt(path, resolve_hookpoint)
+    if source == "pas":
+        return read_pas(path, layer)
+    return read_gguf(path)
+
+
+def _detect(path: Path, pas_name, caa_name) -> str:
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
-        return load_vector(path)
+        return "steer-eval"
+    if suffix == ".gguf":
+        return "gguf"
     if suffix in (".pt", ".pth"):
-        return read_lmeval_pt(path, resolve_hookpoint)
+        if not isinstance(safe_torch_load(path), torch.Tensor):
+            return "lmeval"
+        if pas_name.search(path.name):
+            return "pas"
+        if caa_name.search(path.name):
+            return "caa"
+        raise VectorFileError(
+            f"{path} holds a bare tensor whose file name follows neither the CAA nor the PAS convention; "
+            "import it with `steer-eval vectors import FILE --from caa|pas --layer L`"
+        )
     known = ", ".join(f"{s} ({kind})" for s, kind in SUFFIXES.items())
     raise VectorFileError(f"{path}: unknown vector file type {suffix or '(no suffix)'!r}; steer-eval reads {known}")

@@ -92,6 +92,11 @@ class VectorMeta:
     action: Action = Action.ADD
     positions: PositionMode = PositionMode.ALL  # where it is to be applied
     default_alpha: float = 1.0
+    # per_layer: each layer's tensor is a separate vector of its own (a layer sweep of one method); one
+    # layer is applied at a time, `default_layer` unless the caller picks another. False: all tensors act
+    # together (AUSteer units across layers, imported multi-layer vectors).
+    per_layer: bool = False
+    default_layer: int | None = None
     read_site: str | None = None  # where activations were read, e.g. "resid_pre" (block input)
     read_positions: str | None = None  # which tokens were read, e.g. "last_prompt", "answer_letter"
     data_hash: str | None = None  # sha256 of the training data, when built by steer-eval
@@ -132,6 +137,7 @@ class VectorMeta:
             meta.action = parse_enum(Action, meta.action, "action")
             meta.positions = parse_enum(PositionMode, meta.positions, "position mode")
             meta.default_alpha = float(meta.default_alpha)
+            meta.per_layer = bool(meta.per_layer)
         except (TypeError, ValueError) as exc:
             raise VectorFileError(f"{where}: malformed metadata ({exc})") from None
         except SteerEvalError as exc:
@@ -150,6 +156,22 @@ class SteeringVector:
     @property
     def keys(self) -> list[SiteKey]:
         return sorted(self.directions)
+
+    @property
+    def layers(self) -> list[int]:
+        return sorted({key.layer for key in self.directions})
+
+    def applied_keys(self, layer: int | None = None) -> list[SiteKey]:
+        """The keys that act when this vector is applied: all of them, or for a per-layer vector those of
+        `layer` (default: the file's default layer)."""
+        if not self.meta.per_layer:
+            if layer is not None and layer not in self.layers:
+                raise SteerEvalError(f"this vector acts at layers {self.layers}, not at layer {layer}")
+            return self.keys if layer is None else [k for k in self.keys if k.layer == layer]
+        chosen = self.meta.default_layer if layer is None else layer
+        if chosen not in self.layers:
+            raise SteerEvalError(f"this per-layer vector has layers {self.layers}; layer {chosen} is not one of them")
+        return [k for k in self.keys if k.layer == chosen]
 
     @property
     def implied_hidden_size(self) -> int | None:
@@ -188,6 +210,13 @@ class SteeringVector:
             raise VectorFileError(
                 f"{where}: tensors have size {sizes.pop()} but the metadata says hidden size {self.meta.hidden_size}"
             )
+        layers = sorted({key.layer for key in self.directions})
+        if self.meta.default_layer is not None and self.meta.default_layer not in layers:
+            raise VectorFileError(
+                f"{where}: the default layer {self.meta.default_layer} is not among the file's layers {layers}"
+            )
+        if self.meta.per_layer and self.meta.default_layer is None:
+            raise VectorFileError(f"{where}: a per-layer vector needs a default layer")
         if self.biases and self.meta.action is not Action.CLAMP:
             raise VectorFileError(f"{where}: biases are only meaningful for the 'clamp' action")
 

@@ -41,21 +41,33 @@ def guess_site_key(hookpoint: str) -> SiteKey:
     return SiteKey(site, layer)
 
 
-def read_lmeval_pt(path: str | Path, resolve_hookpoint: HookpointResolver | None = None) -> SteeringVector:
+def safe_torch_load(path: str | Path) -> Any:
+    """`torch.load` that admits only tensors and plain values (`weights_only=True`), with clear refusals."""
     path = Path(path)
     where = str(path)
     if not path.is_file():
         raise VectorFileError(f"vector file not found: {where}")
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise VectorFileError(
             f"refused to load {where}: it contains pickled Python objects beyond tensors and plain values, "
             "and unpickling them could run arbitrary code. Re-save it as a dict of tensors, floats, strings "
-            f"and None (the lm-eval steered format). Detail: {str(exc).splitlines()[0]}"
+            f"and None (the lm-eval steered format) or as a bare tensor. Detail: {str(exc).splitlines()[0]}"
         ) from None
     except (RuntimeError, OSError, EOFError, ValueError) as exc:
         raise VectorFileError(f"{where} is not a readable PyTorch file ({exc})") from None
+
+
+def read_lmeval_pt(path: str | Path, resolve_hookpoint: HookpointResolver | None = None) -> SteeringVector:
+    path = Path(path)
+    where = str(path)
+    raw = safe_torch_load(path)
+    if isinstance(raw, torch.Tensor):
+        raise VectorFileError(
+            f"{where} holds a bare tensor, not lm-eval's {{hookpoint: {{...}}}} dict; import it with "
+            "`steer-eval vectors import FILE --from caa|pas --layer L` (CAA and PAS save bare per-layer tensors)"
+        )
     if not isinstance(raw, dict) or not raw:
         raise VectorFileError(f"{where}: expected a non-empty dict {{hookpoint: {{steering_vector, ...}}}}")
     return _from_entries(raw, where, resolve_hookpoint or guess_site_key)
@@ -131,8 +143,10 @@ def write_lmeval_pt(
     path: str | Path,
     hookpoint_of: Callable[[SiteKey], str],
     alpha: float | None = None,
+    layer: int | None = None,
 ) -> list[str]:
-    """Write `vector` for lm-eval's steered model; returns notes about what lm-eval will do differently."""
+    """Write `vector` for lm-eval's steered model; returns notes about what lm-eval will do differently.
+    Of a per-layer vector only one layer is written (`layer`, default: the vector's chosen layer)."""
     alpha = vector.meta.default_alpha if alpha is None else float(alpha)
     action = vector.meta.action
     if action is Action.AU_SCALE:
@@ -145,8 +159,11 @@ def write_lmeval_pt(
             f"this vector is meant for positions={vector.meta.positions.value}, but lm-eval's steered model "
             "edits every position (few-shot examples included)"
         )
+    keys = vector.applied_keys(layer)
+    if vector.meta.per_layer and len(vector.layers) > 1:
+        notes.append(f"wrote layer {keys[0].layer} of this per-layer vector (choose another with --layer)")
     entries: dict[str, dict[str, Any]] = {}
-    for key in vector.keys:
+    for key in keys:
         entries[hookpoint_of(key)] = {
             "steering_vector": vector.directions[key].clone(),
             "steering_coefficient": 0.0 if action is Action.ABLATE else alpha,

@@ -1,0 +1,116 @@
+"""Arguments of `steer-eval vectors build` and the thin call into vectors/make.py."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from steer_eval.errors import SteerEvalError
+from steer_eval.vocab import PositionMode, Site
+
+METHOD_NAMES = ("caa", "pca", "pasf", "ipasa", "ipaswo", "austeer", "random")
+EXAMPLES = """\
+examples:
+  steer-eval vectors build --method caa --model demo --task demo_sentiment --layers 1-3 -o caa.safetensors
+  steer-eval vectors build --method ipasa --model meta-llama/Llama-3.1-8B-Instruct --task bbq_age \\
+      --data-dir ~/data --layers 10-20 --select-on validation -o bbq_age.safetensors
+  steer-eval vectors build --method austeer --model demo --task demo_sycophancy --top-k 50 -o au.safetensors
+  steer-eval vectors build --method random --like caa.safetensors --seed 1 -o placebo.safetensors
+"""
+
+
+def add_build_parser(vector_verbs) -> None:
+    build = vector_verbs.add_parser(
+        "build",
+        help="build a steering vector from a labelled task's train split",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    build.add_argument("--method", required=True, choices=METHOD_NAMES, help="how to build (docs/vectors.md)")
+    build.add_argument("--model", help="hub id, local folder, or 'demo' (the embedded demo model)")
+    build.add_argument("--revision", help="model revision (recorded in the vector)")
+    build.add_argument("--task", help="a task from `steer-eval tasks`; only its train split is read")
+    build.add_argument("--data-dir", help="folder holding the task's data files (default: $STEER_EVAL_DATA)")
+    build.add_argument("--layers", help="layers to read: '12', '10,12,14', '10-14' or 'all' (default: all)")
+    build.add_argument("--site", default="resid", choices=[s.value for s in Site], help="where to read and write")
+    build.add_argument("--top-k", type=int, default=20, help="austeer: how many units to keep (default 20)")
+    build.add_argument("--like", type=Path, help="random: the vector whose layers and norms the control copies")
+    build.add_argument("--seed", type=int, default=0, help="seed for sampling and for random vectors")
+    build.add_argument("--max-items", type=int, help="use at most this many train items (a seeded sample)")
+    build.add_argument("--batch-size", type=int, default=16, help="sequences per forward pass (default 16)")
+    build.add_argument("--select-on", choices=["validation"], help="choose layer and strength on the validation split")
+    build.add_argument("--strengths", help="strengths for --select-on (default 0.25,0.5,1,2,4,8,16,32)")
+    build.add_argument("--positions", choices=[p.value for p in PositionMode], help="override where it applies")
+    build.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, cuda:N")
+    build.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16")
+    build.add_argument("-o", "--output", type=Path, required=True, help="where to write the .safetensors vector")
+    build.set_defaults(handler=run)
+
+
+def parse_layers(text: str | None) -> list[int] | None:
+    if text is None or text.strip().lower() == "all":
+        return None
+    layers: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part[1:]:
+                low, high = part.split("-", 1)
+                layers += range(int(low), int(high) + 1)
+            elif part:
+                layers.append(int(part))
+    except ValueError:
+        raise SteerEvalError(f"--layers {text!r}: use '12', '10,12,14', '10-14' or 'all'") from None
+    if not layers or min(layers) < 0:
+        raise SteerEvalError(f"--layers {text!r}: layers are non-negative integers")
+    return layers
+
+
+def parse_floats(text: str | None, option: str) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SteerEvalError(f"{option} {text!r}: give comma-separated numbers, e.g. 0.5,1,2,4") from None
+    if not values:
+        raise SteerEvalError(f"{option} is empty")
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    from steer_eval.vectors.build import BuildSpec
+    from steer_eval.vectors.describe import render_build
+    from steer_eval.vectors.make import BuildRequest, run_build
+    from steer_eval.vectors.select import DEFAULT_STRENGTHS
+
+    if args.batch_size < 1 or (args.max_items is not None and args.max_items < 1):
+        raise SteerEvalError("--batch-size and --max-items must be at least 1")
+    if args.strengths and not args.select_on:
+        raise SteerEvalError("--strengths is the grid for --select-on validation; add --select-on validation")
+    spec = BuildSpec(
+        method=args.method,
+        task=args.task,
+        layers=parse_layers(args.layers),
+        site=Site(args.site),
+        top_k=args.top_k,
+        max_items=args.max_items,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
+    request = BuildRequest(
+        spec=spec,
+        output=args.output,
+        model=args.model,
+        revision=args.revision,
+        data_dir=args.data_dir,
+        like=args.like,
+        select_on=args.select_on,
+        strengths=parse_floats(args.strengths, "--strengths") or list(DEFAULT_STRENGTHS),
+        positions=PositionMode(args.positions) if args.positions else None,
+        device=args.device,
+        dtype=args.dtype,
+    )
+    vector = run_build(request)
+    print(render_build(vector, args.output))
+    return 0

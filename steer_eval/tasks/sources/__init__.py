@@ -1,0 +1,1 @@
+"""One module per data source; importing it registers that source's tasks."""

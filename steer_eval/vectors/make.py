@@ -1,0 +1,77 @@
+"""The work behind `steer-eval vectors build`: load the model and the task's train split, build the
+vector (or its random control), optionally choose layer and strength on the validation split, save."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from steer_eval.errors import SteerEvalError
+from steer_eval.models import load_model
+from steer_eval.tasks.registry import get_task, load_split
+from steer_eval.vectors.build import BuildSpec, build_vector
+from steer_eval.vectors.control import random_like
+from steer_eval.vectors.files import read_vector_file
+from steer_eval.vectors.format import SteeringVector, save_vector
+from steer_eval.vectors.methods import RANDOM
+from steer_eval.vectors.select import DEFAULT_STRENGTHS, select_on_validation
+from steer_eval.vocab import PositionMode
+
+
+@dataclass
+class BuildRequest:
+    spec: BuildSpec
+    output: Path
+    model: str | None = None
+    revision: str | None = None
+    data_dir: str | None = None
+    like: Path | None = None  # random: the vector to imitate
+    select_on: str | None = None
+    strengths: Sequence[float] = field(default_factory=lambda: list(DEFAULT_STRENGTHS))
+    positions: PositionMode | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    progress: bool = True
+
+
+def run_build(request: BuildRequest) -> SteeringVector:
+    spec = request.spec
+    if spec.method == RANDOM:
+        return _random(request)
+    if request.model is None or spec.task is None:
+        raise SteerEvalError(f"method {spec.method} needs --model and --task")
+    if request.select_on not in (None, "validation"):
+        raise SteerEvalError(
+            f"--select-on {request.select_on}: only 'validation' is allowed (selecting on test data inflates effects)"
+        )
+    get_task(spec.task)  # unknown task: fail before loading a model
+    train = load_split(spec.task, "train", request.data_dir)
+    validation = load_split(spec.task, "validation", request.data_dir) if request.select_on else None
+    loaded = load_model(request.model, request.revision, request.device, request.dtype, request.progress)
+    vector = build_vector(
+        loaded.model, loaded.tokenizer, spec, train, request.model, request.revision, progress=request.progress
+    )
+    if request.positions is not None:
+        vector.meta.positions = request.positions
+    if validation is not None:
+        select_on_validation(
+            loaded.model, loaded.tokenizer, vector, validation, request.strengths, spec.batch_size, request.progress
+        )
+    save_vector(vector, request.output)
+    return vector
+
+
+def _random(request: BuildRequest) -> SteeringVector:
+    if request.like is None:
+        raise SteerEvalError("method random needs --like FILE: the vector whose per-layer norms it copies")
+    reference = read_vector_file(request.like)
+    vector = random_like(reference, request.spec.seed, source=str(request.like))
+    if request.model is not None:
+        from steer_eval.models import model_path
+        from steer_eval.steering.model_map import ModelMap
+
+        model_map = ModelMap.from_config_only(model_path(request.model), revision=request.revision)
+        model_map.check_fits(vector, str(request.like))
+    save_vector(vector, request.output)
+    return vector

@@ -1,0 +1,102 @@
+"""Choosing a vector's layer and strength on the validation split (never the test split): every layer of a
+per-layer vector x every strength is scored by the rate of target answers (ties: higher mean propensity,
+then the smaller strength), against the unsteered model on the same items. The sweep table and the choice
+are stored in the vector's metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from steer_eval.steering.hooks import Steerer
+from steer_eval.steering.interventions import interventions_from_vector
+from steer_eval.steering.positions import SequenceLayout
+from steer_eval.tasks.items import MCItem
+from steer_eval.vectors.capture import Reading, read_last_token
+from steer_eval.vectors.choices import choice_tokens
+from steer_eval.vectors.format import SteeringVector
+
+DEFAULT_STRENGTHS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # PAS's grid
+
+
+@dataclass(frozen=True)
+class Score:
+    accuracy: float  # share of items whose top answer is the target
+    propensity: float  # mean of log p(target) - max log p(other)
+
+
+def score_items(
+    model: nn.Module, tokenizer, items: Sequence[MCItem], steerer: Steerer | None = None, batch_size: int = 16
+) -> Score:
+    """Target-answer rate and propensity from the answer-letter log-probabilities, optionally steered."""
+    tokens = [choice_tokens(tokenizer, item) for item in items]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def steering(lengths: list[int], width: int):
+        layout = SequenceLayout.for_scoring(lengths, lengths, width, "right")
+        return steerer.active(layout)
+
+    correct, margins = 0, 0.0
+    batches = read_last_token(
+        model,
+        [t.context for t in tokens],
+        Reading(()),
+        option_ids=[t.options for t in tokens],
+        batch_size=batch_size,
+        pad_id=pad,
+        model_map=steerer.model_map if steerer else None,
+        around_batch=steering if steerer else None,
+    )
+    start = 0
+    for batch in batches:
+        for row, logprobs in enumerate(batch.option_logprobs):
+            item = items[start + row]
+            target = logprobs[item.target]
+            others = torch.cat([logprobs[: item.target], logprobs[item.target + 1 :]])
+            best_other = others[torch.isfinite(others)].max()
+            correct += int(target > best_other)
+            margins += float(target - best_other)
+        start += len(batch.lengths)
+    return Score(correct / len(items), margins / len(items))
+
+
+def select_on_validation(
+    model: nn.Module,
+    tokenizer,
+    vector: SteeringVector,
+    items: Sequence[MCItem],
+    strengths: Sequence[float] = DEFAULT_STRENGTHS,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Sweep layers x strengths on `items` (the validation split); set the vector's default layer and
+    strength to the best cell and return the sweep record (also stored under meta.extra['selection'])."""
+    baseline = score_items(model, tokenizer, items, batch_size=batch_size)
+    steerer = Steerer(model)
+    layers: list[int | None] = list(vector.layers) if vector.meta.per_layer else [None]
+    cells = []
+    grid = [(layer, alpha) for layer in layers for alpha in strengths]
+    for layer, alpha in tqdm(grid, desc="Selecting on validation", disable=not progress, unit="cell"):
+        steerer.set_interventions(interventions_from_vector(vector, alpha=alpha, layer=layer))
+        score = score_items(model, tokenizer, items, steerer, batch_size)
+        cells.append({"layer": layer, "alpha": alpha, "accuracy": score.accuracy, "propensity": score.propensity})
+    best = max(cells, key=lambda c: (c["accuracy"], c["propensity"], -abs(c["alpha"])))
+    record = {
+        "split": "validation",
+        "n_items": len(items),
+        "criterion": "target-answer rate, then mean propensity, then the smaller strength",
+        "baseline": {"accuracy": baseline.accuracy, "propensity": baseline.propensity},
+        "chosen": {"layer": best["layer"], "alpha": best["alpha"]},
+        "improves_on_baseline": best["accuracy"] > baseline.accuracy,
+        "cells": cells,
+    }
+    vector.meta.default_alpha = float(best["alpha"])
+    if best["layer"] is not None:
+        vector.meta.default_layer = int(best["layer"])
+    vector.meta.extra["selection"] = record
+    return record

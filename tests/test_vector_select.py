@@ -1,0 +1,141 @@
+"""Choosing layer and strength on the validation split, and the random placebo control."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from steer_eval.errors import SteerEvalError, VectorMismatchError
+from steer_eval.steering.hooks import Steerer
+from steer_eval.steering.interventions import interventions_from_vector
+from steer_eval.steering.model_map import ModelMap
+from steer_eval.tasks import load_split, registry
+from steer_eval.vectors.build import BuildSpec, build_vector
+from steer_eval.vectors.control import random_like
+from steer_eval.vectors.make import BuildRequest, run_build
+from steer_eval.vectors.select import score_items, select_on_validation
+from steer_eval.vocab import Action, Site
+
+
+@pytest.fixture(scope="module")
+def demo(demo_dir: Path):
+    return AutoModelForCausalLM.from_pretrained(demo_dir).eval(), AutoTokenizer.from_pretrained(demo_dir)
+
+
+def test_score_items_matches_a_hand_count(demo) -> None:
+    model, tokenizer = demo
+    items = load_split("demo_facts", "validation")[:20]
+    from steer_eval.vectors.choices import choice_tokens
+
+    right = 0
+    for item in items:
+        tokens = choice_tokens(tokenizer, item)
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([tokens.context])).logits[0, -1]
+        right += int(torch.argmax(logits[tokens.options])) == item.target
+    assert score_items(model, tokenizer, items, batch_size=6).accuracy == pytest.approx(right / len(items))
+
+
+def test_selection_picks_the_best_validation_cell_and_records_the_sweep(demo) -> None:
+    model, tokenizer = demo
+    vector = build_vector(
+        model, tokenizer, BuildSpec("pasf", "demo_sentiment", [1, 2]), load_split("demo_sentiment", "train")
+    )
+    validation = load_split("demo_sentiment", "validation")
+    record = select_on_validation(model, tokenizer, vector, validation, strengths=[1.0, 4.0])
+    assert len(record["cells"]) == 4 and record["split"] == "validation"
+    best = max(record["cells"], key=lambda c: (c["accuracy"], c["propensity"], -abs(c["alpha"])))
+    assert record["chosen"] == {"layer": best["layer"], "alpha": best["alpha"]}
+    assert (vector.meta.default_layer, vector.meta.default_alpha) == (best["layer"], best["alpha"])
+    assert vector.meta.extra["selection"] is record
+    # a recorded cell is reproduced by scoring that layer and strength directly
+    steerer = Steerer(model)
+    steerer.set_interventions(interventions_from_vector(vector, alpha=4.0, layer=2))
+    direct = score_items(model, tokenizer, validation, steerer)
+    cell = next(c for c in record["cells"] if c["layer"] == 2 and c["alpha"] == 4.0)
+    assert cell["accuracy"] == pytest.approx(direct.accuracy) and cell["propensity"] == pytest.approx(direct.propensity)
+    assert record["baseline"]["accuracy"] == pytest.approx(score_items(model, tokenizer, validation).accuracy)
+
+
+def test_a_build_with_selection_never_reads_the_test_split(demo_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    requested = []
+    real = registry.load_split
+
+    def spy(name, split, data_dir=None):
+        requested.append(split)
+        return real(name, split, data_dir)
+
+    monkeypatch.setattr("steer_eval.vectors.make.load_split", spy)
+    request = BuildRequest(
+        BuildSpec("caa", "demo_sycophancy", [2], max_items=50),
+        tmp_path / "v.safetensors",
+        model=str(demo_dir),
+        select_on="validation",
+        strengths=[1.0],
+        progress=False,
+    )
+    vector = run_build(request)
+    assert requested == ["train", "validation"]
+    assert vector.meta.extra["selection"]["n_items"] == len(real("demo_sycophancy", "validation"))
+    with pytest.raises(SteerEvalError, match="only 'validation'"):
+        run_build(BuildRequest(request.spec, request.output, model=str(demo_dir), select_on="test"))
+
+
+def test_random_control_copies_shape_and_norms_but_not_direction(demo) -> None:
+    model, tokenizer = demo
+    vector = build_vector(
+        model,
+        tokenizer,
+        BuildSpec("caa", "demo_sentiment", [1, 2], max_items=60),
+        load_split("demo_sentiment", "train"),
+    )
+    control = random_like(vector, seed=3)
+    again, other = random_like(vector, seed=3), random_like(vector, seed=4)
+    assert control.keys == vector.keys and control.meta.method == "random"
+    assert (control.meta.default_layer, control.meta.positions) == (vector.meta.default_layer, vector.meta.positions)
+    for key in vector.keys:
+        assert float(control.directions[key].norm()) == pytest.approx(float(vector.directions[key].norm()), rel=1e-5)
+        torch.testing.assert_close(control.directions[key], again.directions[key])
+        assert not torch.allclose(control.directions[key], other.directions[key])
+        cosine = torch.nn.functional.cosine_similarity(control.directions[key], vector.directions[key], dim=0)
+        assert abs(float(cosine)) < 0.5  # 64 dimensions: a random direction is nearly orthogonal
+
+
+def test_random_control_of_au_vector_keeps_unit_count_and_magnitudes(demo) -> None:
+    model, tokenizer = demo
+    spec = BuildSpec("austeer", "demo_sentiment", None, top_k=9, max_items=60)
+    vector = build_vector(model, tokenizer, spec, load_split("demo_sentiment", "train"))
+    control = random_like(vector, seed=0)
+    assert control.meta.action is Action.AU_SCALE
+    for key in vector.keys:
+        original, placebo = vector.directions[key], control.directions[key]
+        assert int((placebo != 0).sum()) == int((original != 0).sum())
+        assert sorted(placebo[placebo != 0].abs().tolist()) == pytest.approx(
+            sorted(original[original != 0].abs().tolist())
+        )
+
+
+def test_a_vector_for_another_hidden_size_is_refused(demo, tiny_dir: Path) -> None:
+    model, tokenizer = demo
+    vector = build_vector(
+        model, tokenizer, BuildSpec("caa", "demo_facts", [1], max_items=20), load_split("demo_facts", "train")
+    )
+    tiny_map = ModelMap.of(AutoModelForCausalLM.from_pretrained(tiny_dir))
+    with pytest.raises(VectorMismatchError, match=r"size 64.*32|32.*64"):
+        tiny_map.check_fits(vector, "demo vector")
+
+
+def test_builder_input_errors_are_clear(demo) -> None:
+    model, tokenizer = demo
+    items = load_split("demo_facts", "train")
+    with pytest.raises(SteerEvalError, match="layer 9 does not exist"):
+        build_vector(model, tokenizer, BuildSpec("caa", "demo_facts", [9]), items)
+    with pytest.raises(SteerEvalError, match="reads resid"):
+        build_vector(model, tokenizer, BuildSpec("pasf", "demo_facts", [1], site=Site.MLP), items)
+    with pytest.raises(SteerEvalError, match="no train item wrong"):  # the demo model knows every fact
+        build_vector(model, tokenizer, BuildSpec("pasf", "demo_facts", [1]), items)
+    with pytest.raises(SteerEvalError, match="unknown method"):
+        build_vector(model, tokenizer, BuildSpec("mean", "demo_facts", [1]), items)
