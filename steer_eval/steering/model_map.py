@@ -74,7 +74,11 @@ class ModelMap:
         try:
             config = AutoConfig.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
         except (OSError, ValueError) as exc:
-            raise ModelStructureError(f"cannot read the model config of {name_or_path!r}: {exc}") from None
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelStructureError(
+                f"cannot read the model config of {name_or_path!r} ({detail}); give a Hugging Face hub id or a "
+                "local model folder"
+            ) from None
         with torch.device("meta"):
             model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
         return cls.of(model)

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from steer_eval.errors import SteerEvalError
-from steer_eval.models import load_model
+from steer_eval.models import load_model, model_path
+from steer_eval.steering.model_map import ModelMap
 from steer_eval.tasks.registry import get_task, load_split
-from steer_eval.vectors.build import BuildSpec, build_vector
+from steer_eval.vectors.build import BuildSpec, build_vector, read_keys
 from steer_eval.vectors.control import random_like
 from steer_eval.vectors.files import read_vector_file
 from steer_eval.vectors.format import SteeringVector, save_vector
-from steer_eval.vectors.methods import RANDOM
+from steer_eval.vectors.methods import RANDOM, get_method
 from steer_eval.vectors.select import DEFAULT_STRENGTHS, select_on_validation
 from steer_eval.vocab import PositionMode
 
@@ -45,9 +46,12 @@ def run_build(request: BuildRequest) -> SteeringVector:
         raise SteerEvalError(
             f"--select-on {request.select_on}: only 'validation' is allowed (selecting on test data inflates effects)"
         )
-    get_task(spec.task)  # unknown task: fail before loading a model
+    # Everything that can be checked without the weights is checked before loading them.
+    get_task(spec.task)
+    method = get_method(spec.method)
     train = load_split(spec.task, "train", request.data_dir)
     validation = load_split(spec.task, "validation", request.data_dir) if request.select_on else None
+    read_keys(ModelMap.from_config_only(model_path(request.model), revision=request.revision), method, spec)
     loaded = load_model(request.model, request.revision, request.device, request.dtype, request.progress)
     vector = build_vector(
         loaded.model, loaded.tokenizer, spec, train, request.model, request.revision, progress=request.progress
@@ -68,9 +72,6 @@ def _random(request: BuildRequest) -> SteeringVector:
     reference = read_vector_file(request.like)
     vector = random_like(reference, request.spec.seed, source=str(request.like))
     if request.model is not None:
-        from steer_eval.models import model_path
-        from steer_eval.steering.model_map import ModelMap
-
         model_map = ModelMap.from_config_only(model_path(request.model), revision=request.revision)
         model_map.check_fits(vector, str(request.like))
     save_vector(vector, request.output)

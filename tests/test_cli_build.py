@@ -1,0 +1,104 @@
+"""`steer-eval vectors build` and `steer-eval tasks` from the command line, good input and bad."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from steer_eval.cli import main
+from steer_eval.cli_build import parse_layers
+from steer_eval.errors import EXIT_BAD_INPUT, SteerEvalError
+from steer_eval.tasks.registry import DATA_ENV
+from steer_eval.vectors.format import load_vector
+
+
+def test_build_select_show_and_placebo(demo_dir: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "sentiment.safetensors"
+    args = ["vectors", "build", "--method", "pasf", "--model", "demo", "--task", "demo_sentiment", "--layers", "1-2"]
+    assert main([*args, "--select-on", "validation", "--strengths", "1,4", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed and "selection" in printed and "model_answers" in printed
+    vector = load_vector(out)
+    chosen = vector.meta.extra["selection"]["chosen"]
+    assert (vector.meta.default_layer, vector.meta.default_alpha) == (chosen["layer"], chosen["alpha"])
+    assert main(["vectors", "show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "pair cos" in shown and "resid.1" in shown and "target-answer rate" in shown
+    placebo = tmp_path / "placebo.safetensors"
+    assert main(["vectors", "build", "--method", "random", "--like", str(out), "--seed", "2", "-o", str(placebo)]) == 0
+    assert load_vector(placebo).meta.method == "random"
+
+
+def test_austeer_from_the_command_line(demo_dir: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "au.safetensors"
+    args = ["vectors", "build", "--method", "austeer", "--model", "demo", "--task", "demo_sycophancy"]
+    assert main([*args, "--top-k", "7", "--max-items", "80", "-o", str(out)]) == 0
+    vector = load_vector(out)
+    assert sum(int((t != 0).sum()) for t in vector.directions.values()) == 7
+    assert vector.meta.action.value == "au_scale" and vector.meta.extra["top_k"] == 7
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--task", "demo_sentimen"], "did you mean demo_sentiment"),
+        (["--task", "demo_facts", "--layers", "9"], "layer 9 does not exist"),
+        (["--task", "demo_facts", "--layers", "one"], "--layers 'one'"),
+        (["--task", "demo_facts", "--strengths", "1,2"], "add --select-on validation"),
+        (["--task", "bbq_age"], "--data-dir"),
+        (["--task", "demo_facts", "--model", "/nonexistent/model"], "cannot read the model config"),
+        (["--task", "demo_facts", "--batch-size", "0"], "--batch-size"),
+    ],
+)
+def test_bad_build_input_is_one_line_and_exit_2(
+    demo_dir: Path, tmp_path: Path, capsys, monkeypatch, extra: list[str], message: str
+) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    args = ["vectors", "build", "--method", "caa", "--model", "demo", *extra, "-o", str(tmp_path / "v.safetensors")]
+    assert main(args) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip()
+    errors = [line for line in err.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and message in errors[0] and "Traceback" not in err, err
+    assert not (tmp_path / "v.safetensors").exists()
+
+
+def test_random_needs_a_reference_and_selection_refuses_the_test_split(tmp_path: Path, capsys) -> None:
+    assert main(["vectors", "build", "--method", "random", "-o", str(tmp_path / "r.safetensors")]) == EXIT_BAD_INPUT
+    assert "--like" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # argparse: 'test' is not a choice
+        main(
+            [
+                "vectors",
+                "build",
+                "--method",
+                "caa",
+                "--model",
+                "demo",
+                "--task",
+                "demo_facts",
+                "--select-on",
+                "test",
+                "-o",
+                "x",
+            ]
+        )
+    assert exit_info.value.code == EXIT_BAD_INPUT
+
+
+def test_layer_syntax() -> None:
+    assert parse_layers("3") == [3] and parse_layers("1,4") == [1, 4] and parse_layers("2-4") == [2, 3, 4]
+    assert parse_layers("all") is None and parse_layers(None) is None
+    with pytest.raises(SteerEvalError):
+        parse_layers("-1")
+
+
+def test_tasks_lists_the_registry(capsys) -> None:
+    assert main(["tasks"]) == 0
+    text = capsys.readouterr().out
+    assert "bbq_age" in text and "caa_sycophancy" in text and "demo_facts" in text
+    assert main(["tasks", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    syco = next(r for r in rows if r["name"] == "caa_sycophancy")
+    assert syco["kind"] == "behavior" and "answer_matching_behavior" in syco["desired"]
