@@ -151,16 +151,21 @@ def _need_both(predictions: dict[str, int], method: Method) -> None:
         )
 
 
-def _read_pairs(model, pairs, reading, stats, run) -> None:
-    """Positive and negative of each pair go through the same forward pass (one batch holds both halves)."""
-    half = max(1, run["batch_size"] // 2)
+def pair_batches(pairs: list[tuple[list[int], list[int]]], batch_size: int) -> tuple[list[list[int]], int]:
+    """Sequences in reading order and the batch size that puts both halves of each pair in one forward
+    pass: each batch is [positives..., negatives...], pairs sorted longest first to limit padding."""
+    half = max(1, batch_size // 2)
     order = sorted(range(len(pairs)), key=lambda i: -max(len(pairs[i][0]), len(pairs[i][1])))
     sequences = []
     for start in range(0, len(order), half):
         chunk = [pairs[i] for i in order[start : start + half]]
         sequences += [p for p, _ in chunk] + [n for _, n in chunk]
-    run = {**run, "batch_size": 2 * half}
-    for _, batch in _batched(model, sequences, reading, None, run, "Reading pairs"):
+    return sequences, 2 * half
+
+
+def _read_pairs(model, pairs, reading, stats, run) -> None:
+    sequences, batch_size = pair_batches(pairs, run["batch_size"])
+    for _, batch in _batched(model, sequences, reading, None, {**run, "batch_size": batch_size}, "Reading pairs"):
         n = len(batch.lengths) // 2
         for key, acts in batch.activations.items():
             stats[key].add_pairs(acts[:n], acts[n:])

@@ -38,8 +38,8 @@ def choice_tokens(tokenizer, item: MCItem, add_special_tokens: bool = True) -> C
     firsts = [c[shared] if len(c) > shared else None for c in continuations]
     if None in firsts or len(set(firsts)) != len(firsts):
         raise TaskError(
-            f"item {item.id}: the options {list(item.continuations)} do not differ at one token after a shared "
-            "prefix; steer-eval reads a model's answer from the answer-letter logits, so give the options "
-            "distinct letters or first words"
+            f"item {item.id}: this tokenizer gives the options {list(item.continuations)} no single distinguishing "
+            "token after a shared prefix (unknown words map to one token); steer-eval reads a model's answer from "
+            "the answer-letter logits, so the options need distinct letters or first words in the model's vocabulary"
         )
     return ChoiceTokens(context=context + continuations[0][:shared], options=firsts)  # type: ignore[arg-type]
