@@ -163,3 +163,51 @@ def test_batching_and_padding_do_not_change_the_vector(demo_dir: Path) -> None:
     many = build_vector(model, tokenizer, BuildSpec("caa", "demo_sycophancy", [2], max_items=30, batch_size=9), items)
     key = SiteKey(Site.RESID, 2)
     torch.testing.assert_close(one.directions[key], many.directions[key], atol=1e-5, rtol=1e-5)
+
+
+def _module_reads(model, module, ids: list[int], use_input: bool) -> torch.Tensor:
+    seen = {}
+
+    def output_hook(mod, args, output):
+        seen["a"] = (output[0] if isinstance(output, tuple) else output)[0, -1].double()
+
+    def input_hook(mod, args):
+        seen["a"] = args[0][0, -1].double()
+
+    handle = module.register_forward_pre_hook(input_hook) if use_input else module.register_forward_hook(output_hook)
+    try:
+        with torch.no_grad():
+            model(input_ids=torch.tensor([ids]))
+    finally:
+        handle.remove()
+    return seen["a"]
+
+
+def test_mlp_and_attention_head_sites_read_the_right_modules(demo_dir: Path) -> None:
+    model = AutoModelForCausalLM.from_pretrained(demo_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(demo_dir)
+    items = load_split("demo_sycophancy", "train")
+    spec = BuildSpec("caa", "demo_sycophancy", [1], site=Site.MLP, max_items=25, batch_size=6)
+    layer = model.model.layers[1]
+    diffs_mlp, diffs_heads = [], []
+    for item in _items_used(items, spec):
+        tokens = choice_tokens(tokenizer, item)
+        for other in item.others:
+            pos, neg = tokens.answer_sequence(item.target), tokens.answer_sequence(other)
+            diffs_mlp.append(_module_reads(model, layer.mlp, pos, False) - _module_reads(model, layer.mlp, neg, False))
+            o_proj = layer.self_attn.o_proj
+            diffs_heads.append(_module_reads(model, o_proj, pos, True) - _module_reads(model, o_proj, neg, True))
+    vector = build_vector(model, tokenizer, spec, items)
+    expected = torch.stack(diffs_mlp).mean(0)
+    torch.testing.assert_close(vector.directions[SiteKey(Site.MLP, 1)].double(), expected, atol=2e-5, rtol=1e-4)
+    au = build_vector(
+        model, tokenizer, BuildSpec("austeer", "demo_sycophancy", [1], site=Site.HEAD, max_items=25, top_k=10), items
+    )
+    assert all(key.site is Site.HEAD for key in au.keys)
+    d = torch.stack(diffs_heads)
+    beta = torch.where((d > 0).sum(0) > (d < 0).sum(0), (d > 0).sum(0), -(d < 0).sum(0)).double() / len(d)
+    head_dim = model.config.hidden_size // model.config.num_attention_heads
+    for key in au.keys:
+        tensor = au.directions[key]
+        chosen = torch.nonzero(tensor).flatten()
+        torch.testing.assert_close(tensor[chosen].double(), beta[key.head * head_dim + chosen])

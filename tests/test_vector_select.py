@@ -139,3 +139,45 @@ def test_builder_input_errors_are_clear(demo) -> None:
         build_vector(model, tokenizer, BuildSpec("pasf", "demo_facts", [1]), items)
     with pytest.raises(SteerEvalError, match="unknown method"):
         build_vector(model, tokenizer, BuildSpec("mean", "demo_facts", [1]), items)
+
+
+def test_per_layer_vectors_apply_one_layer_chosen_by_default_or_by_the_caller(
+    demo, demo_dir: Path, tmp_path: Path
+) -> None:
+    from steer_eval.steering.loading import load_interventions
+    from steer_eval.vectors.format import save_vector
+
+    model, tokenizer = demo
+    vector = build_vector(
+        model, tokenizer, BuildSpec("caa", "demo_facts", [1, 2, 3], max_items=20), load_split("demo_facts", "train")
+    )
+    path = save_vector(vector, tmp_path / "v.safetensors")
+    model_map = ModelMap.of(model)
+    assert [i.key.layer for i in load_interventions([path], model_map)] == [2]  # the middle layer by default
+    assert [i.key.layer for i in load_interventions([path], model_map, layer=3)] == [3]
+    with pytest.raises(SteerEvalError, match=r"v\.safetensors.*layer 0 is not one of them"):
+        load_interventions([path], model_map, layer=0)
+
+
+def test_cli_refuses_a_control_for_another_models_size(demo, tiny_dir: Path, tmp_path: Path, capsys) -> None:
+    from steer_eval.cli import main
+    from steer_eval.vectors.format import save_vector
+
+    model, tokenizer = demo
+    vector = build_vector(
+        model, tokenizer, BuildSpec("caa", "demo_facts", [1], max_items=20), load_split("demo_facts", "train")
+    )
+    save_vector(vector, tmp_path / "demo.safetensors")
+    args = [
+        "vectors",
+        "build",
+        "--method",
+        "random",
+        "--like",
+        str(tmp_path / "demo.safetensors"),
+        "--model",
+        str(tiny_dir),
+    ]
+    assert main([*args, "-o", str(tmp_path / "r.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert "size 64" in err and "32" in err and "demo" in err
