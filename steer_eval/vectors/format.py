@@ -12,8 +12,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from steer_eval._version import version as steer_eval_version
+from steer_eval.atomic import atomic_path
 from steer_eval.errors import SteerEvalError, VectorFileError
 from steer_eval.vocab import Action, PositionMode, Site, parse_enum
 
@@ -237,15 +236,8 @@ def save_vector(vector: SteeringVector, path: str | Path) -> Path:
         norms=vector.norms(),
     )
     tensors = {name: t.detach().to("cpu", torch.float32).contiguous() for name, t in vector._all_tensors()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata={METADATA_KEY: meta.to_json()})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     vector.meta = meta
     return path
 

@@ -5,14 +5,13 @@ the same site, so direction.N <-> resid.N."""
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from steer_eval.atomic import atomic_path
 from steer_eval.errors import VectorFileError
 from steer_eval.vectors.format import SiteKey, SteeringVector, VectorMeta
 from steer_eval.vocab import Action, PositionMode, Site
@@ -77,11 +76,7 @@ def write_gguf(
         notes.append(f"meant for positions={vector.meta.positions.value}, but llama.cpp adds at every position")
     if vector.meta.per_layer and len(vector.layers) > 1:
         notes.append(f"wrote layer {keys[0].layer} of this per-layer vector (choose another with --layer)")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         writer = gguf.GGUFWriter(tmp, ARCH)
         writer.add_string(f"{ARCH}.model_hint", model_hint)
         writer.add_uint32(f"{ARCH}.layer_count", len(keys))
@@ -91,10 +86,6 @@ def write_gguf(
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return notes
 
 

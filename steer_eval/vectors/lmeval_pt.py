@@ -9,16 +9,15 @@ caller passes in as `resolve_hookpoint` (without it, the usual `<blocks>.<L>[.ml
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from steer_eval.atomic import atomic_path
 from steer_eval.errors import VectorFileError
 from steer_eval.vectors.format import SiteKey, SteeringVector, VectorMeta
 from steer_eval.vocab import Action, PositionMode, Site
@@ -171,14 +170,6 @@ def write_lmeval_pt(
             "bias": vector.biases[key].clone() if key in vector.biases else None,
             "head_index": None,
         }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(entries, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return notes
