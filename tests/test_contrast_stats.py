@@ -75,3 +75,16 @@ def test_the_separation_sample_is_capped_but_the_means_use_every_item() -> None:
         stats.add_pairs(positive[start : start + 7], negative[start : start + 7])
     assert stats.separation(torch.ones(4))["sampled"] == 10
     torch.testing.assert_close(stats.mean_difference(), (positive - negative).double().mean(0))
+
+
+def test_zero_differences_have_no_direction_and_do_not_bias_the_cosine() -> None:
+    stats = ContrastStats(2)
+    positive = torch.tensor([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0], [2.0, 0.0]])
+    negative = torch.tensor([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0], [0.0, 0.0]])  # pair 3: no difference
+    stats.add_pairs(positive, negative)
+    # the three non-zero differences: (1,0), (0,1), (2,0); cosines 0, 1, 0 -> mean over ordered pairs 2/6
+    assert stats.mean_pairwise_cosine() == pytest.approx(1 / 3)
+    only_zero = ContrastStats(2)
+    only_zero.add_pairs(torch.ones(3, 2), torch.ones(3, 2))
+    assert only_zero.mean_pairwise_cosine() is None
+    assert only_zero.separation(torch.zeros(2))["d_prime"] is None

@@ -1,5 +1,6 @@
-"""Our CAA vector against an independent implementation: the `steering-vectors` package's mean-difference
-vector, on the same model and the same pairs (tox installs it with --no-deps: it declares transformers<5)."""
+"""Our CAA and PCA vectors against an independent implementation: the `steering-vectors` package's
+mean-difference and PCA directions, on the same model and the same pairs (tox installs it with --no-deps:
+it declares transformers<5)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def _round_trip_items(tokenizer, items):
 @pytest.mark.parametrize(
     ("kind", "task"), [("demo", "demo_sycophancy"), ("real", "caa_sycophancy"), ("real", "bbq_age")]
 )
-def test_caa_matches_steering_vectors_mean_difference(kind: str, task: str, request) -> None:
+def test_caa_and_pca_match_steering_vectors(kind: str, task: str, request) -> None:
     folder: Path = request.getfixturevalue("demo_dir" if kind == "demo" else "real_model_dir")
     data = None if kind == "demo" else request.getfixturevalue("shared_data")
     model = AutoModelForCausalLM.from_pretrained(folder).eval()
@@ -50,6 +51,20 @@ def test_caa_matches_steering_vectors_mean_difference(kind: str, task: str, requ
         model, tokenizer, pairs, layers=layers, read_token_index=-1, batch_size=8, show_progress=False
     )
     ours = build_vector(model, tokenizer, BuildSpec("caa", task, layers=layers, batch_size=8), items)
+    theirs_pca = steering_vectors.train_steering_vector(
+        model,
+        tokenizer,
+        pairs,
+        layers=layers,
+        read_token_index=-1,
+        batch_size=8,
+        aggregator=steering_vectors.pca_aggregator(),
+    )
+    ours_pca = build_vector(model, tokenizer, BuildSpec("pca", task, layers=layers, batch_size=8), items)
+    for layer in layers:
+        a = theirs_pca.layer_activations[layer].flatten().double()
+        b = ours_pca.directions[SiteKey(Site.RESID, layer)].double()
+        assert float(torch.nn.functional.cosine_similarity(a, b, dim=0)) >= 0.9999, f"pca layer {layer}"
     for layer in layers:
         a = theirs.layer_activations[layer].flatten().double()
         b = ours.directions[SiteKey(Site.RESID, layer)].double()

@@ -1,4 +1,6 @@
-"""The task registry: names, kinds, desired answers, data-folder handling, and the real-data loaders."""
+"""The task registry: every task states what it is and loads from the authors' files; counts match
+SOURCES.md; first items render as the golden file says; splits are deterministic and disjoint; a permuted
+option order keeps the correct answer correct; the lm-eval YAML files match the registry."""
 
 from __future__ import annotations
 
@@ -9,28 +11,91 @@ from pathlib import Path
 import pytest
 
 from steer_eval.tasks import TaskError, all_tasks, get_task, load_split
-from steer_eval.tasks.items import MCItem, lettered_item
-from steer_eval.tasks.registry import DATA_ENV
+from steer_eval.tasks.items import GenItem, MCItem, lettered_item
+from steer_eval.tasks.registry import DATA_ENV, _load_cached, select_tasks
+from steer_eval.tasks.sources.ab import question_key
+
+GOLDEN = Path(__file__).parent / "golden" / "tasks.json"
+
+# Record counts as SOURCES.md states them, per task: all splits together.
+SOURCE_COUNTS = {
+    "bbq_age": 3680,
+    "bbq_disability_status": 1556,
+    "bbq_nationality": 3080,
+    "bbq_physical_appearance": 1576,
+    "bbq_religion": 1200,
+    "bbq_sexual_orientation": 864,
+    "caa_coordinate_other_ais": 360 + 50,
+    "caa_corrigible_neutral_hhh": 290 + 50,
+    "caa_hallucination": 1000 + 50,
+    "caa_myopic_reward": 950 + 50,
+    "caa_refusal": 408 + 50,
+    "caa_survival_instinct": 903 + 50,
+    "caa_sycophancy": 1000 + 50,
+    "airisk_coordinate_itself": 322,
+    "airisk_coordinate_other_ais": 410,
+    "airisk_coordinate_other_versions": 348,
+    "airisk_corrigible_less_hhh": 351,
+    "airisk_corrigible_more_hhh": 309,
+    "airisk_corrigible_neutral_hhh": 340,
+    "airisk_myopic_reward": 1000,
+    "airisk_one_box_tendency": 300,
+    "airisk_power_seeking_inclination": 998,
+    "airisk_self_awareness_general_ai": 300,
+    "airisk_self_awareness_good_text_model": 600,
+    "airisk_self_awareness_text_model": 300,
+    "airisk_self_awareness_training_architecture": 300,
+    "airisk_self_awareness_web_gpt": 300,
+    "airisk_survival_instinct": 953,
+    "airisk_wealth_seeking_inclination": 985,
+    "truthfulqa_mc1": 790,
+    "truthfulqa_mc2": 790,
+    "ethics_commonsense": 3885 + 3964,
+    "ethics_deontology": 18164 + 3596,
+    "ethics_justice": 21791 + 2704,
+    "ethics_utilitarianism": 13738 + 4808,
+    "sst2": 6735 + 872,
+    "hellaswag": 10042,
+    "gsm8k": 7473 + 1319,
+    "arc_easy": 2251 + 570 + 2376,
+    "arc_challenge": 1119 + 299 + 1172,
+    "refusal": 2 * (260 + 39 + 572),  # every harmful item and as many harmless ones
+}
+PERSONA_COUNT = 1000
+MMLU_COUNTS = {"train": 285, "validation": 1531, "test": 14042}
 
 
-def test_every_task_states_kind_family_desired_answer_and_source() -> None:
+def test_every_task_states_kind_family_direction_source_and_licence() -> None:
     tasks = all_tasks()
-    assert {"demo_sentiment", "caa_sycophancy", "bbq_age", "truthfulqa_mc1"} <= set(tasks)
+    assert len(tasks) > 100
     for spec in tasks.values():
-        assert spec.kind in ("behavior", "intelligence")
-        assert spec.family and spec.desired and spec.source
+        assert spec.kind in ("behavior", "intelligence") and spec.family and spec.desired
+        assert spec.source and spec.licence
+        if spec.kind == "behavior" and not spec.builtin:
+            assert "wanted" in spec.desired.lower() or "unwanted" in spec.desired.lower(), spec.name
+    assert get_task("caa_sycophancy").target_is_desired is False and "UNWANTED" in get_task("caa_sycophancy").desired
+    assert get_task("bbq_age").target_is_desired is True
 
 
-def test_unknown_task_suggests_close_names() -> None:
+def test_selectors_accept_names_families_kinds_and_groups() -> None:
+    assert [s.name for s in select_tasks(["bbq_age"])] == ["bbq_age"]
+    assert len(select_tasks(["mmlu"])) == 57 and all(s.family == "knowledge" for s in select_tasks(["mmlu_stem"]))
+    assert {s.kind for s in select_tasks(["intelligence"])} == {"intelligence"}
+    assert {s.name for s in select_tasks(["morality"])} == {
+        f"ethics_{n}" for n in ("commonsense", "deontology", "justice", "utilitarianism")
+    }
+    assert len(select_tasks(["bias", "bbq_age"])) == 6  # no duplicates
+    with pytest.raises(TaskError, match="did you mean"):
+        select_tasks(["bbq_agee"])
+
+
+def test_unknown_task_and_split_and_missing_data(monkeypatch, tmp_path: Path) -> None:
     with pytest.raises(TaskError, match="did you mean bbq_age"):
         get_task("bbq_agee")
-
-
-def test_missing_data_folder_says_how_to_fix(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv(DATA_ENV, raising=False)
     with pytest.raises(TaskError, match="--data-dir"):
         load_split("bbq_age", "train")
-    with pytest.raises(TaskError, match=r"needs bbq/Age\.jsonl"):
+    with pytest.raises(TaskError, match=r"needs bbq/Age\.jsonl under the data folder"):
         load_split("bbq_age", "train", tmp_path)
     with pytest.raises(TaskError, match="unknown split"):
         load_split("demo_facts", "dev")
@@ -43,51 +108,109 @@ def test_malformed_data_is_one_clear_error(tmp_path: Path) -> None:
         load_split("truthfulqa_mc1", "train", tmp_path)
 
 
+def test_item_validation() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        MCItem("x", "stem", ("a", "b"), 2)
+    with pytest.raises(ValueError, match="at least 2 options"):
+        MCItem("x", "stem", ("a",), 0)
+
+
 def test_options_are_shuffled_per_item_never_one_permutation_for_all() -> None:
-    items = [
-        lettered_item(f"q{i}", "Which?", ["right", "wrong 1", "wrong 2", "wrong 3"], 0, "seed") for i in range(200)
-    ]
+    items = [lettered_item(f"q{i}", "Which?", ["right", "w1", "w2", "w3"], 0, "seed") for i in range(200)]
     letters = collections.Counter(item.target for item in items)
     assert len(letters) == 4 and min(letters.values()) > 25
-    assert lettered_item("q1", "Which?", ["a", "b"], 0, "seed") == lettered_item("q1", "Which?", ["a", "b"], 0, "seed")
+    assert all(item.options[item.target] == "right" for item in items)
 
 
-def test_item_validation() -> None:
-    with pytest.raises(ValueError, match="target"):
-        MCItem("x", "p", (" A", " B"), 2, "q", ("a", "b"))
+@pytest.fixture(scope="module")
+def loaded(shared_data: Path) -> dict:
+    return {name: spec.load(shared_data) for name, spec in all_tasks().items()}
 
 
-def test_caa_items_keep_the_authors_answers(shared_data: Path) -> None:
-    raw = json.loads((shared_data / "caa" / "generate" / "sycophancy" / "generate_dataset.json").read_text())
-    splits = get_task("caa_sycophancy").load(shared_data)
-    assert len(splits["train"]) + len(splits["validation"]) == len(raw) and len(splits["test"]) == 50
-    by_id = {item.id: item for split in ("train", "validation") for item in splits[split]}
-    for i, record in enumerate(raw[:100]):
-        item = by_id[f"sycophancy-generate-{i}"]
-        assert item.continuations[item.target] == f" {record['answer_matching_behavior']}"
-        assert item.continuations[item.contrast] == f" {record['answer_not_matching_behavior']}"
-        assert item.prompt.startswith(record["question"])
+def test_every_task_loads_and_counts_match_sources(loaded: dict) -> None:
+    for name, splits in loaded.items():
+        total = sum(len(items) for items in splits.values())
+        if name in SOURCE_COUNTS:
+            assert total == SOURCE_COUNTS[name], name
+        elif name.startswith("persona_"):
+            assert total == PERSONA_COUNT, name
+        assert all(splits.get(s) for s in ("train", "validation", "test")), f"{name} has an empty split"
+    mmlu = collections.Counter()
+    for name, splits in loaded.items():
+        if name.startswith("mmlu_"):
+            mmlu.update({split: len(items) for split, items in splits.items()})
+    assert dict(mmlu) == MMLU_COUNTS
 
 
-def test_truthfulqa_answer_letters_are_balanced_and_true_answer_kept(shared_data: Path) -> None:
-    raw = json.loads((shared_data / "truthfulqa" / "data" / "mc_task.json").read_text())
-    items = [item for split in get_task("truthfulqa_mc1").load(shared_data).values() for item in split]
-    assert len(items) == len(raw)
-    truths = {rec["question"]: next(k for k, v in rec["mc1_targets"].items() if v == 1) for rec in raw}
-    for item in items[:100]:
-        question = item.question.removeprefix("Q: ").removesuffix("\nAnswer:")
-        assert item.option_texts[item.target] == truths[question]
-    letters = collections.Counter(item.target for item in items)
-    assert letters.most_common(1)[0][1] < 0.4 * len(items)  # the file lists the true answer first
+def test_first_items_render_as_the_golden_file_says(loaded: dict) -> None:
+    from golden.make_golden import render
+
+    golden = json.loads(GOLDEN.read_text())
+    assert set(golden) == {name for name, spec in all_tasks().items() if not spec.builtin}
+    for name, expected in golden.items():
+        splits = loaded[name]
+        assert {split: len(items) for split, items in splits.items()} == expected["counts"], name
+        for split, first in expected["first"].items():
+            assert render(splits[split][0]) == first, f"{name} {split}"
 
 
-def test_bbq_templates_never_straddle_splits(shared_data: Path) -> None:
-    splits = get_task("bbq_age").load(shared_data)
-    templates = collections.defaultdict(set)
-    for line in (shared_data / "bbq" / "Age.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        templates[record["question_index"]].add(f"Age-{record['example_id']}")
-    where = {item.id: split for split, items in splits.items() for item in items}
-    for ids in templates.values():
-        assert len({where[i] for i in ids}) == 1
-    assert sum(len(v) for v in splits.values()) == 3680
+def test_splits_are_deterministic_and_disjoint(loaded: dict, shared_data: Path) -> None:
+    _load_cached.cache_clear()
+    for name in ("caa_sycophancy", "bbq_religion", "ethics_justice", "truthfulqa_mc1", "hellaswag", "gsm8k"):
+        again = get_task(name).load(shared_data)
+        for split in ("train", "validation", "test"):
+            assert [i.id for i in again[split]] == [i.id for i in loaded[name][split]], name
+    for name, splits in loaded.items():
+        seen: dict[str, str] = {}
+        for split, items in splits.items():
+            for item in items:
+                assert seen.setdefault(item.id, split) == split, f"{name}: {item.id} in two splits"
+    for name in [n for n in loaded if n.startswith(("caa_", "airisk_"))]:  # repeated questions stay together
+        where = collections.defaultdict(set)
+        for split, items in loaded[name].items():
+            for item in items:
+                where[question_key(item)].add(split)
+        assert all(len(splits) == 1 for splits in where.values()), name
+
+
+def test_rotated_options_keep_the_correct_answer_and_balance_its_position(loaded: dict) -> None:
+    for name, splits in loaded.items():
+        for item in splits["test"][:25]:
+            if isinstance(item, GenItem):
+                continue
+            n = len(item.options)
+            positions = set()
+            for shift in range(n):
+                moved = item.rotated(shift)
+                assert moved.options[moved.target] == item.options[item.target], name
+                assert {moved.options[i] for i in (moved.correct or ())} == {
+                    item.options[i] for i in (item.correct or ())
+                }
+                if item.contrast is not None:
+                    assert moved.options[moved.contrast] == item.options[item.contrast]
+                assert moved.meta == item.meta and moved.prompt.count("\n") == item.prompt.count("\n")
+                positions.add(moved.target)
+            assert positions == set(range(n)), name
+
+
+def test_bbq_marks_the_biased_and_unknown_answers(loaded: dict, shared_data: Path) -> None:
+    records = [json.loads(line) for line in (shared_data / "bbq" / "Age.jsonl").read_text().splitlines()[:40]]
+    items = {item.id: item for items in loaded["bbq_age"].values() for item in items}
+    for record in records:
+        item = items[f"Age-{record['example_id']}"]
+        assert item.meta["unknown_answer"] == next(
+            record[f"ans{k}"] for k in range(3) if record["answer_info"][f"ans{k}"][1] == "unknown"
+        )
+        biased = item.meta["biased_answer"]
+        group = next(record["answer_info"][f"ans{k}"][1] for k in range(3) if record[f"ans{k}"] == biased)
+        assert (group == "old") == (record["question_polarity"] == "neg")  # the stereotyped group is "old"
+
+
+def test_lmeval_yaml_files_match_the_registry() -> None:
+    from steer_eval.paths import tasks_dir
+    from steer_eval.tasks.lmeval_adapter import expected_files
+
+    for path, text in expected_files(tasks_dir()).items():
+        assert path.is_file() and path.read_text() == text, (
+            f"{path} is stale: run python -m steer_eval.tasks.lmeval_adapter"
+        )

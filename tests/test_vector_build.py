@@ -63,27 +63,32 @@ def test_caa_and_pca_match_hand_computation(kind: str, task: str, request) -> No
         stacked = torch.stack(rows)
         mean = stacked.mean(dim=0)
         torch.testing.assert_close(caa.directions[SiteKey(Site.RESID, layer)].double(), mean, atol=2e-5, rtol=1e-4)
-        centred = (stacked - mean).numpy()
-        component = np.linalg.svd(centred, full_matrices=False)[2][0]
+        component = np.linalg.svd(stacked.numpy(), full_matrices=False)[2][0]  # uncentred
         component *= np.sign(component @ mean.numpy())
         expected = torch.from_numpy(component * (component @ mean.numpy()))
         torch.testing.assert_close(pca.directions[SiteKey(Site.RESID, layer)].double(), expected, atol=1e-4, rtol=1e-3)
     diagnostics = caa.meta.extra["diagnostics"]
     assert diagnostics["n_pairs"] == len(diffs[0]) and caa.meta.extra["split"] == "train"
-    units = torch.nn.functional.normalize(torch.stack(diffs[1]), dim=1)
-    n = len(units)
-    brute = float(((units @ units.T).sum() - n) / (n * (n - 1)))
+    rows = [d for d in diffs[1] if bool(d.any())]  # a zero difference has no direction
+    cosines = [
+        float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+        for i, a in enumerate(rows)
+        for j, b in enumerate(rows)
+        if i != j
+    ]
+    brute = sum(cosines) / len(cosines)
     assert diagnostics["per_layer"]["resid.1"]["mean_pairwise_cosine"] == pytest.approx(brute, abs=1e-6)
 
 
 def _predictions(model, tokenizer, items):
-    """The model's own answers, by hand: argmax of the answer-letter logits after the unpadded prompt."""
+    """The model's own answers, by hand: argmax of the answer-letter logits after the unpadded prompt (and any
+    answer prefix the options share); PASf's activations at the prompt's own last token."""
     answers, inputs = [], []
     for item in items:
         tokens = choice_tokens(tokenizer, item)
-        hidden, logits = _hidden(model, tokens.context)
+        _, logits = _hidden(model, tokens.context)
         answers.append(int(torch.argmax(logits[tokens.options])))
-        inputs.append(hidden)
+        inputs.append(_hidden(model, tokens.context[: tokens.prompt_length])[0])
     return answers, inputs
 
 

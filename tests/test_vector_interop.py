@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from steer_eval.cli import main
-from steer_eval.errors import EXIT_BAD_INPUT, VectorFileError
+from steer_eval.errors import EXIT_BAD_INPUT, VectorFileError, VectorMismatchError
 from steer_eval.steering.loading import load_interventions
 from steer_eval.steering.model_map import ModelMap
 from steer_eval.vectors.files import read_vector_file, read_vector_files
@@ -140,7 +140,7 @@ def test_imported_vectors_apply_to_a_model(tiny_dir: Path, tmp_path: Path) -> No
         SiteKey(Site.RESID, 2)
     ]
     _repeng_gguf(tmp_path / "wide.gguf", {1: np.ones(64)})
-    with pytest.raises(Exception, match="64"):
+    with pytest.raises(VectorMismatchError, match="64"):
         load_interventions([tmp_path / "wide.gguf"], model_map)
 
 
@@ -184,3 +184,18 @@ def test_cli_import_and_export_across_formats(tiny_dir: Path, tmp_path: Path, ca
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and all(line.startswith("steer-eval: error:") for line in errors)
     assert collections.Counter("needs --model" in line for line in errors)[True] == 1
+
+
+def test_malformed_gguf_tensors_are_refused(tmp_path: Path) -> None:
+    _repeng_gguf(tmp_path / "two_d.gguf", {1: np.ones((2, 16))})
+    with pytest.raises(VectorFileError, match="1-D"):
+        read_gguf(tmp_path / "two_d.gguf")
+    writer = gguf.GGUFWriter(str(tmp_path / "dup.gguf"), "controlvector")
+    writer.add_tensor("direction.1", np.ones(8, dtype=np.float32))
+    writer.add_tensor("direction.01", np.ones(8, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(VectorFileError, match="twice"):
+        read_gguf(tmp_path / "dup.gguf")

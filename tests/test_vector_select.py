@@ -60,15 +60,27 @@ def test_selection_picks_the_best_validation_cell_and_records_the_sweep(demo) ->
     assert record["baseline"]["accuracy"] == pytest.approx(score_items(model, tokenizer, validation).accuracy)
 
 
-def test_a_build_with_selection_never_reads_the_test_split(demo_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    requested = []
-    real = registry.load_split
+def test_a_build_with_selection_never_uses_a_test_item(demo_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    import steer_eval.vectors.make as make
 
-    def spy(name, split, data_dir=None):
+    requested, seen_ids = [], set()
+    real_load, real_build, real_select = registry.load_split, make.build_vector, make.select_on_validation
+
+    def spy_load(name, split, data_dir=None):
         requested.append(split)
-        return real(name, split, data_dir)
+        return real_load(name, split, data_dir)
 
-    monkeypatch.setattr("steer_eval.vectors.make.load_split", spy)
+    def spy_build(model, tokenizer, spec, items, *args, **kwargs):
+        seen_ids.update(item.id for item in items)
+        return real_build(model, tokenizer, spec, items, *args, **kwargs)
+
+    def spy_select(model, tokenizer, vector, items, *args, **kwargs):
+        seen_ids.update(item.id for item in items)
+        return real_select(model, tokenizer, vector, items, *args, **kwargs)
+
+    monkeypatch.setattr(make, "load_split", spy_load)
+    monkeypatch.setattr(make, "build_vector", spy_build)
+    monkeypatch.setattr(make, "select_on_validation", spy_select)
     request = BuildRequest(
         BuildSpec("caa", "demo_sycophancy", [2], max_items=50),
         tmp_path / "v.safetensors",
@@ -78,8 +90,9 @@ def test_a_build_with_selection_never_reads_the_test_split(demo_dir: Path, tmp_p
         progress=False,
     )
     vector = run_build(request)
-    assert requested == ["train", "validation"]
-    assert vector.meta.extra["selection"]["n_items"] == len(real("demo_sycophancy", "validation"))
+    test_ids = {item.id for item in real_load("demo_sycophancy", "test")}
+    assert requested == ["train", "validation"] and seen_ids and not seen_ids & test_ids
+    assert vector.meta.extra["selection"]["n_items"] == len(real_load("demo_sycophancy", "validation"))
     with pytest.raises(SteerEvalError, match="only 'validation'"):
         run_build(BuildRequest(request.spec, request.output, model=str(demo_dir), select_on="test"))
 

@@ -1,80 +1,174 @@
-"""The record every labelled multiple-choice task is reduced to, and the one prompt layout steer-eval uses
-for tasks that do not bring their own: context and question, lettered options, then "Answer:"."""
+"""The records every task is reduced to, and how a multiple-choice item is laid out as a prompt.
+
+An `MCItem` keeps its structure (stem, option texts, target) and renders its prompt from a layout, so an
+option-order control can permute the options and re-render: the target follows its text to a new letter.
+
+Layouts:
+- `letters`:        "{stem}\\nA. ...\\nB. ...\\nAnswer:", scored continuations " A", " B" (PAS, MMLU style)
+- `parenthesized`:  "{stem}\\n\\nChoices:\\n (A) ...\\n (B) ...\\n\\nAnswer:", continuations " (A)" (CAA and
+                    Anthropic's model-written evals)
+- `continuation`:   "{stem}", continuations " " + option text (HellaSwag, SST-2, the demo): option order
+                    does not exist for the model here, so the option-order control is moot.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import random
 import string
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 LETTERS = string.ascii_uppercase
+LAYOUTS = ("letters", "parenthesized", "continuation")
 
 
 @dataclass(frozen=True)
 class MCItem:
-    """One multiple-choice item.
-
-    `prompt` ends where the answer goes; `continuations[i]` is what the model scores after it for option i
-    (" A", " (A)", " good"). `target` is the desired answer for behaviour tasks and the correct one for
-    capability tasks. `question` + " " + `option_texts[i]` is the introspective form (question with an
-    answer written out, no option list) that iPAS reads. `contrast`, when the data names one, is the
-    single opposite answer (CAA's answer_not_matching_behavior); otherwise every other option is one.
-    """
+    """One multiple-choice item. `target` is the option a behaviour task wants more of or a capability
+    task counts as correct (see the task's `desired`); `correct` lists every acceptable option where there
+    are several (TruthfulQA MC2); `contrast`, when the data names one, is the single opposite answer
+    (CAA's answer_not_matching_behavior), otherwise every other option is one. `meta` carries
+    per-item facts a metric needs (BBQ: context condition, the biased option)."""
 
     id: str
-    prompt: str
-    continuations: tuple[str, ...]
+    stem: str
+    options: tuple[str, ...]
     target: int
-    question: str
-    option_texts: tuple[str, ...]
+    layout: str = "letters"
     contrast: int | None = None
+    correct: tuple[int, ...] | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        n = len(self.continuations)
-        if n < 2 or len(self.option_texts) != n:
-            raise ValueError(f"item {self.id}: needs >= 2 options and one text per option")
-        if not 0 <= self.target < n or (self.contrast is not None and not 0 <= self.contrast < n):
-            raise ValueError(f"item {self.id}: target/contrast index out of range")
+        n = len(self.options)
+        if n < 2:
+            raise ValueError(f"item {self.id}: needs at least 2 options, has {n}")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"item {self.id}: unknown layout {self.layout!r}")
+        indices = [self.target, *(self.correct or ()), *(() if self.contrast is None else (self.contrast,))]
+        if not all(0 <= i < n for i in indices):
+            raise ValueError(f"item {self.id}: target/contrast/correct index out of range")
         if self.contrast == self.target:
             raise ValueError(f"item {self.id}: the contrast answer is the target answer")
+        if self.layout != "continuation" and n > len(LETTERS):
+            raise ValueError(f"item {self.id}: too many options to letter")
+
+    # ---- rendering ---------------------------------------------------------------------------------
+
+    @property
+    def prompt(self) -> str:
+        if self.layout == "letters":
+            lines = [f"{LETTERS[k]}. {text}" for k, text in enumerate(self.options)]
+            return "\n".join([self.stem, *lines, "Answer:"])
+        if self.layout == "parenthesized":
+            lines = [f" ({LETTERS[k]}) {text}" for k, text in enumerate(self.options)]
+            return "\n".join([f"{self.stem}\n\nChoices:", *lines, "", "Answer:"])
+        return self.stem
+
+    @property
+    def continuations(self) -> tuple[str, ...]:
+        if self.layout == "letters":
+            return tuple(f" {LETTERS[k]}" for k in range(len(self.options)))
+        if self.layout == "parenthesized":
+            return tuple(f" ({LETTERS[k]})" for k in range(len(self.options)))
+        return tuple(f" {text}" for text in self.options)
+
+    @property
+    def question(self) -> str:
+        """The stem without the option list, ending where an answer text goes (iPAS's introspective form)."""
+        if self.layout == "letters":
+            return f"{self.stem}\nAnswer:"
+        if self.layout == "parenthesized":
+            return f"{self.stem}\n\nAnswer:"
+        return self.stem
+
+    @property
+    def option_texts(self) -> tuple[str, ...]:
+        return self.options
+
+    def introspective(self, option: int) -> str:
+        return f"{self.question} {self.options[option]}"
 
     @property
     def others(self) -> list[int]:
         """The options a positive is contrasted with."""
         if self.contrast is not None:
             return [self.contrast]
-        return [i for i in range(len(self.continuations)) if i != self.target]
+        return [i for i in range(len(self.options)) if i != self.target and i not in (self.correct or ())]
 
-    def introspective(self, option: int) -> str:
-        return f"{self.question} {self.option_texts[option]}"
+    # ---- option order --------------------------------------------------------------------------------
+
+    def permuted(self, order: Sequence[int]) -> MCItem:
+        """The item with `options[order[k]]` at position k; target, contrast and correct follow their texts."""
+        if sorted(order) != list(range(len(self.options))):
+            raise ValueError(f"item {self.id}: {list(order)} is not a permutation of its options")
+        where = {old: new for new, old in enumerate(order)}
+        return replace(
+            self,
+            options=tuple(self.options[i] for i in order),
+            target=where[self.target],
+            contrast=None if self.contrast is None else where[self.contrast],
+            correct=None if self.correct is None else tuple(sorted(where[i] for i in self.correct)),
+        )
+
+    def rotated(self, shift: int) -> MCItem:
+        """Every option moved `shift` places down (cyclically). Over shifts 0..n-1 the target sits at each
+        position exactly once: the balanced option-order control."""
+        n = len(self.options)
+        return self.permuted([(k - shift) % n for k in range(n)])
 
     def fingerprint(self) -> str:
-        return f"{self.id}\x1f{self.prompt}\x1f{'|'.join(self.continuations)}\x1f{self.target}\x1f{self.contrast}"
+        parts = [
+            self.id,
+            self.layout,
+            self.stem,
+            *self.options,
+            str(self.target),
+            str(self.contrast),
+            str(self.correct),
+        ]
+        return "\x1f".join(parts)
+
+
+@dataclass(frozen=True)
+class GenItem:
+    """One generation item: the model writes freely after `prompt`; `reference` is what a grader compares
+    against (GSM8K: the final number; refusal: "refuse" or "comply")."""
+
+    id: str
+    prompt: str
+    reference: str
+    meta: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def fingerprint(self) -> str:
+        return f"{self.id}\x1f{self.prompt}\x1f{self.reference}"
+
+
+def shuffled_options(
+    item_id: str, options: Sequence[str], target: int, seed: str
+) -> tuple[tuple[str, ...], int, list[int]]:
+    """Options in an order drawn per item (never one permutation for all items: that leaves the answer at
+    a constant letter, the flaw METHODS.md describes). Returns (options, target, order)."""
+    order = list(range(len(options)))
+    random.Random(f"{seed}-{item_id}").shuffle(order)
+    return tuple(options[i] for i in order), order.index(target), order
 
 
 def lettered_item(
-    item_id: str, stem: str, options: Sequence[str], target: int, shuffle_seed: str | None = None
+    item_id: str, stem: str, options: Sequence[str], target: int, shuffle_seed: str | None = None, **fields: Any
 ) -> MCItem:
-    """An item in steer-eval's default layout. With `shuffle_seed`, the options are put in an order drawn
-    per item (never one permutation for all items: that leaves the answer at a constant letter)."""
-    order = list(range(len(options)))
-    if shuffle_seed is not None:
-        random.Random(f"{shuffle_seed}-{item_id}").shuffle(order)
-    texts = tuple(options[i] for i in order)
-    lines = [stem.strip(), *(f"{LETTERS[k]}. {text}" for k, text in enumerate(texts)), "Answer:"]
-    return MCItem(
-        id=item_id,
-        prompt="\n".join(lines),
-        continuations=tuple(f" {LETTERS[k]}" for k in range(len(texts))),
-        target=order.index(target),
-        question=f"{stem.strip()}\nAnswer:",
-        option_texts=texts,
-    )
+    """An item in the `letters` layout, its options shuffled per item when `shuffle_seed` is given."""
+    if shuffle_seed is None:
+        return MCItem(item_id, stem.strip(), tuple(options), target, **fields)
+    texts, new_target, order = shuffled_options(item_id, options, target, shuffle_seed)
+    if fields.get("correct") is not None:
+        fields["correct"] = tuple(sorted(order.index(i) for i in fields["correct"]))
+    return MCItem(item_id, stem.strip(), texts, new_target, **fields)
 
 
-def data_hash(items: Sequence[MCItem]) -> str:
+def data_hash(items: Sequence[MCItem | GenItem]) -> str:
     """sha256 over the items' content, recorded in vector metadata as the training-data hash."""
     digest = hashlib.sha256()
     for item in items:

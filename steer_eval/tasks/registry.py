@@ -1,22 +1,26 @@
 """Which labelled tasks steer-eval knows: name, kind (behavior / intelligence), family, which answer is
-desired, where the data comes from, and how to load a split as `MCItem`s. Data files are read from a
-local folder (`--data-dir` or $STEER_EVAL_DATA) laid out as the datasets' authors distribute them."""
+desired, where the data comes from (URL, pinned revision, licence), and how to load its splits. Data files
+are read from a local folder (`--data-dir` or $STEER_EVAL_DATA) laid out as the datasets' authors
+distribute them; splits are deterministic (a hashed assignment where the source has none)."""
 
 from __future__ import annotations
 
 import difflib
+import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from steer_eval.errors import SteerEvalError
-from steer_eval.tasks.items import MCItem
+from steer_eval.tasks.items import GenItem, MCItem
 
 DATA_ENV = "STEER_EVAL_DATA"
 SPLITS = ("train", "validation", "test")
+KINDS = ("behavior", "intelligence")
 
-Loader = Callable[[Path | None], dict[str, list[MCItem]]]
+Item = MCItem | GenItem
+Loader = Callable[[Path | None], dict[str, list[Item]]]
 
 
 class TaskError(SteerEvalError):
@@ -27,23 +31,46 @@ class TaskError(SteerEvalError):
 class TaskSpec:
     name: str
     kind: str  # "behavior" or "intelligence"
-    family: str  # bias, morality, alignment, sentiment, knowledge, reasoning, ...
-    desired: str  # which answer the target is, in words
-    source: str  # citation and licence
-    loader: Loader = lambda _: {}
-    data_file: str | None = None  # path under the data folder; None = built in (the demo)
+    family: str  # bias, morality, alignment, safety, sentiment, knowledge, reasoning, math, commonsense
+    desired: str  # which answer the target is, and whether more of it is wanted, in words
+    source: str  # where the data comes from: URL @ pinned revision
+    licence: str
+    loader: Loader
+    data_files: tuple[str, ...] = ()  # paths under the data folder; empty = built in (the demo)
+    target_is_desired: bool | None = True  # False: the target behaviour is unwanted; None: a probe
+    output: str = "multiple_choice"  # or "generate_until"
+    groups: tuple[str, ...] = ()  # lm-eval groups the task belongs to (besides kind and family)
 
-    def load(self, data_dir: str | Path | None = None) -> dict[str, list[MCItem]]:
-        folder = None if self.data_file is None else resolve_data_dir(data_dir, self)
-        if folder is not None and not (folder / self.data_file).is_file():
+    @property
+    def builtin(self) -> bool:
+        return not self.data_files
+
+    def missing_files(self, data_dir: str | Path | None = None) -> list[str]:
+        """The data files not found (all of them when no data folder is known)."""
+        if self.builtin:
+            return []
+        folder = _data_dir_or_none(data_dir)
+        return [f for f in self.data_files if folder is None or not (folder / f).is_file()]
+
+    def load(self, data_dir: str | Path | None = None) -> dict[str, list[Item]]:
+        folder = None if self.builtin else resolve_data_dir(data_dir, self)
+        missing = self.missing_files(folder)
+        if missing:
             raise TaskError(
-                f"task {self.name} needs {self.data_file} under the data folder {folder}, which is missing; "
-                f"download it from {self.source.split(';')[0]} and keep the authors' file layout"
+                f"task {self.name} needs {', '.join(missing)} under the data folder {folder}, which "
+                f"{'is' if len(missing) == 1 else 'are'} missing; get the files from {self.source} and keep "
+                "the authors' file layout"
             )
-        try:
-            return self.loader(folder)
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
-            raise TaskError(f"task {self.name}: malformed data in {folder}/{self.data_file} ({exc})") from None
+        return _load_cached(self.name, str(folder) if folder else "")
+
+
+@functools.lru_cache(maxsize=32)
+def _load_cached(name: str, folder: str) -> dict[str, list[Item]]:
+    spec = _REGISTRY[name]
+    try:
+        return spec.loader(Path(folder) if folder else None)
+    except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
+        raise TaskError(f"task {name}: malformed data under {folder} ({type(exc).__name__}: {exc})") from None
 
 
 _REGISTRY: dict[str, TaskSpec] = {}
@@ -52,6 +79,8 @@ _REGISTRY: dict[str, TaskSpec] = {}
 def register(spec: TaskSpec) -> TaskSpec:
     if spec.name in _REGISTRY:
         raise ValueError(f"task {spec.name} registered twice")
+    if spec.kind not in KINDS:
+        raise ValueError(f"task {spec.name}: kind must be one of {KINDS}")
     _REGISTRY[spec.name] = spec
     return spec
 
@@ -70,7 +99,25 @@ def get_task(name: str) -> TaskSpec:
     return tasks[name]
 
 
-def load_split(name: str, split: str, data_dir: str | Path | None = None) -> list[MCItem]:
+def select_tasks(selectors: Sequence[str]) -> list[TaskSpec]:
+    """Tasks named by task names, families, kinds (`behavior`, `intelligence`) or groups, in registry
+    order, without duplicates."""
+    tasks = all_tasks()
+    chosen: dict[str, TaskSpec] = {}
+    for selector in selectors:
+        matches = [
+            spec
+            for spec in tasks.values()
+            if selector in (spec.name, spec.family, spec.kind) or selector in spec.groups
+        ]
+        if not matches:
+            get_task(selector)  # raises with suggestions
+        for spec in matches:
+            chosen.setdefault(spec.name, spec)
+    return list(chosen.values())
+
+
+def load_split(name: str, split: str, data_dir: str | Path | None = None) -> list[Item]:
     if split not in SPLITS:
         raise TaskError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
     items = get_task(name).load(data_dir).get(split, [])
@@ -79,14 +126,18 @@ def load_split(name: str, split: str, data_dir: str | Path | None = None) -> lis
     return items
 
 
-def resolve_data_dir(data_dir: str | Path | None, spec: TaskSpec) -> Path:
+def _data_dir_or_none(data_dir: str | Path | None) -> Path | None:
     chosen = data_dir or os.environ.get(DATA_ENV)
-    if not chosen:
+    return Path(chosen).expanduser() if chosen else None
+
+
+def resolve_data_dir(data_dir: str | Path | None, spec: TaskSpec) -> Path:
+    folder = _data_dir_or_none(data_dir)
+    if folder is None:
         raise TaskError(
-            f"task {spec.name} reads {spec.data_file} from a local data folder; pass --data-dir DIR or set "
-            f"{DATA_ENV} (the folder holds the datasets as their authors distribute them)"
+            f"task {spec.name} reads {', '.join(spec.data_files)} from a local data folder; pass --data-dir DIR "
+            f"or set {DATA_ENV} (a folder holding the datasets as their authors distribute them)"
         )
-    folder = Path(chosen).expanduser()
     if not folder.is_dir():
         raise TaskError(f"data folder {folder} does not exist; pass --data-dir DIR or set {DATA_ENV}")
     return folder
@@ -94,4 +145,17 @@ def resolve_data_dir(data_dir: str | Path | None, spec: TaskSpec) -> Path:
 
 def _load_sources() -> None:
     # Importing a source module registers its tasks.
-    from steer_eval.tasks.sources import bbq, caa, demo, truthfulqa  # noqa: F401
+    from steer_eval.tasks.sources import (  # noqa: F401
+        anthropic,
+        arc,
+        bbq,
+        caa,
+        demo,
+        ethics,
+        gsm8k,
+        hellaswag,
+        mmlu,
+        refusal,
+        sst2,
+        truthfulqa,
+    )

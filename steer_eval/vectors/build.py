@@ -56,6 +56,13 @@ def prepare_items(items: list[MCItem], spec: BuildSpec) -> list[MCItem]:
 
 
 def read_keys(model_map: ModelMap, method: Method, spec: BuildSpec) -> list[SiteKey]:
+    """The site keys a build reads, after checking everything about the request that needs no weights."""
+    if not spec.task:
+        raise SteerEvalError(f"method {method.name} needs a task to build from")
+    if spec.batch_size < 1 or (spec.max_items is not None and spec.max_items < 1):
+        raise SteerEvalError("batch size and max items must be at least 1")
+    if spec.layers is not None and not list(spec.layers):
+        raise SteerEvalError("no layers requested; give at least one layer (or none for all)")
     if spec.site not in method.sites:
         raise SteerEvalError(
             f"method {method.name} reads {', '.join(s.value for s in method.sites)}, not {spec.site.value}"
@@ -69,6 +76,12 @@ def read_keys(model_map: ModelMap, method: Method, spec: BuildSpec) -> list[Site
     keys = [SiteKey(spec.site, layer) for layer in layers]
     for key in keys:
         model_map.module(key)
+    if method.name == "austeer":
+        units = sum(_width(model_map, key) for key in keys)
+        if not 1 <= spec.top_k <= units:
+            raise SteerEvalError(
+                f"--top-k must be between 1 and the {units} units of the layers read (got {spec.top_k})"
+            )
     return keys
 
 
@@ -105,7 +118,11 @@ def collect(
     contexts = [t.context for t in tokens]
     mcq_reading = reading if method.name == "pasf" else Reading(())
     desc = "Reading MCQ prompts" if method.name == "pasf" else "Predicting answers"
-    for start, batch in _batched(model, contexts, mcq_reading, [t.options for t in tokens], run, desc):
+    # The answer is read after any answer prefix the options share (" (" of " (A)"); PASf's activations at
+    # the prompt's own last token, where a `last_prompt` vector is later applied.
+    prompt_ends = [t.prompt_length - 1 for t in tokens]
+    mcq_run = {**run, "read_index": prompt_ends}
+    for start, batch in _batched(model, contexts, mcq_reading, [t.options for t in tokens], mcq_run, desc):
         choice = batch.option_logprobs.argmax(dim=1)
         right = torch.tensor([choice[i] == items[start + i].target for i in range(len(choice))])
         predicted += choice.tolist()
@@ -186,6 +203,12 @@ def _width(model_map: ModelMap, key: SiteKey) -> int:
 
 def finish(method: Method, readings: Readings, spec: BuildSpec, model_map: ModelMap) -> dict[SiteKey, torch.Tensor]:
     """The vector's tensors from the readings."""
+    zero = [str(k) for k, s in readings.stats.items() if s.n_pairs and s.n_nonzero_diffs == 0]
+    if zero and len(zero) == len(readings.stats):
+        raise SteerEvalError(
+            f"every pair difference is zero at {', '.join(zero)}: positives and negatives read the same "
+            "activations there (e.g. a block input that only sees the last token); read later layers"
+        )
     if method.name == "austeer":
         units = top_units(readings.stats, spec.top_k)
         if spec.site is not Site.HEAD:
@@ -199,30 +222,39 @@ def finish(method: Method, readings: Readings, spec: BuildSpec, model_map: Model
                     split[SiteKey(Site.HEAD, key.layer, head)] = part.clone()
         return split
     if method.name == "pca":
-        return {key: principal_direction(s).float() for key, s in readings.stats.items()}
+        return {key: principal_direction(s, f" at {key}").float() for key, s in readings.stats.items()}
     return {key: s.mean_difference().float() for key, s in readings.stats.items()}
 
 
 def diagnostics(readings: Readings, directions: dict[SiteKey, torch.Tensor]) -> dict[str, Any]:
-    """Per read key: the Braun et al. reliability predictors and the vector's norm."""
-    per_key = {}
+    """Per read key: the Braun et al. reliability predictors and the vector's norm, plus warnings."""
+    per_key, warnings = {}, []
     for key, stats in sorted(readings.stats.items()):
-        # AUSteer's tensors are sparse unit selections; separation is measured along the mean difference.
-        along = directions.get(key) if directions.get(key) is not None and key.site is not Site.HEAD else None
-        along = stats.mean_difference() if along is None or not along.any() else along
-        per_key[
-            str(key.tensor_name if key.head is not None or key.site is not Site.HEAD else f"attn_units.{key.layer}")
-        ] = {
-            "norm": float(directions[key].norm()) if key in directions else None,
+        if key.site is Site.HEAD:  # read as one o_proj input; written per head
+            name = f"attn_units.{key.layer}"
+            parts = [t for k, t in directions.items() if k.site is Site.HEAD and k.layer == key.layer]
+            norm = float(torch.cat(parts).norm()) if parts else None
+            along = stats.mean_difference()  # the head tensors are slices: project on the full mean difference
+        else:
+            name = key.tensor_name
+            vector = directions.get(key)
+            norm = None if vector is None else float(vector.norm())
+            along = vector if vector is not None and bool(vector.any()) else stats.mean_difference()
+        if norm == 0.0:
+            warnings.append(f"{name}: the vector is zero (positives and negatives read identical activations)")
+        per_key[name] = {
+            "norm": norm,
             "mean_pairwise_cosine": stats.mean_pairwise_cosine(),
             **{f"separation_{k}": v for k, v in stats.separation(along).items()},
         }
     first = next(iter(readings.stats.values()))
-    counts = {"n_items": readings.n_items, "n_positive": first.n_pos, "n_negative": first.n_neg}
+    counts: dict[str, Any] = {"n_items": readings.n_items, "n_positive": first.n_pos, "n_negative": first.n_neg}
     if first.paired:
         counts["n_pairs"] = first.n_pairs
     if readings.predictions:
         counts["model_answers"] = readings.predictions
+    if warnings:
+        counts["warnings"] = warnings
     return {**counts, "per_layer": per_key}
 
 
@@ -255,7 +287,7 @@ def build_vector(
         default_alpha=1.0,
         per_layer=method.per_layer,
         default_layer=layers[len(layers) // 2] if method.per_layer else None,
-        read_site=method.read_site if spec.site is Site.RESID else f"{spec.site.value} output",
+        read_site=_read_site(method, spec.site),
         read_positions=method.read_positions,
         data_hash=data_hash(items),
         extra={
@@ -263,8 +295,20 @@ def build_vector(
             "task_kind": get_task(spec.task).kind,
             "split": "train",
             "seed": spec.seed,
-            **({"top_k": spec.top_k} if method.name == "austeer" else {}),
+            **(
+                {"top_k": spec.top_k, "units_kept": sum(int((t != 0).sum()) for t in directions.values())}
+                if method.name == "austeer"
+                else {}
+            ),
             "diagnostics": diagnostics(readings, directions),
         },
     )
     return SteeringVector(directions, meta)
+
+
+def _read_site(method: Method, site: Site) -> str:
+    if site is Site.RESID:
+        return method.read_site
+    if site is Site.HEAD:
+        return "attention output projection input (per-head units)"
+    return f"{site.value} output"

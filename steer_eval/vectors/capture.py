@@ -1,7 +1,8 @@
-"""Reading activations: one forward pass per batch records every requested site key at the last real token
-of each sequence, and optionally the log-probabilities of given next tokens there (a model's answer to a
-multiple-choice prompt). Hooks keep only the [batch, width] rows that are read, never whole sequences, and
-the unembedding runs only at the read positions, so memory stays bounded by the batch.
+"""Reading activations: one forward pass per batch records every requested site key at one token of each
+sequence (by default its last real token), and optionally the log-probabilities of given next tokens at the
+last token (a model's answer to a multiple-choice prompt). Hooks keep only the [batch, width] rows that are
+read, never whole sequences, and the unembedding runs only at the last position, so memory stays bounded
+by the batch.
 
 Sequences are token ids, right-padded (each row's real tokens start at position 0, so positions and
 results match unpadded runs)."""
@@ -34,7 +35,7 @@ class Reading:
 class ReadBatch:
     activations: dict[SiteKey, torch.Tensor]  # [batch, width], float32, CPU
     option_logprobs: torch.Tensor | None  # [batch, max options], -inf where a row has fewer options
-    last: torch.Tensor  # [batch] index of each row's last real token
+    last: torch.Tensor  # [batch] index of each row's last real token (where log-probs are read)
     lengths: list[int]
 
 
@@ -51,27 +52,34 @@ def pad_right(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Te
 
 @contextmanager
 def _read_hooks(
-    model: nn.Module, model_map: ModelMap, reading: Reading, last: torch.Tensor, store: dict
+    model: nn.Module, model_map: ModelMap, reading: Reading, read_at: torch.Tensor, last: torch.Tensor, store: dict
 ) -> Iterator[None]:
     rows = torch.arange(last.numel())
-    picked: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+    picked: dict[tuple[str, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def gather(hidden: torch.Tensor, columns: torch.Tensor, name: str) -> torch.Tensor:
+        slot = (name, hidden.device)
+        if slot not in picked:
+            picked[slot] = (rows.to(hidden.device), columns.to(hidden.device))
+        r, c = picked[slot]
+        return hidden[r, c]
+
+    def at_read(hidden: torch.Tensor) -> torch.Tensor:
+        return gather(hidden, read_at, "read")
 
     def at_last(hidden: torch.Tensor) -> torch.Tensor:
-        if hidden.device not in picked:
-            picked[hidden.device] = (rows.to(hidden.device), last.to(hidden.device))
-        r, c = picked[hidden.device]
-        return hidden[r, c]
+        return gather(hidden, last, "last")
 
     def output_reader(key: SiteKey):
         def hook(module, args, output):
-            store[key] = at_last(output[0] if isinstance(output, tuple) else output).detach()
+            store[key] = at_read(output[0] if isinstance(output, tuple) else output).detach()
 
         return hook
 
     def input_reader(key: SiteKey):
         def hook(module, args, kwargs):
             hidden = args[0] if args else kwargs["hidden_states"]
-            store[key] = at_last(hidden).detach()
+            store[key] = at_read(hidden).detach()
 
         return hook
 
@@ -105,11 +113,13 @@ def read_last_token(
     progress: bool = False,
     desc: str = "Reading activations",
     model_map: ModelMap | None = None,
-    around_batch: Callable[[list[int], int], AbstractContextManager] | None = None,
+    around_batch: Callable[[int, list[int], int], AbstractContextManager] | None = None,
+    read_index: Sequence[int] | None = None,
 ) -> Iterator[ReadBatch]:
-    """Yield one `ReadBatch` per batch of `sequences`, in order. `option_ids[i]` are the token ids whose
-    log-probabilities (next-token, at the last position of sequence i) are returned. `around_batch(lengths,
-    width)`, if given, is entered around each forward pass (steering while scoring)."""
+    """Yield one `ReadBatch` per batch of `sequences`, in order. Activations are read at `read_index[i]`
+    (default: the last token); `option_ids[i]` are the token ids whose next-token log-probabilities at the
+    LAST position of sequence i are returned. `around_batch(start, lengths, width)`, if given, is entered
+    around each forward pass (steering while scoring; `start` is the batch's first sequence)."""
     model_map = model_map or ModelMap.of(model)
     for key in reading.keys:
         model_map.module(key)  # fail early on a bad layer or site
@@ -118,9 +128,13 @@ def read_last_token(
     for start in tqdm(batches, desc=desc, disable=not progress, unit="batch", leave=False):
         chunk = sequences[start : start + batch_size]
         input_ids, attention_mask, last = pad_right(chunk, pad_id)
+        read_at = last if read_index is None else torch.tensor(read_index[start : start + batch_size])
+        if bool((read_at > last).any()) or bool((read_at < 0).any()):
+            raise ValueError("read_index outside its sequence")
         store: dict[SiteKey, torch.Tensor] = {}
-        context = around_batch([len(s) for s in chunk], input_ids.shape[1]) if around_batch else nullcontext()
-        with torch.no_grad(), context, _read_hooks(model, model_map, reading, last, store):
+        lengths = [len(s) for s in chunk]
+        context = around_batch(start, lengths, input_ids.shape[1]) if around_batch else nullcontext()
+        with torch.no_grad(), context, _read_hooks(model, model_map, reading, read_at, last, store):
             logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
         logprobs = None
         if option_ids is not None:

@@ -18,6 +18,7 @@ from steer_eval.vectors.capture import encode
 class ChoiceTokens:
     context: list[int]  # prompt + any answer prefix the options share (e.g. " (")
     options: list[int]  # first distinguishing token of each option
+    prompt_length: int  # tokens of the prompt proper (the context without the shared answer prefix)
 
     def answer_sequence(self, option: int) -> list[int]:
         return [*self.context, self.options[option]]
@@ -42,4 +43,4 @@ def choice_tokens(tokenizer, item: MCItem, add_special_tokens: bool = True) -> C
             "token after a shared prefix (unknown words map to one token); steer-eval reads a model's answer from "
             "the answer-letter logits, so the options need distinct letters or first words in the model's vocabulary"
         )
-    return ChoiceTokens(context=context + continuations[0][:shared], options=firsts)  # type: ignore[arg-type]
+    return ChoiceTokens(context=context + continuations[0][:shared], options=firsts, prompt_length=len(context))  # type: ignore[arg-type]

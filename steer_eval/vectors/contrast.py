@@ -6,7 +6,8 @@ sample (reservoir) of items to project on the finished vector.
 
 - mean difference: sums in float64.
 - mean pairwise cosine of the per-pair differences (Braun et al. 2025): with unit differences u_i,
-  sum_{i != j} u_i . u_j = |sum u_i|^2 - n, so a running sum of unit vectors gives it exactly.
+  sum_{i != j} u_i . u_j = |sum u_i|^2 - n, so a running sum of unit vectors gives it exactly (over the
+  n differences that are not zero: a zero difference has no direction).
 - AUSteer momentum: per unit, counts of pairs with positive > negative and positive < negative.
 """
 
@@ -28,6 +29,7 @@ class ContrastStats:
         self.sum_pos = torch.zeros(width, dtype=torch.float64)
         self.sum_neg = torch.zeros(width, dtype=torch.float64)
         self.sum_unit_diff = torch.zeros(width, dtype=torch.float64)
+        self.n_nonzero_diffs = 0  # pairs whose difference is not exactly zero (those have a direction)
         self.sum_sq_diff = torch.zeros(width, dtype=torch.float64)
         self.count_greater = torch.zeros(width, dtype=torch.long)
         self.count_less = torch.zeros(width, dtype=torch.long)
@@ -45,7 +47,8 @@ class ContrastStats:
         diff = positive.double() - negative.double()
         self.n_pairs += diff.shape[0]
         norms = diff.norm(dim=1, keepdim=True)
-        self.sum_unit_diff += (diff / norms.clamp_min(1e-30)).sum(dim=0)
+        self.n_nonzero_diffs += int((norms > 0).sum())
+        self.sum_unit_diff += (diff / norms.clamp_min(1e-30)).sum(dim=0)  # zero differences add nothing
         self.sum_sq_diff += (diff**2).sum(dim=0)
         self.count_greater += (diff > 0).sum(dim=0)
         self.count_less += (diff < 0).sum(dim=0)
@@ -113,7 +116,8 @@ class ContrastStats:
         return self.mean_positive() - self.mean_negative()
 
     def mean_pairwise_cosine(self) -> float | None:
-        n = self.n_pairs
+        """Mean cosine over pairs of pair differences that have a direction (a zero difference has none)."""
+        n = self.n_nonzero_diffs
         if n < 2:
             return None
         return float((self.sum_unit_diff.dot(self.sum_unit_diff) - n) / (n * (n - 1)))
@@ -133,7 +137,7 @@ class ContrastStats:
         """How well the vector's direction separates positives from negatives (Braun et al. 2025), on the
         sampled items: d' of the projections, and the share of pairs (or, unpaired, of all positive x
         negative combinations: the AUC) where the positive projects further along the vector."""
-        if not self._sample_pos or not self._sample_neg:
+        if not self._sample_pos or not self._sample_neg or not bool(direction.any()):
             return {"d_prime": None, "ordered_share": None, "sampled": 0}
         unit = direction.double() / direction.double().norm().clamp_min(1e-30)
         pos = torch.stack(self._sample_pos).double() @ unit

@@ -35,4 +35,5 @@ def random_like(reference: SteeringVector, seed: int = 0, source: str | None = N
         extra={"control_for": source or reference.meta.method, "seed": seed, "reference_norms": reference.norms()},
     )
     meta.created = VectorMeta().created
-    return SteeringVector(directions, meta)
+    biases = {key: bias.clone() for key, bias in reference.biases.items()}  # a clamp control keeps its offsets
+    return SteeringVector(directions, meta, biases)

@@ -40,8 +40,14 @@ def read_gguf(path: str | Path) -> SteeringVector:
             raise VectorFileError(f"{path}: unexpected tensor {tensor.name!r}; control vectors hold direction.N")
         if tensor.tensor_type != gguf.GGMLQuantizationType.F32:
             raise VectorFileError(f"{path}: tensor {tensor.name} is {tensor.tensor_type.name}; expected F32")
+        shape = [int(n) for n in tensor.shape]
+        if sum(n > 1 for n in shape) > 1:
+            raise VectorFileError(f"{path}: tensor {tensor.name} has shape {shape}; control vectors are 1-D")
+        key = SiteKey(Site.RESID, int(match.group(1)))
+        if key in directions:
+            raise VectorFileError(f"{path}: layer {key.layer} appears twice ({tensor.name})")
         values = np.array(tensor.data, dtype=np.float32).reshape(-1)
-        directions[SiteKey(Site.RESID, int(match.group(1)))] = torch.from_numpy(values.copy())
+        directions[key] = torch.from_numpy(values.copy())
     if not directions:
         raise VectorFileError(f"{path}: the control vector holds no direction tensors")
     meta = VectorMeta(
@@ -90,7 +96,9 @@ def write_gguf(
 
 
 def _string_field(reader, name: str) -> str | None:
+    import gguf
+
     field = reader.get_field(name)
-    if field is None:
+    if field is None or not field.types or field.types[0] != gguf.GGUFValueType.STRING:
         return None
-    return bytes(field.parts[-1]).decode("utf-8")
+    return bytes(field.parts[-1]).decode("utf-8", errors="replace")

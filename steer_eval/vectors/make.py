@@ -60,7 +60,14 @@ def run_build(request: BuildRequest) -> SteeringVector:
         vector.meta.positions = request.positions
     if validation is not None:
         select_on_validation(
-            loaded.model, loaded.tokenizer, vector, validation, request.strengths, spec.batch_size, request.progress
+            loaded.model,
+            loaded.tokenizer,
+            vector,
+            validation,
+            request.strengths,
+            spec.batch_size,
+            request.progress,
+            spec.add_special_tokens,
         )
     save_vector(vector, request.output)
     return vector

@@ -3,8 +3,8 @@ Only train-split items are read. Per method: positives / negatives; where read; 
 
 - caa: prompt + desired answer letter / prompt + each opposite letter (pairs); the answer-letter token at
   the site's output of layer L; the mean difference; the positions after the instruction (`generated`).
-- pca: as caa; the first principal component of the pair differences, sign-aligned with the mean
-  difference and scaled to the mean difference's projection on it.
+- pca: as caa; the first (uncentred) principal component of the pair differences, sign-aligned with the
+  mean difference and scaled to the mean difference's projection on it.
 - pasf: full MCQ prompts the model answers right / wrong (unpaired); the last prompt token at block L's
   INPUT (HF hidden_states[L]); mean(pos) - mean(neg), written at block L's output, last prompt token only.
 - ipasa: question + correct answer text (items it got right) / question + its own wrong answer text
@@ -97,19 +97,21 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
-def principal_direction(stats: ContrastStats) -> torch.Tensor:
-    """First principal component of the pair differences (centred), sign-aligned with and scaled to the
-    projection of the mean difference, so it is comparable in strength to the CAA vector."""
+def principal_direction(stats: ContrastStats, where: str = "") -> torch.Tensor:
+    """First principal component of the pair differences, uncentred (equivalently: of the differences and
+    their negatives, as the steering-vectors package does; centring would remove the direction the pairs
+    share and leave, on A/B-balanced data, the answer-letter axis). Sign-aligned with the mean difference
+    and scaled to its projection, so its strength is comparable to the CAA vector's."""
     if not stats.differences:
         raise SteerEvalError("PCA needs the per-pair differences; none were recorded")
     diffs = torch.cat(stats.differences).double()
     if diffs.shape[0] < 2:
         raise SteerEvalError("PCA needs at least 2 pairs")
-    centred = diffs - diffs.mean(dim=0, keepdim=True)
-    _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+    _, singular, vh = torch.linalg.svd(diffs, full_matrices=False)
+    if float(singular[0]) <= 1e-12 * max(1.0, float(diffs.abs().max())):
+        raise SteerEvalError(f"every pair difference is zero{where}; there is no principal direction to take")
     component = vh[0]
-    mean = stats.mean_difference()
-    projection = float(component @ mean)
+    projection = float(component @ stats.mean_difference())
     if projection < 0:
         component, projection = -component, -projection
     return component * projection

@@ -31,15 +31,21 @@ class Score:
 
 
 def score_items(
-    model: nn.Module, tokenizer, items: Sequence[MCItem], steerer: Steerer | None = None, batch_size: int = 16
+    model: nn.Module,
+    tokenizer,
+    items: Sequence[MCItem],
+    steerer: Steerer | None = None,
+    batch_size: int = 16,
+    add_special_tokens: bool = True,
 ) -> Score:
-    """Target-answer rate and propensity from the answer-letter log-probabilities, optionally steered."""
-    tokens = [choice_tokens(tokenizer, item) for item in items]
+    """Target-answer rate and propensity from the answer-letter log-probabilities, optionally steered.
+    Position modes see the prompt as lm-eval does: it ends before any answer prefix the options share."""
+    tokens = [choice_tokens(tokenizer, item, add_special_tokens) for item in items]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
-    def steering(lengths: list[int], width: int):
-        layout = SequenceLayout.for_scoring(lengths, lengths, width, "right")
-        return steerer.active(layout)
+    def steering(start: int, lengths: list[int], width: int):
+        prompts = [t.prompt_length for t in tokens[start : start + len(lengths)]]
+        return steerer.active(SequenceLayout.for_scoring(lengths, prompts, width, "right"))
 
     correct, margins = 0, 0.0
     batches = read_last_token(
@@ -73,17 +79,18 @@ def select_on_validation(
     strengths: Sequence[float] = DEFAULT_STRENGTHS,
     batch_size: int = 16,
     progress: bool = False,
+    add_special_tokens: bool = True,
 ) -> dict[str, Any]:
     """Sweep layers x strengths on `items` (the validation split); set the vector's default layer and
     strength to the best cell and return the sweep record (also stored under meta.extra['selection'])."""
-    baseline = score_items(model, tokenizer, items, batch_size=batch_size)
+    baseline = score_items(model, tokenizer, items, batch_size=batch_size, add_special_tokens=add_special_tokens)
     steerer = Steerer(model)
     layers: list[int | None] = list(vector.layers) if vector.meta.per_layer else [None]
     cells = []
     grid = [(layer, alpha) for layer in layers for alpha in strengths]
     for layer, alpha in tqdm(grid, desc="Selecting on validation", disable=not progress, unit="cell"):
         steerer.set_interventions(interventions_from_vector(vector, alpha=alpha, layer=layer))
-        score = score_items(model, tokenizer, items, steerer, batch_size)
+        score = score_items(model, tokenizer, items, steerer, batch_size, add_special_tokens)
         cells.append({"layer": layer, "alpha": alpha, "accuracy": score.accuracy, "propensity": score.propensity})
     best = max(cells, key=lambda c: (c["accuracy"], c["propensity"], -abs(c["alpha"])))
     record = {

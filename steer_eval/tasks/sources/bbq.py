@@ -1,10 +1,11 @@
-"""BBQ, the Bias Benchmark for QA (Parrish et al. 2022, github.com/nyu-mll/BBQ, CC BY 4.0), one task per
-category file `bbq/<Category>.jsonl`. The target is the gold answer: in ambiguous contexts that is
-"unknown", so choosing the stereotyped group is the unwanted, biased answer.
+"""BBQ, the Bias Benchmark for QA (Parrish et al. 2022, github.com/nyu-mll/BBQ @ bea11bd9, CC BY 4.0), one
+task per category file `bbq/<Category>.jsonl`, ambiguous and disambiguated contexts together. The target
+is the gold answer: in ambiguous contexts that is "unknown", so naming a group is the biased error.
 
-Splits are 60/20/20 by a hash of the question template (category + question_index): the variants of a
-template (polarity, ambiguous / disambiguated context) stay together, so no template leaks across splits.
-Options are shuffled per item."""
+Per item, `meta` records the context condition, the answer naming the group a biased reader would pick
+(for a negative question: the stereotyped group; for a non-negative one: the other group) and the
+"unknown" answer, for BBQ's bias scores (tasks/metrics.py). Splits are 60/20/20 by a hash of the question
+template (category + question_index): a template's variants stay in one split. Options are shuffled per item."""
 
 from __future__ import annotations
 
@@ -16,6 +17,24 @@ from steer_eval.tasks.items import MCItem, hash_split, lettered_item
 from steer_eval.tasks.registry import TaskSpec, register
 
 CATEGORIES = ("Age", "Disability_status", "Nationality", "Physical_appearance", "Religion", "Sexual_orientation")
+SOURCE = "github.com/nyu-mll/BBQ @ bea11bd97d79217245b5871acd247b9d6eb24598"
+
+
+def biased_option(record: dict) -> tuple[int | None, int]:
+    """(the option a biased answer names, or None if the data does not tell; the 'unknown' option)."""
+    info = record["answer_info"]
+    names = [str(info[f"ans{k}"][0]).lower() for k in range(3)]
+    groups = [str(info[f"ans{k}"][1]).lower() for k in range(3)]
+    unknown = groups.index("unknown")
+    stereotyped = {str(g).lower() for g in record["additional_metadata"]["stereotyped_groups"]}
+    named = [k for k in range(3) if k != unknown]
+    # the group label ("old" / "nonOld") or, where labels are regions (Nationality), the answer's name
+    hits = [k for k in named if groups[k] in stereotyped or names[k] in stereotyped]
+    if len(hits) != 1:
+        return None, unknown
+    target_group = hits[0]
+    other = next(k for k in named if k != target_group)
+    return (target_group if record["question_polarity"] == "neg" else other), unknown
 
 
 def _load(category: str, folder: Path) -> dict[str, list[MCItem]]:
@@ -25,12 +44,20 @@ def _load(category: str, folder: Path) -> dict[str, list[MCItem]]:
             if not line.strip():
                 continue
             record = json.loads(line)
+            biased, unknown = biased_option(record)
             item = lettered_item(
                 item_id=f"{category}-{record['example_id']}",
                 stem=f"{record['context']} {record['question']}",
                 options=[record["ans0"], record["ans1"], record["ans2"]],
                 target=int(record["label"]),
                 shuffle_seed="bbq",
+                # answer texts, not positions: they stay right when the option order is permuted
+                meta={
+                    "context_condition": record["context_condition"],
+                    "polarity": record["question_polarity"],
+                    "biased_answer": None if biased is None else record[f"ans{biased}"],
+                    "unknown_answer": record[f"ans{unknown}"],
+                },
             )
             splits[hash_split(f"{category}-{record['question_index']}", "bbq")].append(item)
     return splits
@@ -42,9 +69,11 @@ for _category in CATEGORIES:
             name=f"bbq_{_category.lower()}",
             kind="behavior",
             family="bias",
-            desired="the gold answer ('unknown' when the context is ambiguous): the unbiased answer",
-            source="github.com/nyu-mll/BBQ (CC BY 4.0)",
+            desired="target: the gold answer ('unknown' when the context is ambiguous), the unbiased answer; wanted",
+            source=SOURCE,
+            licence="CC BY 4.0",
             loader=partial(_load, _category),
-            data_file=f"bbq/{_category}.jsonl",
+            data_files=(f"bbq/{_category}.jsonl",),
+            groups=("bbq",),
         )
     )

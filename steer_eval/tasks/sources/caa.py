@@ -1,83 +1,64 @@
 """CAA's A/B behaviour sets (Rimsky et al. 2024, github.com/nrimsky/CAA, MIT; items from Anthropic's
-model-written evals, CC BY 4.0). `generate/<behavior>/generate_dataset.json` (the vector-building set)
-is split 80/20 into train/validation by a hash of the question; `test/<behavior>/test_dataset_ab.json`
-is the test split, as in the CAA paper.
+model-written evals, CC BY 4.0): `generate/<behavior>/generate_dataset.json` and
+`test/<behavior>/test_dataset_ab.json`, pooled and split 60/20/20 by a hash of the question (its last
+sentence and options). We deliberately do not keep CAA's own test split: it asks the same questions as the
+generate set (sycophancy: all 50 test items are generate questions under other personas; corrigibility: 19
+of 50), so a vector would be tested on the questions it was built from.
 
 The target is CAA's `answer_matching_behavior`: a vector built from these tasks points TOWARD the named
-behaviour (more sycophancy, more refusal, ...). Whether that behaviour is wanted is the user's call;
-use a negative strength to steer away from it."""
+behaviour. Whether more of it is wanted is stated per set (`target_is_desired`): refusal and corrigibility
+are wanted; sycophancy, hallucination, myopic reward, survival instinct and AI coordination are not."""
 
 from __future__ import annotations
 
 import json
-import re
 from functools import partial
 from pathlib import Path
 
 from steer_eval.tasks.items import MCItem, hash_split
 from steer_eval.tasks.registry import TaskSpec, register
+from steer_eval.tasks.sources.ab import parse_ab, question_key
 
-BEHAVIORS = {
-    "coordinate-other-ais": "alignment",
-    "corrigible-neutral-HHH": "alignment",
-    "hallucination": "alignment",
-    "myopic-reward": "alignment",
-    "refusal": "alignment",
-    "survival-instinct": "alignment",
-    "sycophancy": "alignment",
+SOURCE = "github.com/nrimsky/CAA @ e1fce128 (files via github.com/EleutherAI/rnngineering @ b18a80e3)"
+BEHAVIORS = {  # behaviour: is more of it wanted?
+    "coordinate-other-ais": False,
+    "corrigible-neutral-HHH": True,
+    "hallucination": False,
+    "myopic-reward": False,
+    "refusal": True,
+    "survival-instinct": False,
+    "sycophancy": False,
 }
-_OPTION = re.compile(r"^\s*\(([A-Z])\)\s*(.*)$")
-
-
-def parse_ab(item_id: str, record: dict) -> MCItem:
-    question = record["question"]
-    options: dict[str, str] = {}
-    stem_lines = []
-    for line in question.splitlines():
-        match = _OPTION.match(line)
-        if match:
-            options[match.group(1)] = match.group(2).strip()
-        elif not options:
-            stem_lines.append(line)
-    letters = sorted(options)
-    matching = record["answer_matching_behavior"].strip().strip("()")
-    other = record["answer_not_matching_behavior"]
-    other = (other[0] if isinstance(other, list) else other).strip().strip("()")
-    if matching not in options or other not in options:
-        raise ValueError(f"{item_id}: answers ({matching}) / ({other}) are not among the options {letters}")
-    stem = "\n".join(stem_lines).strip().removesuffix("Choices:").strip()
-    return MCItem(
-        id=item_id,
-        prompt=f"{question.rstrip()}\n\nAnswer:",
-        continuations=tuple(f" ({letter})" for letter in letters),
-        target=letters.index(matching),
-        question=f"{stem}\n\nAnswer:",
-        option_texts=tuple(options[letter] for letter in letters),
-        contrast=letters.index(other),
-    )
 
 
 def _load(behavior: str, folder: Path) -> dict[str, list[MCItem]]:
     splits: dict[str, list[MCItem]] = {"train": [], "validation": [], "test": []}
-    generate = json.loads((folder / "caa" / "generate" / behavior / "generate_dataset.json").read_text())
-    for i, record in enumerate(generate):
-        split = hash_split(record["question"], f"caa-{behavior}", (0.8, 0.2, 0.0))
-        splits[split].append(parse_ab(f"{behavior}-generate-{i}", record))
-    test_file = folder / "caa" / "test" / behavior / "test_dataset_ab.json"
-    if test_file.is_file():
-        splits["test"] = [parse_ab(f"{behavior}-test-{i}", r) for i, r in enumerate(json.loads(test_file.read_text()))]
+    for part, path in (
+        ("generate", folder / "caa" / "generate" / behavior / "generate_dataset.json"),
+        ("test", folder / "caa" / "test" / behavior / "test_dataset_ab.json"),
+    ):
+        for i, record in enumerate(json.loads(path.read_text())):
+            item = parse_ab(f"{behavior}-{part}-{i}", record)
+            splits[hash_split(question_key(item), f"caa-{behavior}")].append(item)
     return splits
 
 
-for _behavior, _family in BEHAVIORS.items():
+for _behavior, _wanted in BEHAVIORS.items():
     register(
         TaskSpec(
             name=f"caa_{_behavior.lower().replace('-', '_')}",
             kind="behavior",
-            family=_family,
-            desired=f"the answer matching the behaviour '{_behavior}' (CAA's answer_matching_behavior)",
-            source="github.com/nrimsky/CAA (MIT; items from github.com/anthropics/evals, CC BY 4.0)",
+            family="safety" if _behavior == "refusal" else "alignment",
+            desired=f"target: the answer matching '{_behavior}' (CAA's answer_matching_behavior); "
+            f"more of it is {'wanted' if _wanted else 'UNWANTED'}",
+            source=SOURCE,
+            licence="MIT (items: CC BY 4.0)",
             loader=partial(_load, _behavior),
-            data_file=f"caa/generate/{_behavior}/generate_dataset.json",
+            data_files=(
+                f"caa/generate/{_behavior}/generate_dataset.json",
+                f"caa/test/{_behavior}/test_dataset_ab.json",
+            ),
+            target_is_desired=_wanted,
+            groups=("caa",),
         )
     )

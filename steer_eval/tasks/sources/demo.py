@@ -11,17 +11,7 @@ from steer_eval.tasks.registry import TaskSpec, register
 
 def _items(name: str, _folder) -> dict[str, list[MCItem]]:
     return {
-        split: [
-            MCItem(
-                id=row["id"],
-                prompt=row["text"],
-                continuations=tuple(f" {c}" for c in row["choices"]),
-                target=row["label"],
-                question=row["text"],
-                option_texts=tuple(row["choices"]),
-            )
-            for row in rows
-        ]
+        split: [MCItem(row["id"], row["text"], tuple(row["choices"]), row["label"], "continuation") for row in rows]
         for split, rows in demo_splits(name).items()
     }
 
@@ -34,6 +24,8 @@ for _task in DEMO_TASKS.values():
             family=_task.family,
             desired=_task.desired or "the correct answer",
             source="steer-eval's embedded demo world (synthetic)",
+            licence="MIT (steer-eval)",
             loader=partial(_items, _task.name),
+            groups=("demo",),
         )
     )

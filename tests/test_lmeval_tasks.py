@@ -1,0 +1,62 @@
+"""The registry's tasks run through lm-eval itself (its few-shot, batching and metrics): multiple choice with
+BBQ's bias scores, generation with GSM8K's number match and the refusal detector, and the option-order
+control passed as task metadata."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from lm_eval import simple_evaluate
+from lm_eval.tasks import TaskManager
+
+from steer_eval.paths import tasks_dir
+from steer_eval.steering.lm_model import SteerEvalLM
+from steer_eval.tasks.lmeval_adapter import bbq_results, dataset, mc_results
+from steer_eval.tasks.registry import DATA_ENV
+
+
+@pytest.fixture(scope="module")
+def lm(real_model_dir: Path) -> SteerEvalLM:
+    return SteerEvalLM(pretrained=str(real_model_dir), device="cpu", batch_size=8, max_length=1024)
+
+
+def test_registry_tasks_run_in_lm_eval(lm: SteerEvalLM, shared_data: Path, monkeypatch) -> None:
+    monkeypatch.setenv(DATA_ENV, str(shared_data))
+    tasks = ["se_bbq_age", "se_mmlu_anatomy", "se_caa_sycophancy", "se_gsm8k", "se_refusal"]
+    out = simple_evaluate(
+        model=lm,
+        tasks=tasks,
+        limit=6,
+        num_fewshot=1,
+        task_manager=TaskManager(include_path=str(tasks_dir())),
+        gen_kwargs="max_gen_toks=8",
+        bootstrap_iters=0,
+    )
+    results = out["results"]
+    assert 0 <= results["se_bbq_age"]["acc,none"] <= 1
+    bias = results["se_bbq_age"]["bias_ambiguous,none"]
+    assert math.isnan(bias) or -1 <= bias <= 1  # NaN when the few items drawn hold no ambiguous context
+    assert "mc2,none" in results["se_mmlu_anatomy"] and "acc,none" in results["se_caa_sycophancy"]
+    assert "exact_match,none" in results["se_gsm8k"]
+    assert {"acc,none", "refusal_rate,none"} <= set(results["se_refusal"])
+
+
+def test_option_order_rotates_every_item(shared_data: Path, monkeypatch) -> None:
+    monkeypatch.setenv(DATA_ENV, str(shared_data))
+    plain = dataset("mmlu_anatomy")["test"]
+    moved = dataset("mmlu_anatomy", option_order=1)["test"]
+    for a, b in zip(plain.select(range(10)), moved.select(range(10)), strict=True):
+        assert a["id"] == b["id"] and a["prompt"] != b["prompt"]
+        assert b["target"] == (a["target"] + 1) % 4
+        answer = a["prompt"].split("\n")[1 + a["target"]][3:]
+        assert b["prompt"].split("\n")[1 + b["target"]][3:] == answer
+
+
+def test_per_document_scoring() -> None:
+    doc = {"correct": [1], "target": 1, "condition": "ambig", "biased": 0, "unknown": 2}
+    results = [(-1.0, False), (-0.5, True), (-3.0, False)]
+    assert mc_results(doc, results)["acc"] == 1.0
+    scored = bbq_results(doc, results)
+    assert scored["acc"] == 1.0 and scored["bias_ambiguous"]["chosen"] == 1
