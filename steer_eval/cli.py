@@ -47,10 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     tasks = verbs.add_parser(
         "tasks",
-        help="list the labelled tasks (name, kind, family, desired answer, source)",
-        epilog="example:\n  steer-eval tasks --json",
+        help="list the tasks: kind, family, desired answer, size, licence, whether the data is present",
+        epilog="examples:\n  steer-eval tasks --data-dir ~/data\n  steer-eval tasks bias mmlu_stem --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    tasks.add_argument("select", nargs="*", help="names, families, kinds or groups to list (default: all)")
+    tasks.add_argument("--data-dir", help="folder with the datasets (default: $STEER_EVAL_DATA)")
+    tasks.add_argument("--no-sizes", action="store_true", help="do not read the data to count items (faster)")
     tasks.add_argument("--json", action="store_true", help="print JSON instead of a table")
     tasks.set_defaults(handler=_tasks)
 
@@ -198,19 +201,10 @@ def _vectors_export(args: argparse.Namespace) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
-    from steer_eval.tasks.registry import all_tasks
+    from steer_eval.tasks.catalog import catalog, render_catalog
 
-    rows = [
-        {"name": t.name, "kind": t.kind, "family": t.family, "desired": t.desired, "source": t.source}
-        for t in all_tasks().values()
-    ]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    print(f"{'task':<28} {'kind':<13} {'family':<10} desired answer")
-    for row in rows:
-        print(f"{row['name']:<28} {row['kind']:<13} {row['family']:<10} {row['desired']}")
-    print("\ndata: local files, --data-dir DIR or $STEER_EVAL_DATA (the demo tasks need none)")
+    rows = catalog(args.data_dir, selectors=args.select or None, sizes=not args.no_sizes)
+    print(json.dumps(rows, indent=2) if args.json else render_catalog(rows))
     return 0
 
 

@@ -94,11 +94,19 @@ def test_layer_syntax() -> None:
         parse_layers("-1")
 
 
-def test_tasks_lists_the_registry(capsys) -> None:
-    assert main(["tasks"]) == 0
+def test_tasks_lists_the_registry(capsys, monkeypatch, shared_data: Path) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert main(["tasks", "--no-sizes"]) == 0
     text = capsys.readouterr().out
-    assert "bbq_age" in text and "caa_sycophancy" in text and "demo_facts" in text
-    assert main(["tasks", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    syco = next(r for r in rows if r["name"] == "caa_sycophancy")
-    assert syco["kind"] == "behavior" and "answer_matching_behavior" in syco["desired"]
+    assert "bbq_age" in text and "caa_sycophancy" in text and "demo_facts" in text and "--data-dir" in text
+    assert main(["tasks", "bias", "demo", "--json", "--data-dir", str(shared_data)]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {
+        f"bbq_{c}"
+        for c in ("age", "disability_status", "nationality", "physical_appearance", "religion", "sexual_orientation")
+    } | {"demo_sentiment", "demo_sycophancy", "demo_facts", "demo_compare"}
+    assert rows["bbq_age"]["data"] == "present" and sum(rows["bbq_age"]["sizes"].values()) == 3680
+    assert rows["demo_facts"]["data"] == "built in" and rows["bbq_age"]["lm_eval_task"] == "se_bbq_age"
+    assert main(["tasks", "caa_sycophancy", "--json"]) == 0
+    syco = json.loads(capsys.readouterr().out)[0]
+    assert syco["data"] == "missing" and syco["target_is_desired"] is False and "UNWANTED" in syco["desired"]
