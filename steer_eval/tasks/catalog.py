@@ -28,11 +28,11 @@ def catalog(
             "target_is_desired": spec.target_is_desired,
             "licence": spec.licence,
             "source": spec.source,
-            "data": "built in" if spec.builtin else ("present" if not missing else "missing"),
+            "data": _availability(spec, missing),
             "missing_files": missing,
             "sizes": None,
         }
-        if sizes and not missing:
+        if sizes and row["data"] in ("present", "built in"):
             try:
                 row["sizes"] = {split: len(items) for split, items in spec.load(data_dir).items()}
             except TaskError as exc:
@@ -57,4 +57,14 @@ def render_catalog(rows: list[dict[str, Any]]) -> str:
             f"{missing} task(s) lack their data: pass --data-dir DIR or set {DATA_ENV} to a folder laid out as the "
             "datasets' authors distribute them (see docs/tasks.md)"
         )
+    if any(row["data"] == "hub" for row in rows):
+        lines.append("'hub': no local files; the data is downloaded from the Hugging Face hub on first use")
     return "\n".join(lines)
+
+
+def _availability(spec, missing: list[str]) -> str:
+    if spec.builtin:
+        return "built in"
+    if spec.data_files and not missing:
+        return "present"
+    return "hub" if spec.hub is not None else "missing"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from steer_eval.errors import SteerEvalError
+from steer_eval.tasks.hub import HubSource
 from steer_eval.tasks.items import GenItem, MCItem
 
 DATA_ENV = "STEER_EVAL_DATA"
@@ -40,20 +41,27 @@ class TaskSpec:
     target_is_desired: bool | None = True  # False: the target behaviour is unwanted; None: a probe
     output: str = "multiple_choice"  # or "generate_until"
     groups: tuple[str, ...] = ()  # lm-eval groups the task belongs to (besides kind and family)
+    hub: HubSource | None = None  # where users with network get the data when they give no local folder
 
     @property
     def builtin(self) -> bool:
-        return not self.data_files
+        return not self.data_files and self.hub is None
 
     def missing_files(self, data_dir: str | Path | None = None) -> list[str]:
-        """The data files not found (all of them when no data folder is known)."""
-        if self.builtin:
+        """The local data files not found (all of them when no data folder is known)."""
+        if not self.data_files:
             return []
         folder = _data_dir_or_none(data_dir)
         return [f for f in self.data_files if folder is None or not (folder / f).is_file()]
 
     def load(self, data_dir: str | Path | None = None) -> dict[str, list[Item]]:
-        folder = None if self.builtin else resolve_data_dir(data_dir, self)
+        """The task's splits: from the local folder when one is given (argument or $STEER_EVAL_DATA) and the
+        task has local files; otherwise from the Hugging Face hub where the task has a hub copy."""
+        if self.builtin:
+            return _load_cached(self.name, "")
+        if self.hub is not None and (not self.data_files or _data_dir_or_none(data_dir) is None):
+            return _load_hub(self.name)
+        folder = resolve_data_dir(data_dir, self)
         missing = self.missing_files(folder)
         if missing:
             raise TaskError(
@@ -71,6 +79,21 @@ def _load_cached(name: str, folder: str) -> dict[str, list[Item]]:
         return spec.loader(Path(folder) if folder else None)
     except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
         raise TaskError(f"task {name}: malformed data under {folder} ({type(exc).__name__}: {exc})") from None
+
+
+@functools.lru_cache(maxsize=16)
+def _load_hub(name: str) -> dict[str, list[Item]]:
+    hub = _REGISTRY[name].hub
+    try:
+        return hub.load()
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise TaskError(f"task {name}: unexpected rows from {hub.url} ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # offline, not found, gated: the hub's errors have no common base class
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TaskError(
+            f"task {name}: could not get {hub.url} from the Hugging Face hub ({first}); without network, "
+            f"pass --data-dir DIR or set {DATA_ENV} to a folder with the authors' files"
+        ) from None
 
 
 _REGISTRY: dict[str, TaskSpec] = {}
@@ -155,6 +178,7 @@ def _load_sources() -> None:
         gsm8k,
         hellaswag,
         mmlu,
+        openbookqa,
         refusal,
         sst2,
         truthfulqa,

@@ -8,6 +8,7 @@ import json
 from functools import partial
 from pathlib import Path
 
+from steer_eval.tasks import hub
 from steer_eval.tasks.items import MCItem
 from steer_eval.tasks.registry import TaskSpec, register
 
@@ -50,5 +51,6 @@ for _level in ("Easy", "Challenge"):
             loader=partial(_load, _level),
             data_files=tuple(f"arc/ARC-{_level}/ARC-{_level}-{n}.jsonl" for n in SPLIT_FILES.values()),
             groups=("arc",),
+            hub=hub.arc(_level),
         )
     )

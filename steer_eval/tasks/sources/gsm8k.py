@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from steer_eval.tasks import hub
 from steer_eval.tasks.items import GenItem, hash_split
 from steer_eval.tasks.registry import TaskSpec, register
 
@@ -50,5 +51,6 @@ register(
         loader=_load,
         data_files=("gsm8k/train.jsonl", "gsm8k/test.jsonl"),
         output="generate_until",
+        hub=hub.gsm8k(),
     )
 )

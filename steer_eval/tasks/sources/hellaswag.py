@@ -8,6 +8,7 @@ from __future__ import annotations
 import bz2
 from pathlib import Path
 
+from steer_eval.tasks import hub
 from steer_eval.tasks.items import MCItem, hash_split
 from steer_eval.tasks.registry import TaskSpec, register
 
@@ -37,5 +38,6 @@ register(
         licence="MIT",
         loader=_load,
         data_files=("hellaswag/hellaswag_val_full.txt.bz2",),
+        hub=hub.hellaswag(),
     )
 )

@@ -10,6 +10,7 @@ import csv
 from functools import partial
 from pathlib import Path
 
+from steer_eval.tasks import hub
 from steer_eval.tasks.items import MCItem
 from steer_eval.tasks.registry import TaskSpec, register
 
@@ -51,5 +52,6 @@ for _subject, _category in categories().items():
             loader=partial(_load, _subject),
             data_files=tuple(f"mmlu/{n}/{_subject}_{n}.csv" for n in SPLIT_FILES.values()),
             groups=("mmlu", f"mmlu_{_category}"),
+            hub=hub.mmlu(_subject),
         )
     )

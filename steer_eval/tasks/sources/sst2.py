@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from steer_eval.tasks import hub
 from steer_eval.tasks.items import MCItem, hash_split
 from steer_eval.tasks.registry import TaskSpec, register
 
@@ -47,5 +48,6 @@ register(
         licence="none stated by the authors (host repo MIT)",
         loader=_load,
         data_files=("sst2/dev.tsv", "sst2/test.tsv"),
+        hub=hub.sst2(),
     )
 )

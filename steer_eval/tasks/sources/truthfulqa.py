@@ -10,6 +10,7 @@ import json
 from functools import partial
 from pathlib import Path
 
+from steer_eval.tasks import hub
 from steer_eval.tasks.items import MCItem, hash_split, lettered_item
 from steer_eval.tasks.registry import TaskSpec, register
 
@@ -46,5 +47,6 @@ for _which in ("mc1", "mc2"):
             loader=partial(_load, _which),
             data_files=("truthfulqa/data/mc_task.json",),
             groups=("truthfulqa",),
+            hub=hub.truthfulqa(_which),
         )
     )
