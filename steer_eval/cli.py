@@ -10,11 +10,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from steer_eval.cli_build import add_build_parser
+from steer_eval.cli_run import RUN_EXAMPLE, add_run_arguments, run_from_args
 from steer_eval.errors import EXIT_BAD_INPUT, SteerEvalError
 from steer_eval.vocab import VECTOR_SOURCES as SOURCES
 
-EXAMPLES = """\
-examples:
+EXAMPLES = (
+    RUN_EXAMPLE
+    + """\
+other commands:
   steer-eval demo                          # the embedded demo end to end: no GPU, no network
   steer-eval tasks                         # the labelled tasks steer-eval knows
   steer-eval vectors build --method caa --model demo --task demo_sentiment --layers 1-3 \
@@ -23,6 +26,7 @@ examples:
   steer-eval vectors import lm_eval_vector.pt -o bias.safetensors --model meta-llama/Llama-3.1-8B-Instruct
   steer-eval vectors export bias.safetensors -o bias.pt --model meta-llama/Llama-3.1-8B-Instruct --alpha 4
 """
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the steer-eval version and exit")
+    add_run_arguments(parser)
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
 
     demo = verbs.add_parser(
@@ -126,11 +131,14 @@ def _model_map(model: str | None, revision: str | None = None):
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from steer_eval.demo.run import render_table, run_demo
+    from steer_eval.demo.run import run_demo
 
-    results = run_demo(args.output, rebuild=args.rebuild)
-    print(render_table(results))
-    print(f"\nmodel: {results['model']}\nresults: {args.output / 'demo_results.json'}")
+    result = run_demo(args.output, rebuild=args.rebuild)
+    print(f"\n{result.counts['computed']} cell(s) computed, {result.counts['already_done']} reused")
+    print(result.summary)
+    print(
+        f"\nvectors:    {args.output / 'vectors'}\nrun folder: {result.output} (cells.csv, results.json, manifest.json)"
+    )
     return 0
 
 
@@ -208,17 +216,43 @@ def _tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+# Options whose values are number lists that may start with a minus sign ("--alphas -4,-2,2"): argparse
+# would take "-4,-2,2" for an option, so such a value is attached to its option before parsing.
+NUMBER_LIST_OPTIONS = ("--alphas", "--strengths", "--layers")
+
+
+def _attach_negative_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        if token in NUMBER_LIST_OPTIONS and following is not None and following[:1] == "-" and following[1:2].isdigit():
+            out.append(f"{token}={following}")
+            index += 2
+            continue
+        out.append(token)
+        index += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_attach_negative_values(argv))
     if args.version:
         from steer_eval._version import version
 
         print(f"steer-eval {version()}")
         return 0
     if not getattr(args, "handler", None):
-        parser.print_help()
-        return EXIT_BAD_INPUT
+        if args.model is None and not args.vectors:
+            parser.print_help()
+            return EXIT_BAD_INPUT
+        args.handler = lambda parsed: run_from_args(parsed, argv)
+        if args.model is None:
+            print("steer-eval: error: the main job needs --model (a hub id, a local folder or 'demo')", file=sys.stderr)
+            return EXIT_BAD_INPUT
     try:
         return args.handler(args)
     except SteerEvalError as exc:

@@ -112,11 +112,21 @@ def test_console_script_exits_non_zero_without_traceback(tmp_path: Path) -> None
 
 
 def test_demo_command_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """`steer-eval demo` on the cached demo model (built once per machine; the ground-truth tests share it)."""
+    """`steer-eval demo` on the cached demo model (built once per machine; the ground-truth tests share it):
+    vectors built and selected on validation, the grid run through the runner, the run folder written."""
     assert main(["demo", "--output", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "sentiment vector" in out and "sycophancy vector" in out and "placebo" in out
-    results = json.loads((tmp_path / "demo_results.json").read_text())
-    steered = results["sentiment"]["steered"]
-    assert steered["1.0"]["demo_sentiment"]["propensity"] > steered["0.0"]["demo_sentiment"]["propensity"]
-    assert load_vector(tmp_path / "sentiment.safetensors").meta.method == "mean-difference"
+    assert "cell(s) computed" in out and str(tmp_path / "run") in out
+    vectors = sorted(p.name for p in (tmp_path / "vectors").glob("*.safetensors"))
+    assert "sentiment-caa.safetensors" in vectors and "sycophancy-ipasa.safetensors" in vectors
+    assert (
+        load_vector(tmp_path / "vectors" / "sentiment-pasf.safetensors").meta.extra["selection"]["split"]
+        == "validation"
+    )
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    n_vectors = len(vectors)
+    # 4 demo tasks x (1 baseline + (vectors + their random controls) x 5 strengths)
+    assert len(manifest["grid"]["cells"]) == 4 * (1 + 2 * n_vectors * 5)
+    assert (tmp_path / "run" / "cells.csv").is_file() and (tmp_path / "run" / "results.json").is_file()
+    assert main(["demo", "--output", str(tmp_path)]) == 0  # a second run reuses every cell
+    assert "\n0 cell(s) computed" in capsys.readouterr().out

@@ -52,6 +52,7 @@ class SteerEvalLM(HFLM):
             raise SteerEvalError("steer-eval steers decoder-only (causal) models; this model is encoder-decoder")
         self.padding_side = padding_side
         self.steerer = Steerer(self.model)
+        self.quiet = False  # True: no per-call progress bars (the runner shows one bar over its cells)
         self.set_interventions(
             load_interventions(vectors, self.steerer.model_map, alpha, positions, None if layer is None else int(layer))
         )
@@ -88,6 +89,12 @@ class SteerEvalLM(HFLM):
         super().set_cache_hook(cache_hook)
 
     # ---- scoring ---------------------------------------------------------------------------------
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        return super().loglikelihood(requests, disable_tqdm=disable_tqdm or self.quiet)
+
+    def generate_until(self, requests, disable_tqdm: bool = False):
+        return super().generate_until(requests, disable_tqdm=disable_tqdm or self.quiet)
 
     def _loglikelihood_tokens(
         self, requests: list[Request], disable_tqdm: bool = False, override_bs: int | None = None

@@ -295,6 +295,19 @@ def _check_derived_fields(vector: SteeringVector, where: str) -> None:
             )
 
 
+def content_sha256(vector: SteeringVector) -> str:
+    """A hash of what a vector does: its tensors and the metadata that affects applying it (not when or
+    by which version it was written), so an identical vector rebuilt later has the same identity."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(vector._all_tensors()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    meta = vector.meta
+    applied = [meta.action.value, meta.positions.value, meta.default_alpha, meta.per_layer, meta.default_layer]
+    digest.update(json.dumps(applied).encode())
+    return digest.hexdigest()
+
+
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -1,0 +1,102 @@
+"""Arguments of the main job, `steer-eval --model MODEL --vectors FILES ...`, and the thin call into run/."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from steer_eval.errors import SteerEvalError
+
+RUN_EXAMPLE = """\
+the main job:
+  steer-eval --model demo --vectors sentiment.safetensors --tasks demo --alphas -2,2,4 --controls random
+  steer-eval --model meta-llama/Llama-3.1-8B-Instruct --vectors bias.safetensors --tasks bias,mmlu_stem \\
+      --alphas -4,-2,2,4,8 --fewshot 0,5 --option-orders 3 --data-dir ~/data --output reports/bias
+"""
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    run = parser.add_argument_group(
+        "the main job (no COMMAND): every vector x strength x task against a shared baseline"
+    )
+    run.add_argument("--model", help="hub id, local folder, or 'demo'")
+    run.add_argument(
+        "--vectors",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="steer-eval .safetensors, lm-eval .pt, CAA/PAS .pt, GGUF",
+    )
+    run.add_argument(
+        "--tasks",
+        action="append",
+        help="names, families, kinds, groups (ours or lm-eval's); default behavior,intelligence",
+    )
+    run.add_argument("--alphas", help="strengths, e.g. -4,-2,2,4,8 (0 is the shared baseline)")
+    run.add_argument("--layers", help="layers of per-layer vectors, e.g. 12,14 (default: each vector's chosen layer)")
+    run.add_argument("--positions", help="position modes, e.g. all,last_prompt (default: each vector's own)")
+    run.add_argument("--fewshot", default="0", help="few-shot counts from the train split, e.g. 0,5 (default 0)")
+    run.add_argument(
+        "--option-orders", type=int, default=1, help="K: run each multiple-choice task under K rotations of its options"
+    )
+    run.add_argument("--controls", help="'random': add a same-norm random vector per vector (the placebo)")
+    run.add_argument("--limit", type=int, help="at most N test items per task (quick runs)")
+    run.add_argument("--seed", type=int, default=0, help="seed for controls and few-shot sampling")
+    run.add_argument("--revision", help="model revision")
+    run.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    run.add_argument("--dtype", default="auto", help="auto, bfloat16, float16, float32")
+    run.add_argument("--batch-size", default="16", help="'auto' or N")
+    run.add_argument("--model-args", help="extra lm-eval model args, e.g. parallelize=True,trust_remote_code=True")
+    run.add_argument("--data-dir", dest="run_data_dir", help="folder with the datasets (default: $STEER_EVAL_DATA)")
+    run.add_argument("--include-path", help="a folder of your own lm-eval tasks")
+    run.add_argument(
+        "--output", dest="run_output", type=Path, default=Path("reports/run"), help="run folder (default reports/run)"
+    )
+    run.add_argument("--dry-run", action="store_true", help="print the grid size and the work, compute nothing")
+
+
+def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from steer_eval.cli_build import parse_floats, parse_layers
+    from steer_eval.run.config import RunConfig, parse_list, parse_model_args, parse_positions, split_selectors
+    from steer_eval.run.main import run
+
+    if not args.vectors:
+        raise SteerEvalError("the main job needs --vectors FILE [FILE ...] (build one with `steer-eval vectors build`)")
+    missing = [str(p) for p in args.vectors if not p.is_file()]
+    if missing:
+        raise SteerEvalError(f"vector file(s) not found: {', '.join(missing)}")
+    config = RunConfig(
+        model=args.model,
+        vectors=list(args.vectors),
+        tasks=split_selectors(args.tasks),
+        alphas=parse_floats(args.alphas, "--alphas") or [-4.0, -2.0, 2.0, 4.0, 8.0],
+        layers=parse_layers(args.layers) if args.layers else None,
+        positions=parse_positions(args.positions),
+        fewshot=parse_list(args.fewshot, int, "--fewshot", "0,5"),
+        option_orders=args.option_orders,
+        controls=parse_list(args.controls, str, "--controls", "random") or [],
+        limit=args.limit,
+        seed=args.seed,
+        revision=args.revision,
+        device=args.device,
+        dtype=args.dtype,
+        batch_size=str(args.batch_size),
+        model_args=parse_model_args(args.model_args),
+        data_dir=args.run_data_dir,
+        include_path=args.include_path,
+        output=args.run_output,
+        command="steer-eval " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+    )
+    result = run(config, dry_run=args.dry_run)
+    if isinstance(result, str):
+        print(result)
+        return 0
+    counts = result.counts
+    if not result.rows and not result.summary:  # a data-parallel worker (rank > 0): rank 0 reports
+        return 0
+    print(f"\n{counts['computed']} cell(s) computed, {counts['already_done']} reused from {result.output}")
+    print(result.summary)
+    print(f"\nper-cell table: {result.output / 'cells.csv'}\nrun folder:     {result.output}")
+    return 0

@@ -1,0 +1,90 @@
+"""What one `steer-eval --model ... --vectors ...` invocation asks for, parsed and checked (no model yet)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from steer_eval.errors import SteerEvalError
+from steer_eval.vocab import PositionMode, parse_enum
+
+DEFAULT_ALPHAS = (-4.0, -2.0, 2.0, 4.0, 8.0)
+DEFAULT_TASKS = ("behavior", "intelligence")
+CONTROLS = ("random",)
+
+
+@dataclass
+class RunConfig:
+    model: str
+    vectors: list[Path]
+    tasks: list[str] = field(default_factory=lambda: list(DEFAULT_TASKS))
+    alphas: list[float] = field(default_factory=lambda: list(DEFAULT_ALPHAS))
+    layers: list[int] | None = None  # per-layer vectors: which layers (default: each vector's chosen one)
+    positions: list[PositionMode] | None = None  # default: each vector's own mode
+    fewshot: list[int] = field(default_factory=lambda: [0])
+    option_orders: int = 1  # K rotations of the options (0 .. K-1)
+    controls: list[str] = field(default_factory=list)
+    limit: int | None = None
+    seed: int = 0
+    revision: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: str = "16"
+    model_args: dict[str, object] = field(default_factory=dict)
+    data_dir: str | None = None
+    include_path: str | None = None
+    output: Path = Path("reports/run")
+    command: str = ""
+
+    def check(self) -> None:
+        if not self.vectors:
+            raise SteerEvalError("--vectors needs at least one vector file")
+        if not self.alphas:
+            raise SteerEvalError("--alphas is empty")
+        if self.option_orders < 1:
+            raise SteerEvalError(f"--option-orders must be at least 1 (got {self.option_orders})")
+        if any(n < 0 for n in self.fewshot):
+            raise SteerEvalError("--fewshot values must be >= 0")
+        if self.limit is not None and self.limit < 1:
+            raise SteerEvalError("--limit must be at least 1")
+        unknown = sorted(set(self.controls) - set(CONTROLS))
+        if unknown:
+            raise SteerEvalError(f"unknown control(s) {', '.join(unknown)}; controls are {', '.join(CONTROLS)}")
+        if self.batch_size != "auto" and not (self.batch_size.isdigit() and int(self.batch_size) > 0):
+            raise SteerEvalError(f"--batch-size must be 'auto' or a positive integer, not {self.batch_size!r}")
+
+
+def parse_list(text: str | None, convert, option: str, example: str) -> list | None:
+    if text is None:
+        return None
+    try:
+        values = [convert(part.strip()) for part in text.split(",") if part.strip()]
+    except (ValueError, SteerEvalError) as exc:
+        detail = f" ({exc})" if isinstance(exc, SteerEvalError) else ""
+        raise SteerEvalError(f"{option} {text!r} is not a comma-separated list like {example}{detail}") from None
+    if not values:
+        raise SteerEvalError(f"{option} is empty; give e.g. {example}")
+    return values
+
+
+def parse_positions(text: str | None) -> list[PositionMode] | None:
+    return parse_list(text, lambda v: parse_enum(PositionMode, v, "position mode"), "--positions", "all,last_prompt")
+
+
+def parse_model_args(text: str | None) -> dict[str, object]:
+    """lm-eval's `key=value,key=value` model arguments."""
+    if not text:
+        return {}
+    from lm_eval.utils import simple_parse_args_string
+
+    try:
+        return dict(simple_parse_args_string(text))
+    except ValueError as exc:
+        raise SteerEvalError(f"--model-args {text!r}: {exc}; use key=value,key=value") from None
+
+
+def split_selectors(values: Sequence[str] | None) -> list[str]:
+    if not values:
+        return list(DEFAULT_TASKS)
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]

@@ -1,0 +1,142 @@
+"""Running the grid: one model load, then for each (task, few-shot, option order) the baseline and every
+steered cell through lm-eval's `evaluate`, each finished cell written to the run store. Cells already in
+the store are skipped, so an interrupted run resumes where it stopped."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from itertools import groupby
+from typing import Any
+
+from tqdm import tqdm
+
+from steer_eval.run.grid import Cell
+from steer_eval.run.prepare import Prepared
+from steer_eval.run.provenance import manifest
+from steer_eval.run.records import item_record
+from steer_eval.run.store import RunStore
+from steer_eval.steering.interventions import interventions_from_vector
+
+FEWSHOT_SEED = 1234  # lm-eval's default few-shot sampler seed, offset by --seed
+
+
+def cell_key(prepared: Prepared, cell: Cell) -> str:
+    config = prepared.config
+    return cell.key(config.model, config.revision, config.limit, config.seed)
+
+
+def load_lm(prepared: Prepared):
+    from steer_eval.models import pick_device, pick_dtype
+    from steer_eval.steering.lm_model import SteerEvalLM
+
+    config = prepared.config
+    device = pick_device(config.device)
+    dtype = pick_dtype(config.dtype, device)
+    args: dict[str, Any] = {
+        "pretrained": prepared.model_path,
+        "revision": config.revision or "main",
+        "device": str(device),
+        "dtype": str(dtype).removeprefix("torch."),
+        "batch_size": config.batch_size,
+        **config.model_args,
+    }
+    if "parallelize" in config.model_args or "device_map" in config.model_args:
+        args.pop("device")
+    return SteerEvalLM(**args)
+
+
+@contextmanager
+def _quiet_lm_eval() -> Iterator[None]:
+    logger = logging.getLogger("lm_eval")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=None) -> dict[str, int]:
+    """Compute every cell of the grid that the store does not hold yet. Returns counts."""
+    from lm_eval.evaluator import evaluate
+    from lm_eval.tasks import TaskManager
+
+    from steer_eval.paths import tasks_dir
+
+    config = prepared.config
+    todo = [cell for cell in prepared.cells if not store.done(cell_key(prepared, cell))]
+    counts = {"cells": len(prepared.cells), "already_done": len(prepared.cells) - len(todo), "computed": 0, "rank": 0}
+    if not todo:
+        return counts
+    lm = lm or load_lm(prepared)
+    if getattr(lm, "rank", 0) == 0:
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        store.write_manifest(manifest(prepared, store, started=started, finished=None))
+    lm.quiet = True  # one bar over the cells instead of a bar per lm-eval call
+    paths = [str(tasks_dir())] + ([config.include_path] if config.include_path else [])
+    user_tasks = any(cell.task.registry is None for cell in todo)
+    counts["rank"] = getattr(lm, "rank", 0)
+    bar = tqdm(total=len(todo), desc="Cells", unit="cell", disable=not progress or counts["rank"] != 0)
+    managers: dict[int, Any] = {}
+
+    def group_of(cell: Cell):
+        return (cell.task.name, cell.fewshot, cell.option_order)
+
+    with _quiet_lm_eval():
+        for (task_name, shots, order), cells in groupby(todo, key=group_of):
+            if order not in managers:
+                managers[order] = TaskManager(
+                    include_path=paths, include_defaults=user_tasks, metadata={"option_order": order}
+                )
+            loaded = managers[order].load([task_name])
+            task = loaded["tasks"][task_name]
+            task.set_config(key="num_fewshot", value=shots)
+            task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)
+            for cell in cells:
+                bar.set_postfix_str(_short(cell), refresh=False)
+                _run_cell(prepared, store, lm, evaluate, loaded, task_name, cell)
+                counts["computed"] += 1
+                bar.update(1)
+    bar.close()
+    return counts
+
+
+def _short(cell: Cell) -> str:
+    if cell.vector is None:
+        return f"{cell.task.name} baseline"
+    return f"{cell.task.name} {cell.vector.label} x{cell.alpha:g}"
+
+
+def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_name: str, cell: Cell) -> None:
+    if cell.vector is None:
+        lm.set_interventions([])
+    else:
+        vector = prepared.vectors[cell.vector.sha256]
+        lm.set_interventions(
+            interventions_from_vector(
+                vector, alpha=cell.alpha, positions=cell.positions, label=cell.vector.label, layer=cell.layer
+            )
+        )
+    start = time.perf_counter()
+    out = evaluate(lm=lm, task_dict=loaded, limit=prepared.config.limit, log_samples=True, bootstrap_iters=0)
+    seconds = time.perf_counter() - start
+    if out is None:  # data parallel (accelerate launch): every rank computes, rank 0 gathers and writes
+        return
+    samples = sorted(out["samples"][task_name], key=lambda s: s["doc_id"])
+    metrics = {k: v for k, v in out["results"][task_name].items() if isinstance(v, (int, float)) and k != "alias"}
+    store.write_cell(
+        cell_key(prepared, cell),
+        {
+            "cell": cell.describe(),
+            "identity": cell.identity(
+                prepared.config.model, prepared.config.revision, prepared.config.limit, prepared.config.seed
+            ),
+            "metrics": metrics,
+            "seconds": seconds,
+            "records": [item_record(sample, cell.task.output) for sample in samples],
+        },
+    )

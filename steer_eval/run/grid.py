@@ -1,0 +1,100 @@
+"""The experiment grid: which cells a run computes. A cell is (task, few-shot, option order) x (no vector,
+or one vector at one strength, layer and position mode). The unsteered baseline of each (task, few-shot,
+option order) is one cell shared by every vector and strength. Each cell has a stable key (a hash of what
+it computes), so a re-run finds the cells that are already done."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from itertools import product
+
+from steer_eval.vocab import PositionMode
+
+CELL_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class VectorRef:
+    label: str  # file name, or "random(<label>, seed)" for a control
+    path: str
+    sha256: str  # identity of what the vector does (content hash; controls: reference + seed)
+    control_of: str | None = None  # the label of the vector a random control imitates
+    file_sha256: str | None = None  # the file as read, for provenance
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    name: str  # lm-eval task name
+    registry: str | None  # steer-eval registry name, None for a user's lm-eval task
+    kind: str
+    family: str
+    output: str
+    target_is_desired: bool | None
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: TaskRef
+    fewshot: int
+    option_order: int
+    vector: VectorRef | None = None
+    alpha: float = 0.0
+    layer: int | None = None
+    positions: PositionMode | None = None
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.vector is None
+
+    def identity(self, model: str, revision: str | None, limit: int | None, seed: int) -> dict:
+        return {
+            "format": CELL_FORMAT,
+            "model": model,
+            "revision": revision,
+            "task": self.task.name,
+            "fewshot": self.fewshot,
+            "option_order": self.option_order,
+            "vector": None if self.vector is None else self.vector.sha256,
+            "alpha": self.alpha,
+            "layer": self.layer,
+            "positions": None if self.positions is None else self.positions.value,
+            "limit": limit,
+            "seed": seed,
+        }
+
+    def key(self, model: str, revision: str | None, limit: int | None, seed: int) -> str:
+        text = json.dumps(self.identity(model, revision, limit, seed), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    def describe(self) -> dict:
+        out = {
+            "task": asdict(self.task),
+            "fewshot": self.fewshot,
+            "option_order": self.option_order,
+            "vector": None if self.vector is None else asdict(self.vector),
+            "alpha": self.alpha,
+            "layer": self.layer,
+            "positions": None if self.positions is None else self.positions.value,
+        }
+        return out
+
+
+def plan(
+    tasks: list[TaskRef],
+    vectors: list[tuple[VectorRef, list[int | None], list[PositionMode | None]]],
+    alphas: list[float],
+    fewshot: list[int],
+    option_orders: int,
+) -> list[Cell]:
+    """Baselines first (every vector cell is compared with one), then vector cells, grouped so that cells
+    sharing a task, few-shot count and option order run together."""
+    cells: list[Cell] = []
+    steered = [a for a in dict.fromkeys(alphas) if a != 0.0]  # strength 0 is the baseline itself
+    for task, shots, order in product(tasks, fewshot, range(option_orders)):
+        cells.append(Cell(task, shots, order))
+        for (vector, layers, modes), alpha in product(vectors, steered):
+            for layer, mode in product(layers, modes):
+                cells.append(Cell(task, shots, order, vector, float(alpha), layer, mode))
+    return cells

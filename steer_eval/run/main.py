@@ -1,0 +1,72 @@
+"""`steer-eval --model ... --vectors ...`: prepare (check everything), run the missing cells, summarise."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from steer_eval.atomic import atomic_path
+from steer_eval.run.config import RunConfig
+from steer_eval.run.execute import cell_key, run_cells
+from steer_eval.run.prepare import Prepared, prepare
+from steer_eval.run.provenance import manifest
+from steer_eval.run.store import RunStore
+from steer_eval.run.summary import cell_rows, plain_summary, write_csv
+
+
+@dataclass
+class RunResult:
+    output: Path
+    counts: dict[str, int]
+    rows: list[dict]
+    summary: str
+
+
+def estimate(prepared: Prepared, store: RunStore) -> str:
+    """Grid size and work, before any compute."""
+    from steer_eval.tasks.registry import get_task
+
+    todo = [c for c in prepared.cells if not store.done(cell_key(prepared, c))]
+    requests = 0
+    unknown = set()
+    for cell in todo:
+        if cell.task.registry is None:
+            unknown.add(cell.task.name)
+            continue
+        items = get_task(cell.task.registry).load(prepared.config.data_dir)["test"]
+        if prepared.config.limit:
+            items = items[: prepared.config.limit]
+        requests += sum(len(getattr(item, "options", (None,))) for item in items)
+    n_vectors = len({c.vector.sha256 for c in prepared.cells if c.vector is not None})
+    lines = [
+        f"grid: {len(prepared.cells)} cells = {len(prepared.tasks)} task(s) x {len(prepared.config.fewshot)} few-shot "
+        f"setting(s) x up to {prepared.config.option_orders} option order(s) x (1 baseline + {n_vectors} vector(s) "
+        f"incl. controls x {len([a for a in prepared.config.alphas if a != 0])} strength(s) x layers x position modes)",
+        f"to compute: {len(todo)} cells ({len(prepared.cells) - len(todo)} already in {store.root}); "
+        f"about {requests:,} scored continuations or generations"
+        + (f" plus user task(s) {', '.join(sorted(unknown))}" if unknown else ""),
+    ]
+    return "\n".join(lines)
+
+
+def run(config: RunConfig, progress: bool = True, dry_run: bool = False, lm=None) -> RunResult | str:
+    prepared = prepare(config, progress)
+    store = RunStore(config.output)
+    store.prepare(config.model, config.revision)
+    if dry_run:
+        return estimate(prepared, store)
+    counts = run_cells(prepared, store, progress, lm=lm)
+    if counts.pop("rank", 0) != 0:  # data parallel: rank 0 writes the results
+        return RunResult(config.output, counts, [], "")
+    contents = [store.read_cell(cell_key(prepared, cell)) for cell in prepared.cells]
+    rows = cell_rows([c for c in contents if c is not None])
+    write_csv(rows, config.output / "cells.csv")
+    with atomic_path(config.output / "results.json") as tmp:
+        Path(tmp).write_text(json.dumps({"cells": rows, "counts": counts}, indent=1, default=str) + "\n")
+    finished = datetime.now(UTC).isoformat(timespec="seconds")
+    previous = store.manifest() or {}
+    started = previous.get("started") or finished
+    store.write_manifest(manifest(prepared, store, started=started, finished=finished, counts=counts))
+    return RunResult(config.output, counts, rows, plain_summary(rows))

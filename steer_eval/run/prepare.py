@@ -1,0 +1,158 @@
+"""Everything a run checks before the first forward pass: the model's structure (from its config, no
+weights), every vector against it, the layers and position modes asked for, every task's data, and the grid.
+Random controls are made here too, saved in the run folder so a re-run reuses the same ones."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from steer_eval.errors import SteerEvalError
+from steer_eval.models import model_path
+from steer_eval.run.config import RunConfig
+from steer_eval.run.grid import Cell, TaskRef, VectorRef, plan
+from steer_eval.steering.model_map import ModelMap
+from steer_eval.tasks.lmeval_adapter import lmeval_name
+from steer_eval.tasks.registry import DATA_ENV, TaskError, all_tasks, select_tasks
+from steer_eval.vectors.control import random_like
+from steer_eval.vectors.files import read_vector_file
+from steer_eval.vectors.format import SteeringVector, content_sha256, file_sha256, load_vector, save_vector
+from steer_eval.vocab import PositionMode
+
+
+@dataclass
+class Prepared:
+    config: RunConfig
+    model_path: str
+    model_map: ModelMap
+    vectors: dict[str, SteeringVector]  # by VectorRef.sha256
+    tasks: list[TaskRef]
+    cells: list[Cell]
+    user_warnings: list[str]
+
+
+def prepare(config: RunConfig, progress: bool = True) -> Prepared:
+    config.check()
+    path = model_path(config.model, progress)
+    model_map = ModelMap.from_config_only(path, revision=config.revision)
+    if config.data_dir:
+        os.environ[DATA_ENV] = str(config.data_dir)  # lm-eval's dataset hook reads the folder from here
+    vectors: dict[str, SteeringVector] = {}
+    refs: list[tuple[VectorRef, list[int | None], list[PositionMode | None]]] = []
+    for file in config.vectors:
+        vector = read_vector_file(file, model_map.key_for_hookpoint)
+        model_map.check_fits(vector, str(file))
+        ref = VectorRef(
+            label=Path(file).name, path=str(file), sha256=content_sha256(vector), file_sha256=file_sha256(file)
+        )
+        layers = _layers(vector, config.layers, str(file))
+        modes: list[PositionMode | None] = list(config.positions) if config.positions else [None]
+        vectors[ref.sha256] = vector
+        refs.append((ref, layers, modes))
+        if "random" in config.controls:
+            control_ref, control = _control(vector, ref, config)
+            vectors[control_ref.sha256] = control
+            refs.append((control_ref, layers, modes))
+    tasks, warnings = resolve_tasks(config)
+    cells = plan(tasks, refs, config.alphas, config.fewshot, config.option_orders)
+    # A user's lm-eval task has no option-order control (its items are not ours to rotate).
+    cells = [c for c in cells if c.option_order == 0 or c.task.registry is not None]
+    return Prepared(config, path, model_map, vectors, tasks, cells, warnings)
+
+
+def _layers(vector: SteeringVector, wanted: list[int] | None, where: str) -> list[int | None]:
+    if not vector.meta.per_layer:
+        return [None]  # all of its tensors act together
+    if wanted is None:
+        return [vector.meta.default_layer]
+    missing = [layer for layer in wanted if layer not in vector.layers]
+    if missing:
+        raise SteerEvalError(
+            f"{where}: --layers asks for layer(s) {missing}, but this per-layer vector has layers {vector.layers}"
+        )
+    return list(wanted)
+
+
+def _control(vector: SteeringVector, ref: VectorRef, config: RunConfig) -> tuple[VectorRef, SteeringVector]:
+    seed = config.seed
+    identity = hashlib.sha256(f"random-control:{ref.sha256}:{seed}".encode()).hexdigest()
+    path = config.output / "vectors" / f"random-{Path(ref.label).stem}-seed{seed}.safetensors"
+    control = load_vector(path) if path.is_file() else None
+    if control is None or control.meta.extra.get("reference_sha256") != ref.sha256:
+        control = random_like(vector, seed=seed, source=ref.label)
+        control.meta.extra["reference_sha256"] = ref.sha256
+        save_vector(control, path)
+    label = f"random({ref.label}, seed {seed})"
+    return VectorRef(
+        label=label, path=str(path), sha256=identity, control_of=ref.label, file_sha256=file_sha256(path)
+    ), control
+
+
+def resolve_tasks(config: RunConfig) -> tuple[list[TaskRef], list[str]]:
+    """Registry selectors (names, families, kinds, groups) and, for anything else, lm-eval task or group
+    names (from lm-eval itself or --include-path). Registry tasks' data is loaded here: missing data is an
+    error before any compute."""
+    registry = all_tasks()
+    selectors_known = {s for spec in registry.values() for s in (spec.name, spec.family, spec.kind, *spec.groups)}
+    ours = [s for s in config.tasks if s in selectors_known]
+    theirs = [s for s in config.tasks if s not in selectors_known]
+    refs: list[TaskRef] = []
+    for spec in select_tasks(ours) if ours else []:
+        spec.load(config.data_dir)  # raises TaskError naming the missing files
+        refs.append(TaskRef(lmeval_name(spec), spec.name, spec.kind, spec.family, spec.output, spec.target_is_desired))
+    warnings: list[str] = []
+    if theirs:
+        refs_theirs, warnings = _user_tasks(theirs, config.include_path)
+        refs += refs_theirs
+    if not refs:
+        raise TaskError("no tasks selected")
+    return list(dict.fromkeys(refs)), warnings
+
+
+def _user_tasks(names: list[str], include_path: str | None) -> tuple[list[TaskRef], list[str]]:
+    from lm_eval.tasks import TaskManager
+
+    from steer_eval.paths import tasks_dir
+    from steer_eval.tasks.user_tasks import user_task_kind
+
+    paths = [str(tasks_dir())] + ([include_path] if include_path else [])
+    manager = TaskManager(include_path=paths)
+    refs, warnings = [], []
+    for name in names:
+        if name not in manager.all_tasks:
+            import difflib
+
+            candidates = list(dict.fromkeys([*all_tasks(), *manager.all_tasks]))
+            close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            where = f" under {include_path}" if include_path else ""
+            raise TaskError(
+                f"unknown task {name!r}: not a steer-eval task, family, kind or group, nor an lm-eval task or "
+                f"group{where}; {hint}`steer-eval tasks` lists ours"
+            )
+        expanded = _expand(manager, name)
+        for task_name in expanded:
+            kind = user_task_kind(manager, task_name)
+            if kind.warning:
+                warnings.append(kind.warning)
+            output = (manager.task_index[task_name].cfg or {}).get("output_type", "multiple_choice")
+            refs.append(TaskRef(task_name, None, kind.kind, "user", output, None))
+    return refs, warnings
+
+
+def _expand(manager, name: str) -> list[str]:
+    """A task name stays itself; a group or tag becomes its member tasks."""
+    entry = manager.task_index[name]
+    kind = getattr(entry.kind, "name", str(entry.kind)).upper()
+    if kind in ("TASK", "PY_TASK"):
+        return [name]
+    if kind == "TAG":
+        return sorted(n for n, e in manager.task_index.items() if name in (e.tags or ()))
+    cfg = entry.cfg or {}
+    listed = cfg.get("task") if isinstance(cfg.get("task"), list) else []
+    found = [m if isinstance(m, str) else m.get("task") for m in listed]
+    if not found:
+        raise TaskError(f"lm-eval group {name!r} lists no tasks steer-eval can run one by one")
+    return [n for m in found for n in _expand(manager, m)]

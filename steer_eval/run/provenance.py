@@ -1,0 +1,107 @@
+"""The run's manifest: versions, model (name, revision, config hash), vectors (sha256), data files (sha256),
+seeds, device, the command line, the grid, start and end times."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+from steer_eval.tasks.registry import DATA_ENV, get_task
+
+PACKAGES = ("steer-eval", "torch", "transformers", "lm-eval", "datasets", "safetensors", "numpy")
+
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = package_version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _config_hash(model_map) -> str:
+    config = getattr(model_map.model, "config", None)
+    text = config.to_json_string(use_diff=False) if config is not None else ""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_data_hashes: dict[tuple[str, str], str] = {}
+
+
+def _data_files(prepared) -> dict[str, str]:
+    import os
+
+    folder = prepared.config.data_dir or os.environ.get(DATA_ENV)
+    out: dict[str, str] = {}
+    for task in prepared.tasks:
+        if task.registry is None or folder is None:
+            continue
+        for name in get_task(task.registry).data_files:
+            path = Path(folder) / name
+            if path.is_file():
+                slot = (str(path), str(path.stat().st_mtime_ns))
+                if slot not in _data_hashes:
+                    _data_hashes[slot] = hashlib.sha256(path.read_bytes()).hexdigest()
+                out[name] = _data_hashes[slot]
+    return out
+
+
+def manifest(prepared, store, started: str, finished: str | None, counts: dict | None = None) -> dict[str, Any]:
+    from steer_eval.run.execute import cell_key
+
+    config = prepared.config
+    vectors = {}
+    for cell in prepared.cells:
+        if cell.vector is not None:
+            vectors[cell.vector.label] = {
+                "path": cell.vector.path,
+                "sha256": cell.vector.sha256,
+                "control_of": cell.vector.control_of,
+            }
+    return {
+        "steer_eval_run": 1,
+        "command": config.command or " ".join(sys.argv),
+        "started": started,
+        "finished": finished,
+        "versions": _versions(),
+        "model": {
+            "name": config.model,
+            "path": prepared.model_path,
+            "revision": config.revision,
+            "config_sha256": _config_hash(prepared.model_map),
+            "architecture": prepared.model_map.architecture,
+            "n_layers": prepared.model_map.n_layers,
+            "hidden_size": prepared.model_map.hidden_size,
+            "model_args": config.model_args,
+        },
+        "device": {"requested": config.device, "dtype": config.dtype, "batch_size": config.batch_size},
+        "seed": config.seed,
+        "limit": config.limit,
+        "vectors": vectors,
+        "tasks": [task.__dict__ for task in prepared.tasks],
+        "data_dir": config.data_dir,
+        "data_files_sha256": _data_files(prepared),
+        "grid": {
+            "alphas": config.alphas,
+            "layers": config.layers,
+            "positions": [p.value for p in config.positions] if config.positions else None,
+            "fewshot": config.fewshot,
+            "option_orders": config.option_orders,
+            "controls": config.controls,
+            "cells": [cell_key(prepared, cell) for cell in prepared.cells],
+        },
+        "counts": counts,
+        "warnings": prepared.user_warnings,
+    }
+
+
+def dumps(data: dict) -> str:
+    return json.dumps(data, indent=2, default=str)

@@ -1,0 +1,60 @@
+"""Per-item records from lm-eval's logged samples: for multiple choice, each choice's log-likelihood, the
+chosen option, whether it is correct, and the propensity (log-likelihood of the target minus the best other
+option); for generation, the text and whether it is correct. Each record carries the document's id and a
+hash of the document, so analyses can pair the same item across cells and detect changed data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+
+def doc_hash(doc: dict) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _loglikelihoods(sample: dict) -> list[float]:
+    responses = sample.get("filtered_resps") or sample.get("resps") or []
+    values = []
+    for response in responses:
+        while isinstance(response, (list, tuple)) and response and isinstance(response[0], (list, tuple)):
+            response = response[0]
+        values.append(float(response[0] if isinstance(response, (list, tuple)) else response))
+    return values
+
+
+def _correct(sample: dict, metric_names: tuple[str, ...]) -> float | None:
+    for name in metric_names:
+        if name in sample and isinstance(sample[name], (int, float, bool)):
+            return float(sample[name])
+    return None
+
+
+def item_record(sample: dict, output_type: str) -> dict[str, Any]:
+    doc = sample.get("doc", {})
+    record: dict[str, Any] = {
+        "doc_id": sample.get("doc_id"),
+        "item_id": doc.get("id", sample.get("doc_id")),
+        "doc_hash": doc_hash(doc),
+    }
+    if output_type == "generate_until":
+        responses = sample.get("filtered_resps") or sample.get("resps") or [""]
+        text = responses[0]
+        while isinstance(text, (list, tuple)):
+            text = text[0] if text else ""
+        record.update(text=str(text), correct=_correct(sample, ("exact_match", "acc")))
+        if "refusal_rate" in sample:
+            record["refused"] = float(sample["refusal_rate"])
+        return record
+    logliks = _loglikelihoods(sample)
+    target = sample.get("target")
+    target = int(target) if isinstance(target, (int, float)) or str(target).isdigit() else None
+    chosen = max(range(len(logliks)), key=logliks.__getitem__) if logliks else None
+    record.update(logliks=logliks, chosen=chosen, target=target, correct=_correct(sample, ("acc",)))
+    if record["correct"] is None and target is not None and chosen is not None:
+        record["correct"] = float(chosen == target)
+    if target is not None and len(logliks) > 1:
+        others = [ll for i, ll in enumerate(logliks) if i != target]
+        record["propensity"] = logliks[target] - max(others)
+    return record

@@ -1,0 +1,80 @@
+"""Per-cell aggregates of a finished run (accuracy, mean propensity, n), written as `cells.csv`, plus a
+short plain-words summary. The paired statistics and verdicts are the analysis stage's job."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from steer_eval.atomic import atomic_path
+
+COLUMNS = (
+    "task",
+    "kind",
+    "vector",
+    "control_of",
+    "alpha",
+    "layer",
+    "positions",
+    "fewshot",
+    "option_order",
+    "n",
+    "accuracy",
+    "mean_propensity",
+)
+
+
+def cell_rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for content in cells:
+        cell, records = content["cell"], content["records"]
+        correct = [r["correct"] for r in records if r.get("correct") is not None]
+        propensity = [r["propensity"] for r in records if r.get("propensity") is not None]
+        vector = cell["vector"]
+        rows.append(
+            {
+                "task": cell["task"]["name"],
+                "kind": cell["task"]["kind"],
+                "vector": "(none)" if vector is None else vector["label"],
+                "control_of": "" if vector is None else (vector.get("control_of") or ""),
+                "alpha": cell["alpha"],
+                "layer": "" if cell["layer"] is None else cell["layer"],
+                "positions": cell["positions"] or "",
+                "fewshot": cell["fewshot"],
+                "option_order": cell["option_order"],
+                "n": len(records),
+                "accuracy": sum(correct) / len(correct) if correct else "",
+                "mean_propensity": sum(propensity) / len(propensity) if propensity else "",
+            }
+        )
+    return rows
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plain_summary(rows: list[dict[str, Any]], top: int = 5) -> str:
+    """The largest accuracy changes from the baseline of the same task, few-shot and option order."""
+    baseline = {(r["task"], r["fewshot"], r["option_order"]): r for r in rows if r["vector"] == "(none)"}
+    changes = []
+    for r in rows:
+        base = baseline.get((r["task"], r["fewshot"], r["option_order"]))
+        if r["vector"] == "(none)" or base is None or r["accuracy"] == "" or base["accuracy"] == "":
+            continue
+        changes.append((r["accuracy"] - base["accuracy"], r, base))
+    if not changes:
+        return "no steered cells"
+    changes.sort(key=lambda c: -abs(c[0]))
+    lines = [
+        f"largest accuracy changes vs the unsteered baseline (raw, no statistics yet; {len(changes)} steered cells):"
+    ]
+    for delta, r, base in changes[:top]:
+        where = f"layer {r['layer']} " if r["layer"] != "" else ""
+        change = f"{base['accuracy']:.3f} -> {r['accuracy']:.3f} ({delta:+.3f}, n={r['n']})"
+        lines.append(f"  {r['task']:<24} {r['vector']:<36} {where}x{r['alpha']:<5g} {change}")
+    return "\n".join(lines)

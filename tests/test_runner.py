@@ -1,0 +1,194 @@
+"""The main job end to end on the demo model: the grid and its shared baselines, the run store and its
+manifest, resuming (also after kill -9) with results identical to an uninterrupted run, and bad arguments."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from steer_eval.cli import main
+from steer_eval.errors import EXIT_BAD_INPUT
+from steer_eval.run.config import RunConfig
+from steer_eval.run.main import run
+from steer_eval.tasks import load_split
+from steer_eval.vectors.build import BuildSpec, build_vector
+from steer_eval.vectors.format import save_vector
+
+
+@pytest.fixture(scope="module")
+def demo_vector(demo_dir: Path, tmp_path_factory) -> Path:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(demo_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(demo_dir)
+    vector = build_vector(
+        model, tokenizer, BuildSpec("pasf", "demo_sentiment", [1, 2]), load_split("demo_sentiment", "train"), "demo"
+    )
+    return save_vector(vector, tmp_path_factory.mktemp("vectors") / "sentiment-pasf.safetensors")
+
+
+def _config(vector: Path, output: Path, **overrides) -> RunConfig:
+    settings = dict(
+        model="demo",
+        vectors=[vector],
+        tasks=["demo_sentiment", "demo_facts"],
+        alphas=[-2.0, 2.0],
+        controls=["random"],
+        limit=24,
+        device="cpu",
+        output=output,
+    )
+    settings.update(overrides)
+    return RunConfig(**settings)
+
+
+def _records(folder: Path) -> dict[str, list]:
+    return {p.name: json.loads(p.read_text())["records"] for p in sorted((folder / "cells").glob("*.json"))}
+
+
+def test_grid_store_manifest_and_resume(demo_vector: Path, tmp_path: Path) -> None:
+    result = run(_config(demo_vector, tmp_path / "run"), progress=False)
+    # 2 tasks x (1 baseline + (vector + control) x 2 strengths)
+    assert result.counts == {"cells": 10, "already_done": 0, "computed": 10}
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["model"]["name"] == "demo" and len(manifest["model"]["config_sha256"]) == 64
+    assert manifest["versions"]["torch"] and manifest["versions"]["lm-eval"] and manifest["finished"]
+    assert {v["control_of"] for v in manifest["vectors"].values()} == {None, "sentiment-pasf.safetensors"}
+    assert len(manifest["grid"]["cells"]) == 10
+    cells = [json.loads(p.read_text()) for p in (tmp_path / "run" / "cells").glob("*.json")]
+    baselines = [c for c in cells if c["cell"]["vector"] is None]
+    assert len(baselines) == 2  # one per task, shared by every vector and strength
+    for content in cells:
+        assert len(content["records"]) == 24
+        record = content["records"][0]
+        assert {"doc_id", "item_id", "doc_hash", "logliks", "chosen", "target", "correct", "propensity"} <= set(record)
+        assert record["propensity"] == pytest.approx(
+            record["logliks"][record["target"]]
+            - max(v for i, v in enumerate(record["logliks"]) if i != record["target"])
+        )
+    rows = (tmp_path / "run" / "cells.csv").read_text().splitlines()
+    assert len(rows) == 11
+    again = run(_config(demo_vector, tmp_path / "run"), progress=False)
+    assert again.counts["computed"] == 0 and again.counts["already_done"] == 10
+    wider = run(_config(demo_vector, tmp_path / "run", alphas=[-2.0, 2.0, 4.0]), progress=False)
+    assert wider.counts["computed"] == 4  # only the new strength's cells
+
+
+def test_steering_changes_the_steered_cells_and_the_baseline_matches_an_unsteered_model(demo_vector, tmp_path) -> None:
+    run(_config(demo_vector, tmp_path / "run", tasks=["demo_sentiment"], controls=[]), progress=False)
+    cells = {
+        json.loads(p.read_text())["cell"]["alpha"]: json.loads(p.read_text())
+        for p in (tmp_path / "run" / "cells").glob("*.json")
+    }
+    base, up = cells[0.0]["records"], cells[2.0]["records"]
+    assert [r["item_id"] for r in base] == [r["item_id"] for r in up]
+    assert sum(r["propensity"] for r in up) > sum(r["propensity"] for r in base)
+
+
+def test_killed_run_resumes_to_identical_results(demo_vector: Path, tmp_path: Path) -> None:
+    args = ["--model", "demo", "--vectors", str(demo_vector), "--tasks", "demo_sentiment,demo_compare",
+            "--alphas", "-2,1,2,4", "--controls", "random", "--limit", "40", "--device", "cpu"]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "steer_eval", *args, "--output", str(killed)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list((killed / "cells").glob("*.json"))) < 3:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    partial = len(list((killed / "cells").glob("*.json")))
+    assert 3 <= partial < 18, "the run should have been killed mid-grid"
+    assert main([*args, "--output", str(killed)]) == 0
+    assert main([*args, "--output", str(tmp_path / "clean")]) == 0
+    assert _records(killed) == _records(tmp_path / "clean")
+    assert len(_records(killed)) == 18
+    assert not list((killed / "cells").glob(".*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--tasks", "demo_sentimnt"], "did you mean demo_sentiment"),
+        (["--alphas", "1,two"], "--alphas"),
+        (["--positions", "middle"], "position mode"),
+        (["--fewshot", "x"], "--fewshot"),
+        (["--option-orders", "0"], "--option-orders"),
+        (["--controls", "shuffled"], "unknown control"),
+        (["--batch-size", "big"], "--batch-size"),
+        (["--layers", "7"], "layer(s) [7]"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(demo_vector: Path, tmp_path: Path, capsys, extra, message) -> None:
+    args = [
+        "--model",
+        "demo",
+        "--vectors",
+        str(demo_vector),
+        "--tasks",
+        "demo_facts",
+        "--output",
+        str(tmp_path / "r"),
+        *extra,
+    ]
+    assert main(args) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and err[0].startswith("steer-eval: error:"), err
+    assert not (tmp_path / "r" / "cells").exists() or not list((tmp_path / "r" / "cells").iterdir())
+
+
+def test_missing_vector_file_and_missing_model(tmp_path: Path, capsys) -> None:
+    assert main(["--model", "demo", "--vectors", str(tmp_path / "nope.safetensors")]) == EXIT_BAD_INPUT
+    assert "not found" in capsys.readouterr().err
+    assert main(["--vectors", str(tmp_path / "nope.safetensors")]) == EXIT_BAD_INPUT
+    assert "--model" in capsys.readouterr().err
+
+
+def test_dry_run_counts_the_grid_without_computing(demo_vector: Path, tmp_path: Path, capsys) -> None:
+    args = ["--model", "demo", "--vectors", str(demo_vector), "--tasks", "demo", "--alphas", "-4,-2,0,2,4",
+            "--fewshot", "0,2", "--option-orders", "2", "--layers", "1,2", "--output", str(tmp_path / "r")]  # fmt: skip
+    args.append("--dry-run")
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    # 4 tasks x 2 few-shot x 2 orders x (1 + 1 vector x 4 non-zero strengths x 2 layers) = 16 x 9
+    assert "grid: 144 cells" in out and "to compute: 144 cells" in out
+    assert not list((tmp_path / "r" / "cells").iterdir())
+
+
+def test_only_rank_zero_writes_in_data_parallel(demo_vector: Path, tmp_path: Path, monkeypatch) -> None:
+    """Under `accelerate launch` (several GPUs) every rank runs the grid and lm-eval gathers on rank 0; the
+    others get None from `evaluate` and must not write. Simulated here: lm-eval's data parallel needs GPUs."""
+    from lm_eval import evaluator
+
+    import steer_eval.run.execute as execute
+
+    class Worker:
+        rank, quiet = 1, False
+
+        def set_interventions(self, interventions) -> None:
+            pass
+
+    monkeypatch.setattr(evaluator, "evaluate", lambda **kwargs: None)
+    config = _config(demo_vector, tmp_path / "run", tasks=["demo_facts"], controls=[])
+    result = run(config, progress=False, lm=Worker())
+    assert result.rows == [] and not list((tmp_path / "run" / "cells").glob("*.json"))
+    assert not (tmp_path / "run" / "manifest.json").exists()
+    assert execute.FEWSHOT_SEED == 1234
+
+
+def test_model_args_reach_the_model(demo_vector: Path, tmp_path: Path) -> None:
+    from steer_eval.run.execute import load_lm
+    from steer_eval.run.prepare import prepare
+
+    config = _config(demo_vector, tmp_path / "run", model_args={"max_length": 96}, batch_size="4")
+    lm = load_lm(prepare(config, progress=False))
+    assert lm.max_length == 96 and lm.batch_size == 4
