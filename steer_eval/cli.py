@@ -136,9 +136,8 @@ def _demo(args: argparse.Namespace) -> int:
     result = run_demo(args.output, rebuild=args.rebuild)
     print(f"\n{result.counts['computed']} cell(s) computed, {result.counts['already_done']} reused")
     print(result.summary)
-    print(
-        f"\nvectors:    {args.output / 'vectors'}\nrun folder: {result.output} (cells.csv, results.json, manifest.json)"
-    )
+    print(f"\nvectors:    {args.output / 'vectors'}")
+    print(f"run folder: {result.output} (effects.csv with verdicts, results.json, cells.csv, manifest.json)")
     return 0
 
 

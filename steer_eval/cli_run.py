@@ -54,6 +54,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--output", dest="run_output", type=Path, default=Path("reports/run"), help="run folder (default reports/run)"
     )
+    run.add_argument("--correction", default="holm", choices=["holm", "bh"], help="multiple-comparison correction")
+    run.add_argument("--margin", type=float, default=0.01, help="non-inferiority margin on accuracy (default 0.01)")
     run.add_argument("--dry-run", action="store_true", help="print the grid size and the work, compute nothing")
 
 
@@ -89,7 +91,11 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         output=args.run_output,
         command="steer-eval " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
     )
-    result = run(config, dry_run=args.dry_run)
+    from steer_eval.analysis.api import Settings
+
+    settings = Settings(correction=args.correction, margin=args.margin, seed=args.seed)
+    settings.check()
+    result = run(config, dry_run=args.dry_run, settings=settings)
     if isinstance(result, str):
         print(result)
         return 0
@@ -98,5 +104,6 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         return 0
     print(f"\n{counts['computed']} cell(s) computed, {counts['already_done']} reused from {result.output}")
     print(result.summary)
-    print(f"\nper-cell table: {result.output / 'cells.csv'}\nrun folder:     {result.output}")
+    print(f"\neffects:   {result.output / 'effects.csv'} (one row per steered cell, with verdicts)")
+    print(f"results:   {result.output / 'results.json'}\nrun folder: {result.output}")
     return 0

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from steer_eval.atomic import atomic_path
+from steer_eval.analysis.api import Analysis, Settings, analyze
+from steer_eval.analysis.summary import plain_words
 from steer_eval.run.config import RunConfig
 from steer_eval.run.execute import cell_key, run_cells
 from steer_eval.run.prepare import Prepared, prepare
 from steer_eval.run.provenance import manifest
 from steer_eval.run.store import RunStore
-from steer_eval.run.summary import cell_rows, plain_summary, write_csv
+from steer_eval.run.summary import cell_rows, write_csv
 
 
 @dataclass
@@ -22,6 +22,7 @@ class RunResult:
     counts: dict[str, int]
     rows: list[dict]
     summary: str
+    analysis: Analysis | None = None
 
 
 def estimate(prepared: Prepared, store: RunStore) -> str:
@@ -51,7 +52,9 @@ def estimate(prepared: Prepared, store: RunStore) -> str:
     return "\n".join(lines)
 
 
-def run(config: RunConfig, progress: bool = True, dry_run: bool = False, lm=None) -> RunResult | str:
+def run(
+    config: RunConfig, progress: bool = True, dry_run: bool = False, lm=None, settings: Settings | None = None
+) -> RunResult | str:
     prepared = prepare(config, progress)
     store = RunStore(config.output)
     store.prepare(config.model, config.revision)
@@ -63,10 +66,10 @@ def run(config: RunConfig, progress: bool = True, dry_run: bool = False, lm=None
     contents = [store.read_cell(cell_key(prepared, cell)) for cell in prepared.cells]
     rows = cell_rows([c for c in contents if c is not None])
     write_csv(rows, config.output / "cells.csv")
-    with atomic_path(config.output / "results.json") as tmp:
-        Path(tmp).write_text(json.dumps({"cells": rows, "counts": counts}, indent=1, default=str) + "\n")
     finished = datetime.now(UTC).isoformat(timespec="seconds")
     previous = store.manifest() or {}
     started = previous.get("started") or finished
     store.write_manifest(manifest(prepared, store, started=started, finished=finished, counts=counts))
-    return RunResult(config.output, counts, rows, plain_summary(rows))
+    analysis = analyze(config.output, settings)
+    analysis.write(config.output)
+    return RunResult(config.output, counts, rows, plain_words(analysis), analysis)

@@ -57,4 +57,6 @@ def item_record(sample: dict, output_type: str) -> dict[str, Any]:
     if target is not None and len(logliks) > 1:
         others = [ll for i, ll in enumerate(logliks) if i != target]
         record["propensity"] = logliks[target] - max(others)
+    if doc.get("condition"):  # BBQ: what its bias score needs (the option positions as shown)
+        record.update(condition=doc["condition"], biased=doc.get("biased", -1), unknown=doc.get("unknown", -1))
     return record

@@ -1,5 +1,5 @@
-"""Per-cell aggregates of a finished run (accuracy, mean propensity, n), written as `cells.csv`, plus a
-short plain-words summary. The paired statistics and verdicts are the analysis stage's job."""
+"""Per-cell aggregates of a finished run (accuracy, mean propensity, n), written as `cells.csv`. The paired
+statistics and verdicts are the analysis stage's job (analysis/)."""
 
 from __future__ import annotations
 
@@ -56,25 +56,3 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-
-
-def plain_summary(rows: list[dict[str, Any]], top: int = 5) -> str:
-    """The largest accuracy changes from the baseline of the same task, few-shot and option order."""
-    baseline = {(r["task"], r["fewshot"], r["option_order"]): r for r in rows if r["vector"] == "(none)"}
-    changes = []
-    for r in rows:
-        base = baseline.get((r["task"], r["fewshot"], r["option_order"]))
-        if r["vector"] == "(none)" or base is None or r["accuracy"] == "" or base["accuracy"] == "":
-            continue
-        changes.append((r["accuracy"] - base["accuracy"], r, base))
-    if not changes:
-        return "no steered cells"
-    changes.sort(key=lambda c: -abs(c[0]))
-    lines = [
-        f"largest accuracy changes vs the unsteered baseline (raw, no statistics yet; {len(changes)} steered cells):"
-    ]
-    for delta, r, base in changes[:top]:
-        where = f"layer {r['layer']} " if r["layer"] != "" else ""
-        change = f"{base['accuracy']:.3f} -> {r['accuracy']:.3f} ({delta:+.3f}, n={r['n']})"
-        lines.append(f"  {r['task']:<24} {r['vector']:<36} {where}x{r['alpha']:<5g} {change}")
-    return "\n".join(lines)

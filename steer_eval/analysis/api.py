@@ -1,0 +1,183 @@
+"""`analyze(run_dir)`: every table of the analysis as DataFrames, and `write()` for `effects.csv` and
+`results.json` in the run folder."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+
+from steer_eval.analysis.controls import option_order_rows, placebo_rows
+from steer_eval.analysis.dose import breakdown_strengths, dose_rows
+from steer_eval.analysis.effects import effect_row
+from steer_eval.analysis.groups import pooled_group_rows, subgroup_rows
+from steer_eval.analysis.load import baselines, load_run
+from steer_eval.analysis.verdicts import verdict
+from steer_eval.atomic import atomic_path
+from steer_eval.errors import SteerEvalError
+
+CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}
+EFFECT_COLUMNS = [
+    "task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "option_order", "n",
+    "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict", "verdict_reason",
+    "q_holm", "q_bh", "mde", "noninferiority_p", "propensity_baseline", "propensity_delta", "propensity_ci_low",
+    "propensity_ci_high", "propensity_p", "placebo_steered", "vs_placebo_delta", "vs_placebo_ci_low",
+    "vs_placebo_ci_high", "vs_placebo_p", "orders", "pooled_delta", "pooled_ci_low", "pooled_ci_high",
+    "letter_share", "steerability_mean", "anti_steerable", "monotonicity_rho", "bias_ambiguous_baseline",
+    "bias_ambiguous_delta", "bias_disambiguated_baseline", "bias_disambiguated_delta", "target_is_desired",
+    "desired_sign", "is_control", "control_of", "cell", "baseline_cell",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Settings:
+    alpha: float = 0.05  # test level
+    correction: str = "holm"  # or "bh" (Benjamini-Hochberg)
+    margin: float = 0.01  # non-inferiority margin on accuracy (1 point)
+    inconclusive_mde: float = 0.10
+    bootstrap: int = 2000
+    seed: int = 0
+    level: float = 0.95
+
+    def check(self) -> None:
+        if self.correction not in CORRECTIONS:
+            raise SteerEvalError(f"unknown correction {self.correction!r}; choose {', '.join(CORRECTIONS)}")
+        if not 0 < self.alpha < 1 or not 0 < self.level < 1 or self.margin < 0:
+            raise SteerEvalError("the test level must be in (0, 1) and the margin non-negative")
+
+
+@dataclass
+class Analysis:
+    settings: Settings
+    manifest: dict[str, Any]
+    effects: pd.DataFrame
+    dose: pd.DataFrame
+    subgroups: pd.DataFrame
+    groups: pd.DataFrame
+    breakdown: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def write(self, run_dir: str | Path) -> None:
+        run_dir = Path(run_dir)
+        with atomic_path(run_dir / "effects.csv") as tmp:
+            self.effects.to_csv(tmp, index=False)
+        results = {
+            "settings": asdict(self.settings),
+            "model": self.manifest.get("model", {}).get("name"),
+            "verdict_counts": self.effects[~self.effects["is_control"]]["verdict"].value_counts().to_dict(),
+            "effects": _records(self.effects),
+            "dose_response": _records(self.dose),
+            "subgroups": _records(self.subgroups),
+            "groups": _records(self.groups),
+            "breakdown": _records(self.breakdown),
+            "notes": self.notes,
+        }
+        with atomic_path(run_dir / "results.json") as tmp:
+            Path(tmp).write_text(json.dumps(results, indent=1, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return str(value)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records")) if len(frame) else []
+
+
+def _correct(rows: list[dict], family, settings: Settings) -> None:
+    members = [r for r in rows if family(r) and not math.isnan(r.get("p_value", math.nan))]
+    if not members:
+        return
+    pvalues = np.array([r["p_value"] for r in members])
+    holm = multipletests(pvalues, alpha=settings.alpha, method="holm")[1]
+    bh = multipletests(pvalues, alpha=settings.alpha, method="fdr_bh")[1]
+    for row, q_holm, q_bh in zip(members, holm, bh, strict=True):
+        row["q_holm"], row["q_bh"] = float(q_holm), float(q_bh)
+        row["q_value"] = row["q_holm"] if settings.correction == "holm" else row["q_bh"]
+
+
+def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
+    settings = settings or Settings()
+    settings.check()
+    manifest, cells = load_run(run_dir)
+    rng = np.random.default_rng(settings.seed)
+    base = baselines(cells)
+    site = _site(manifest)
+    rows = []
+    for cell in cells:
+        if cell.vector is None or cell.group not in base:
+            continue
+        row = effect_row(base[cell.group], cell, rng, settings)
+        row["site"] = site.get(cell.vector, "")
+        rows.append(row)
+    placebo = placebo_rows(cells, rng, settings)
+    orders = option_order_rows(cells, base, settings)
+    dose = dose_rows(cells, base, settings.level)
+    dose_by_series = {
+        (d["task"], d["vector"], d["layer"], d["positions"], d["fewshot"], d["option_order"]): d for d in dose
+    }
+    for row in rows:
+        row.update(placebo.get(row["cell"], {}))
+        row.update(orders.get(row["cell"], {}))
+        series = dose_by_series.get(
+            (row["task"], row["vector"], row["layer"], row["positions"], row["fewshot"], row["option_order"])
+        )
+        if series:
+            row.update({k: series[k] for k in ("steerability_mean", "anti_steerable", "monotonicity_rho")})
+    # Correction families: the cells a user looks at (vectors at the original option order), the placebo
+    # controls, and the rotated-order cells (which serve the artifact check) each corrected on their own.
+    _correct(rows, lambda r: not r["is_control"] and r["option_order"] == 0, settings)
+    _correct(rows, lambda r: r["is_control"] and r["option_order"] == 0, settings)
+    _correct(rows, lambda r: r["option_order"] > 0, settings)
+    for row in rows:
+        row.setdefault("q_value", math.nan)
+        row["verdict"], row["verdict_reason"] = verdict(row, settings)
+    effects = pd.DataFrame(rows)
+    for column in EFFECT_COLUMNS:
+        if column not in effects:
+            effects[column] = np.nan
+    effects = effects[EFFECT_COLUMNS]
+    notes = []
+    if any(c.option_order > 0 for c in cells):
+        notes.append("option-order rotations present: artifact checks applied to original-order cells")
+    return Analysis(
+        settings=settings,
+        manifest=manifest,
+        effects=effects,
+        dose=pd.DataFrame(dose),
+        subgroups=pd.DataFrame(subgroup_rows(cells, base, rng, settings)),
+        groups=pd.DataFrame(pooled_group_rows(cells, base, rng, settings)),
+        breakdown=pd.DataFrame(breakdown_strengths(effects)) if len(effects) else pd.DataFrame(),
+        notes=notes,
+    )
+
+
+def _site(manifest: dict) -> dict[str, str]:
+    """Vector label -> the site(s) it acts on, from the vector files named in the manifest."""
+    from steer_eval.vectors.files import read_vector_file
+
+    out = {}
+    for label, info in manifest.get("vectors", {}).items():
+        try:
+            vector = read_vector_file(info["path"])
+            out[label] = ",".join(sorted({k.site.value for k in vector.keys}))
+        except (SteerEvalError, OSError, KeyError):
+            out[label] = ""
+    return out
+
+
+def effects_frame(run_dir: str | Path, settings: Settings | None = None) -> pd.DataFrame:
+    """The `effects.csv` table of a run as a pandas DataFrame."""
+    return analyze(run_dir, settings).effects

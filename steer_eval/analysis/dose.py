@@ -1,0 +1,93 @@
+"""Dose-response and reliability (Tan et al. 2024): per item, the steerability is the least-squares slope
+of its propensity over the strengths of a series (a vector at one layer, position mode, task, few-shot and
+option order; the unsteered baseline is strength 0); items with a negative slope are anti-steerable
+(share with a Wilson interval); monotonicity is Spearman's rho between strength and mean propensity.
+The breakdown strength of a capability is the smallest strength whose verdict is `hurts`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import stats as scipy_stats
+from statsmodels.stats.proportion import proportion_confint
+
+from steer_eval.analysis.load import CellData
+
+
+def dose_rows(cells: list[CellData], baselines: dict, level: float) -> list[dict[str, Any]]:
+    series: dict[tuple, list[CellData]] = {}
+    for cell in cells:
+        if cell.vector is not None:
+            series.setdefault(cell.series, []).append(cell)
+    rows = []
+    for (task, vector, layer, positions, fewshot, order), members in series.items():
+        base = baselines.get((task, fewshot, order))
+        members = sorted(members, key=lambda c: c.alpha)
+        if base is None or np.isnan(base.propensity).all():
+            continue
+        ordered = sorted([(0.0, base), *((c.alpha, c) for c in members)], key=lambda pair: pair[0])
+        alphas = np.array([alpha for alpha, _ in ordered])
+        matrix = np.vstack([c.propensity for _, c in ordered])  # [strengths, items]
+        usable = ~np.isnan(matrix).any(axis=0)
+        if len(alphas) < 2 or not usable.any():
+            continue
+        y = matrix[:, usable]
+        centred = alphas - alphas.mean()
+        slopes = (centred[:, None] * (y - y.mean(axis=0))).sum(axis=0) / (centred**2).sum()
+        anti = int((slopes < 0).sum())
+        low, high = proportion_confint(anti, len(slopes), alpha=1 - level, method="wilson")
+        means = y.mean(axis=1)
+        rho = (
+            float(scipy_stats.spearmanr(alphas, means).statistic)
+            if len(alphas) > 2
+            else math.copysign(1.0, means[-1] - means[0])
+        )
+        rows.append(
+            {
+                "task": task,
+                "vector": vector,
+                "control_of": members[0].control_of,
+                "layer": layer,
+                "positions": positions,
+                "fewshot": fewshot,
+                "option_order": order,
+                "strengths": alphas.tolist(),
+                "mean_propensity": means.tolist(),
+                "n_items": int(usable.sum()),
+                "steerability_mean": float(slopes.mean()),
+                "steerability_median": float(np.median(slopes)),
+                "steerability_q25": float(np.quantile(slopes, 0.25)),
+                "steerability_q75": float(np.quantile(slopes, 0.75)),
+                "anti_steerable": anti / len(slopes),
+                "anti_steerable_ci_low": float(low),
+                "anti_steerable_ci_high": float(high),
+                "monotonicity_rho": rho,
+            }
+        )
+    return rows
+
+
+def breakdown_strengths(effects) -> list[dict[str, Any]]:
+    """Per intelligence task and vector series: the smallest positive and negative strengths judged `hurts`."""
+    rows = []
+    hurt = effects[(effects["kind"] == "intelligence") & (effects["verdict"] == "hurts")]
+    for (task, vector, layer, positions, fewshot, order), group in hurt.groupby(
+        ["task", "vector", "layer", "positions", "fewshot", "option_order"], dropna=False
+    ):
+        positive = group[group["alpha"] > 0]["alpha"]
+        negative = group[group["alpha"] < 0]["alpha"]
+        rows.append(
+            {
+                "task": task,
+                "vector": vector,
+                "layer": layer,
+                "positions": positions,
+                "fewshot": fewshot,
+                "option_order": order,
+                "breaks_at_positive": float(positive.min()) if len(positive) else None,
+                "breaks_at_negative": float(negative.max()) if len(negative) else None,
+            }
+        )
+    return rows

@@ -1,0 +1,94 @@
+"""One row per steered cell: the paired effects on accuracy (or the task's correctness metric) and on
+propensity, BBQ's bias scores, non-inferiority for intelligence tasks, and the minimum detectable effect."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from steer_eval.analysis.load import CellData, check_paired
+from steer_eval.analysis.stats import minimum_detectable_effect, non_inferiority_p, paired_binary, paired_continuous
+from steer_eval.tasks.metrics import bbq_scores
+
+
+def desired_sign(cell: CellData) -> int:
+    """+1 when more of the target is wanted (or the task is a probe with no wanted direction), -1 when the
+    target is an unwanted behaviour (e.g. sycophancy): "helps" then means the target rate went down."""
+    return -1 if cell.target_is_desired is False else 1
+
+
+def _bbq(cell: CellData) -> dict[str, float]:
+    if not cell.bbq:
+        return {}
+    records = [
+        {
+            "condition": cond,
+            "chosen": int(chosen),
+            "biased": None if biased < 0 else int(biased),
+            "unknown": int(unknown),
+            "correct": bool(correct),
+        }
+        for cond, chosen, biased, unknown, correct in zip(
+            cell.bbq["condition"], cell.chosen, cell.bbq["biased"], cell.bbq["unknown"], cell.correct, strict=True
+        )
+    ]
+    return bbq_scores(records)
+
+
+def effect_row(baseline: CellData, steered: CellData, rng: np.random.Generator, settings) -> dict[str, Any]:
+    check_paired(baseline, steered)
+    row: dict[str, Any] = {
+        "cell": steered.key,
+        "baseline_cell": baseline.key,
+        "task": steered.task,
+        "kind": steered.kind,
+        "family": steered.family,
+        "target_is_desired": steered.target_is_desired,
+        "vector": steered.vector,
+        "control_of": steered.control_of,
+        "is_control": steered.control_of is not None,
+        "alpha": steered.alpha,
+        "layer": steered.layer,
+        "positions": steered.positions,
+        "fewshot": steered.fewshot,
+        "option_order": steered.option_order,
+        "n": len(steered.item_ids),
+        "desired_sign": desired_sign(steered),
+    }
+    defined = ~np.isnan(baseline.correct) & ~np.isnan(steered.correct)
+    if defined.all() and len(defined):
+        b, s = baseline.correct, steered.correct
+        effect = paired_binary(b, s, rng, settings.bootstrap, settings.level)
+        row.update(
+            baseline=effect.baseline,
+            steered=effect.steered,
+            delta=effect.delta,
+            ci_low=effect.ci_low,
+            ci_high=effect.ci_high,
+            p_value=effect.p_value,
+            mde=minimum_detectable_effect(b, s, settings.alpha),
+            noninferiority_p=non_inferiority_p(b, s, settings.margin) if steered.kind == "intelligence" else math.nan,
+        )
+    else:
+        row.update(baseline=math.nan, steered=math.nan, delta=math.nan, ci_low=math.nan, ci_high=math.nan,
+                   p_value=math.nan, mde=math.nan, noninferiority_p=math.nan)  # fmt: skip
+    has_propensity = ~np.isnan(baseline.propensity) & ~np.isnan(steered.propensity)
+    if has_propensity.any():
+        effect = paired_continuous(
+            baseline.propensity[has_propensity], steered.propensity[has_propensity], settings.level
+        )
+        row.update(
+            propensity_baseline=effect.baseline,
+            propensity_delta=effect.delta,
+            propensity_ci_low=effect.ci_low,
+            propensity_ci_high=effect.ci_high,
+            propensity_p=effect.p_value,
+        )
+    base_bbq, steered_bbq = _bbq(baseline), _bbq(steered)
+    for name in ("bias_ambiguous", "bias_disambiguated"):
+        if name in base_bbq and name in steered_bbq:
+            row[f"{name}_baseline"] = base_bbq[name]
+            row[f"{name}_delta"] = steered_bbq[name] - base_bbq[name]
+    return row

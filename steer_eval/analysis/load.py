@@ -1,0 +1,115 @@
+"""Reading a run store into arrays: one `CellData` per finished cell of the run's grid, items in a fixed
+order, and the pairing of each steered cell with its baseline (same task, few-shot and option order)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from steer_eval.errors import SteerEvalError
+from steer_eval.run.store import RunStore
+
+
+@dataclass
+class CellData:
+    key: str
+    task: str
+    registry: str | None
+    kind: str
+    family: str
+    output: str
+    target_is_desired: bool | None
+    vector: str | None  # label; None for the baseline
+    control_of: str | None
+    alpha: float
+    layer: int | None
+    positions: str | None
+    fewshot: int
+    option_order: int
+    item_ids: list[str]
+    doc_hashes: list[str]
+    correct: np.ndarray  # float, nan where the task gives none
+    propensity: np.ndarray  # float, nan where not defined
+    chosen: np.ndarray  # int, -1 where not defined
+    bbq: dict[str, np.ndarray] = field(default_factory=dict)  # condition (str), biased, unknown (int)
+
+    @property
+    def group(self) -> tuple[str, int, int]:
+        return (self.task, self.fewshot, self.option_order)
+
+    @property
+    def series(self) -> tuple:
+        """Cells that differ only in strength (a dose-response series)."""
+        return (self.task, self.vector, self.layer, self.positions, self.fewshot, self.option_order)
+
+
+def _cell(key: str, content: dict) -> CellData:
+    cell, records = content["cell"], content["records"]
+    task, vector = cell["task"], cell["vector"]
+
+    def column(name: str, default=np.nan) -> np.ndarray:
+        return np.array([default if r.get(name) is None else r[name] for r in records], dtype=float)
+
+    data = CellData(
+        key=key,
+        task=task["name"],
+        registry=task.get("registry"),
+        kind=task["kind"],
+        family=task["family"],
+        output=task.get("output", "multiple_choice"),
+        target_is_desired=task.get("target_is_desired"),
+        vector=None if vector is None else vector["label"],
+        control_of=None if vector is None else vector.get("control_of"),
+        alpha=float(cell["alpha"]),
+        layer=cell["layer"],
+        positions=cell["positions"],
+        fewshot=int(cell["fewshot"]),
+        option_order=int(cell["option_order"]),
+        item_ids=[str(r["item_id"]) for r in records],
+        doc_hashes=[r.get("doc_hash", "") for r in records],
+        correct=column("correct"),
+        propensity=column("propensity"),
+        chosen=column("chosen", -1).astype(int),
+    )
+    if records and "condition" in records[0]:
+        data.bbq = {
+            "condition": np.array([r.get("condition", "") for r in records]),
+            "biased": column("biased", -1).astype(int),
+            "unknown": column("unknown", -1).astype(int),
+        }
+    return data
+
+
+def load_run(run_dir: str | Path) -> tuple[dict, list[CellData]]:
+    """The manifest and the cells of its grid that are finished (a partial run analyses what it has)."""
+    store = RunStore(run_dir)
+    manifest = store.manifest()
+    if manifest is None:
+        raise SteerEvalError(f"{run_dir} is not a steer-eval run folder (no readable manifest.json)")
+    cells = []
+    for key in manifest["grid"]["cells"]:
+        content = store.read_cell(key)
+        if content is not None:
+            cells.append(_cell(key, content))
+    if not cells:
+        raise SteerEvalError(f"{run_dir} holds no finished cells yet; run (or resume) the job first")
+    return manifest, cells
+
+
+def baselines(cells: list[CellData]) -> dict[tuple[str, int, int], CellData]:
+    return {c.group: c for c in cells if c.vector is None}
+
+
+def check_paired(baseline: CellData, steered: CellData) -> None:
+    if baseline.item_ids != steered.item_ids or baseline.doc_hashes != steered.doc_hashes:
+        raise SteerEvalError(
+            f"cells of task {steered.task} do not hold the same items as their baseline (the data changed between "
+            "runs?); re-run the baseline and the steered cells into a fresh --output"
+        )
+
+
+def dump(obj) -> str:
+    return json.dumps(obj, indent=1, default=str)

@@ -1,0 +1,56 @@
+"""A few plain sentences about an analysis: what helped, what hurt, what was an artifact, and how many
+cells could not tell, each with its interval and corrected q-value."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from steer_eval.analysis.api import Analysis
+
+
+def _cell_words(row) -> str:
+    layer = "" if pd.isna(row["layer"]) else f" (layer {int(row['layer'])})"
+    interval = f"[{100 * row['ci_low']:+.1f}, {100 * row['ci_high']:+.1f}]"
+    return (
+        f"{row['vector']}{layer} at strength {row['alpha']:g} on {row['task']}: {row['baseline']:.3f} -> "
+        f"{row['steered']:.3f} ({100 * row['delta']:+.1f} points {interval}, q = {row['q_value']:.2g})"
+    )
+
+
+def plain_words(analysis: Analysis, top: int = 3) -> str:
+    effects = analysis.effects
+    mine = effects[(~effects["is_control"]) & (effects["option_order"] == 0)]
+    if mine.empty:
+        return "no steered cells to analyse"
+    counts = mine["verdict"].value_counts()
+    lines = [
+        f"{len(mine)} steered cells: "
+        + ", ".join(f"{count} {verdict}" for verdict, count in counts.items())
+        + f" ({analysis.settings.correction} correction, level {analysis.settings.alpha:g})"
+    ]
+    for verdict, title in (("helps", "helps"), ("hurts", "hurts"), ("artifact", "option-order artifact")):
+        chosen = mine[mine["verdict"] == verdict]
+        if chosen.empty:
+            continue
+        chosen = chosen.reindex(chosen["delta"].abs().sort_values(ascending=False).index).head(top)
+        lines.append(f"{title}:")
+        lines += [f"  {_cell_words(row)}" for _, row in chosen.iterrows()]
+    capability = mine[mine["kind"] == "intelligence"]
+    if not capability.empty:
+        safe = int((capability["verdict"] == "non-inferior").sum())
+        lines.append(
+            f"capabilities: {safe} of {len(capability)} intelligence cells are non-inferior at a "
+            f"{100 * analysis.settings.margin:g}-point margin; {int((capability['verdict'] == 'hurts').sum())} hurt"
+        )
+    undecided = int(mine["verdict"].isin(["inconclusive", "no detectable effect"]).sum())
+    if undecided:
+        mde = mine.loc[mine["verdict"] == "no detectable effect", "mde"]
+        typical = (
+            f"; typical minimum detectable effect {100 * mde.median():.1f} points"
+            if len(mde) and not math.isnan(mde.median())
+            else ""
+        )
+        lines.append(f"{undecided} cells show no effect the data can detect or cannot tell{typical}")
+    return "\n".join(lines)

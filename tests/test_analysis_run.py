@@ -1,0 +1,137 @@
+"""The analysis of a run store: verdict rules (helps, hurts, non-inferior, no detectable effect,
+inconclusive, artifact), direction of unwanted behaviours, the placebo gate, corrections across cells,
+dose-response measures, and the files and DataFrame it produces. Run stores here are synthetic (known
+outcomes) but written and read through the real run store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.multitest import multipletests
+from synthetic_run import SyntheticRun, task_ref, vector_ref
+
+from steer_eval.analysis import Settings, analyze, effects_frame
+from steer_eval.errors import SteerEvalError
+from steer_eval.run.grid import Cell
+
+
+def _flip(base: np.ndarray, rate_up: float, rate_down: float, rng) -> np.ndarray:
+    out = base.copy()
+    out[(base == 0) & (rng.random(len(base)) < rate_up)] = 1
+    out[(base == 1) & (rng.random(len(base)) < rate_down)] = 0
+    return out
+
+
+@pytest.fixture
+def analysed(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    run = SyntheticRun(tmp_path / "run")
+    vec, ctl = vector_ref("v.safetensors"), vector_ref("random(v)", control_of="v.safetensors")
+    # behaviour task, more of the target wanted
+    beh = task_ref("beh")
+    base = (rng.random(400) < 0.5).astype(float)
+    run.add(Cell(beh, 0, 0), base)
+    run.add(Cell(beh, 0, 0, vec, 2.0, 3), _flip(base, 0.5, 0.02, rng))  # a large gain
+    run.add(Cell(beh, 0, 0, ctl, 2.0, 3), _flip(base, 0.03, 0.03, rng))  # placebo: nothing
+    run.add(Cell(beh, 0, 0, vec, 4.0, 3), _flip(base, 0.5, 0.02, rng))
+    run.add(Cell(beh, 0, 0, ctl, 4.0, 3), _flip(base, 0.5, 0.02, rng))  # placebo does as much
+    run.add(Cell(beh, 0, 0, vec, 1.0, 3), _flip(base, 0.02, 0.02, rng))  # no effect, n = 400
+    # unwanted behaviour (target = the sycophantic answer): fewer target answers is the help
+    syc = task_ref("syc", target_is_desired=False)
+    base_s = (rng.random(300) < 0.7).astype(float)
+    run.add(Cell(syc, 0, 0), base_s)
+    run.add(Cell(syc, 0, 0, vec, 2.0, 3), _flip(base_s, 0.0, 0.5, rng))
+    run.add(Cell(syc, 0, 0, vec, -2.0, 3), _flip(base_s, 0.8, 0.0, rng))
+    # capability tasks: one untouched (non-inferior), one broken, one too small to tell
+    cap = task_ref("cap", kind="intelligence")
+    base_c = (rng.random(1000) < 0.7).astype(float)
+    run.add(Cell(cap, 0, 0), base_c)
+    run.add(Cell(cap, 0, 0, vec, 2.0, 3), base_c.copy())
+    run.add(Cell(cap, 0, 0, vec, 4.0, 3), _flip(base_c, 0.0, 0.4, rng))
+    tiny = task_ref("tiny", kind="intelligence")
+    base_t = (rng.random(12) < 0.5).astype(float)
+    run.add(Cell(tiny, 0, 0), base_t)
+    run.add(Cell(tiny, 0, 0, vec, 2.0, 3), _flip(base_t, 0.1, 0.1, np.random.default_rng(5)))
+    # a letter-prior artifact: a gain at the original order, losses under rotated orders
+    let = task_ref("letters")
+    base_l = (rng.random(300) < 0.3).astype(float)
+    for order, (up, down) in enumerate(((0.6, 0.0), (0.0, 0.5), (0.0, 0.5))):
+        run.add(Cell(let, 0, order), base_l)
+        run.add(Cell(let, 0, order, vec, 2.0, 3), _flip(base_l, up, down, rng))
+    run.finish()
+    return tmp_path / "run", analyze(tmp_path / "run")
+
+
+def _row(effects: pd.DataFrame, task: str, alpha: float, vector: str = "v.safetensors", order: int = 0) -> pd.Series:
+    match = effects[
+        (effects.task == task) & (effects.alpha == alpha) & (effects.vector == vector) & (effects.option_order == order)
+    ]
+    assert len(match) == 1
+    return match.iloc[0]
+
+
+def test_verdict_rules(analysed) -> None:
+    _, analysis = analysed
+    e = analysis.effects
+    assert _row(e, "beh", 2.0).verdict == "helps"
+    assert _row(e, "beh", 4.0).verdict == "inconclusive" and "random control" in _row(e, "beh", 4.0).verdict_reason
+    assert _row(e, "beh", 1.0).verdict == "no detectable effect" and _row(e, "beh", 1.0).mde < 0.10
+    assert _row(e, "syc", 2.0).verdict == "helps" and _row(e, "syc", 2.0).delta < 0  # less sycophancy
+    assert _row(e, "syc", -2.0).verdict == "hurts" and _row(e, "syc", -2.0).delta > 0
+    assert _row(e, "cap", 2.0).verdict == "non-inferior"
+    assert _row(e, "cap", 4.0).verdict == "hurts"
+    assert _row(e, "tiny", 2.0).verdict == "inconclusive" and _row(e, "tiny", 2.0).mde > 0.10
+    letters = _row(e, "letters", 2.0)
+    assert letters.verdict == "artifact" and letters.orders == 3 and letters.letter_share > 0.8
+
+
+def test_corrections_are_statsmodels_over_the_cells_a_user_looks_at(analysed) -> None:
+    _, analysis = analysed
+    e = analysis.effects
+    family = e[(~e.is_control) & (e.option_order == 0)]
+    holm = multipletests(family.p_value, method="holm")[1]
+    bh = multipletests(family.p_value, method="fdr_bh")[1]
+    assert np.allclose(family.q_holm, holm) and np.allclose(family.q_bh, bh)
+    assert np.allclose(family.q_value, family.q_holm)
+    bh_analysis = analyze(analysed[0], Settings(correction="bh"))
+    mine = bh_analysis.effects[(~bh_analysis.effects.is_control) & (bh_analysis.effects.option_order == 0)]
+    assert np.allclose(mine.q_value, mine.q_bh)
+    with pytest.raises(SteerEvalError, match="unknown correction"):
+        analyze(analysed[0], Settings(correction="bonferroni"))
+
+
+def test_files_and_dataframe(analysed) -> None:
+    folder, analysis = analysed
+    analysis.write(folder)
+    table = pd.read_csv(folder / "effects.csv")
+    required = ["task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "n", "baseline",
+                "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict"]  # fmt: skip
+    assert list(table.columns[: len(required) + 1]) == [*required[:9], "option_order", *required[9:]]
+    assert len(table) == len(analysis.effects) == len(effects_frame(folder))
+    results = json.loads((folder / "results.json").read_text())
+    assert results["settings"]["correction"] == "holm" and results["verdict_counts"]["helps"] >= 2
+    assert {"effects", "dose_response", "subgroups", "groups", "breakdown"} <= set(results)
+
+
+def test_steerability_of_items_with_known_slopes(tmp_path: Path) -> None:
+    run = SyntheticRun(tmp_path / "run")
+    task, vec = task_ref("t"), vector_ref("v.safetensors")
+    slopes = np.array([1.0] * 30 + [-1.0] * 10)
+    correct = np.ones(40)
+    for alpha in (0.0, -2.0, 1.0, 2.0, 4.0):
+        cell = Cell(task, 0, 0) if alpha == 0 else Cell(task, 0, 0, vec, alpha, 1)
+        run.add(cell, correct, 0.5 + slopes * alpha)
+    run.finish()
+    dose = analyze(tmp_path / "run").dose.iloc[0]
+    assert dose.anti_steerable == pytest.approx(0.25) and dose.steerability_mean == pytest.approx(0.5)
+    assert dose.anti_steerable_ci_low < 0.25 < dose.anti_steerable_ci_high
+    assert dose.monotonicity_rho == pytest.approx(1.0) and dose.strengths == [-2.0, 0.0, 1.0, 2.0, 4.0]
+
+
+def test_not_a_run_folder(tmp_path: Path) -> None:
+    with pytest.raises(SteerEvalError, match="not a steer-eval run folder"):
+        analyze(tmp_path)

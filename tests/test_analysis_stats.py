@@ -1,0 +1,96 @@
+"""The statistics against reference computations on fixed tables, and their error rates by simulation:
+calibration under no effect (single cells and Holm across cells) and coverage of a known effect."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+
+from steer_eval.analysis.stats import minimum_detectable_effect, non_inferiority_p, paired_binary, paired_continuous
+
+
+def _pairs(n11: int, n10: int, n01: int, n00: int) -> tuple[np.ndarray, np.ndarray]:
+    b = np.array([1] * n11 + [1] * n10 + [0] * n01 + [0] * n00, dtype=float)
+    s = np.array([1] * n11 + [0] * n10 + [1] * n01 + [0] * n00, dtype=float)
+    return b, s
+
+
+def test_accuracy_effect_matches_reference_computations() -> None:
+    b, s = _pairs(40, 5, 15, 40)
+    effect = paired_binary(b, s, np.random.default_rng(0), n_boot=20000)
+    assert effect.delta == pytest.approx((15 - 5) / 100)
+    assert effect.p_value == pytest.approx(mcnemar([[40, 5], [15, 40]], exact=True).pvalue)
+    assert effect.p_value == pytest.approx(scipy_stats.binomtest(5, 20, 0.5).pvalue)  # exact McNemar = binomial
+    # the multinomial bootstrap is the item bootstrap: compare with resampling items directly
+    rng = np.random.default_rng(1)
+    index = rng.integers(0, 100, size=(20000, 100))
+    brute = (s[index] - b[index]).mean(axis=1)
+    assert effect.ci_low == pytest.approx(np.quantile(brute, 0.025), abs=0.011)
+    assert effect.ci_high == pytest.approx(np.quantile(brute, 0.975), abs=0.011)
+    assert paired_binary(b, b, np.random.default_rng(0)).p_value == 1.0
+
+
+def test_propensity_effect_matches_scipy() -> None:
+    rng = np.random.default_rng(3)
+    b = rng.normal(0, 1, 80)
+    s = b + rng.normal(0.3, 1, 80)
+    effect = paired_continuous(b, s)
+    assert effect.delta == pytest.approx((s - b).mean())
+    assert effect.p_value == pytest.approx(scipy_stats.wilcoxon(s - b).pvalue)
+    t_low, t_high = scipy_stats.t.interval(0.95, 79, loc=(s - b).mean(), scale=scipy_stats.sem(s - b))
+    assert (effect.ci_low, effect.ci_high) == pytest.approx((t_low, t_high))
+
+
+def test_non_inferiority_and_power_match_references() -> None:
+    b, s = _pairs(50, 6, 4, 40)
+    expected = scipy_stats.ttest_1samp(s - b, -0.01, alternative="greater").pvalue
+    assert non_inferiority_p(b, s, 0.01) == pytest.approx(expected)
+    assert non_inferiority_p(np.ones(10), np.ones(10), 0.01) == 0.0
+    d = s - b
+    expected_mde = TTestPower().solve_power(nobs=100, alpha=0.05, power=0.8) * d.std(ddof=1)
+    assert minimum_detectable_effect(b, s, 0.05) == pytest.approx(expected_mde)
+
+
+def _null_pair(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    b = (rng.random(n) < 0.6).astype(float)
+    flip = rng.random(n) < 0.15  # answers change, but not in one direction more than the other
+    s = np.where(flip, rng.random(n) < 0.6, b).astype(float)
+    return b, s
+
+
+def test_calibration_under_no_effect() -> None:
+    rng = np.random.default_rng(11)
+    simulations = 1000
+    rejections = sum(paired_binary(*_null_pair(rng, 200), rng, n_boot=200).p_value < 0.05 for _ in range(simulations))
+    monte_carlo = 3 * np.sqrt(0.05 * 0.95 / simulations)
+    assert rejections / simulations <= 0.05 + monte_carlo
+
+
+def test_holm_keeps_the_family_wise_error_rate() -> None:
+    rng = np.random.default_rng(12)
+    runs, cells = 300, 10
+    any_rejection = 0
+    for _ in range(runs):
+        pvalues = [paired_binary(*_null_pair(rng, 150), rng, n_boot=100).p_value for _ in range(cells)]
+        any_rejection += bool(multipletests(pvalues, alpha=0.05, method="holm")[0].any())
+    assert any_rejection / runs <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / runs)
+
+
+def test_intervals_cover_a_known_effect() -> None:
+    rng = np.random.default_rng(13)
+    true_delta, n, simulations = 0.06, 300, 1000
+    covered = 0
+    for _ in range(simulations):
+        b = (rng.random(n) < 0.5).astype(float)
+        # flips up with probability 0.16 from 0, down with 0.04 from 1: expected delta 0.5 * (0.16 - 0.04)
+        up = (b == 0) & (rng.random(n) < 0.16)
+        down = (b == 1) & (rng.random(n) < 0.04)
+        s = b.copy()
+        s[up], s[down] = 1, 0
+        effect = paired_binary(b, s, rng, n_boot=1000)
+        covered += effect.ci_low <= true_delta <= effect.ci_high
+    assert covered / simulations >= 0.93
