@@ -62,6 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("--json", action="store_true", help="print JSON instead of a table")
     tasks.set_defaults(handler=_tasks)
 
+    analyze = verbs.add_parser(
+        "analyze",
+        help="(re)compute effects.csv and results.json of a run folder and print the verdicts",
+        epilog="example:\n  steer-eval analyze reports/run --correction bh --margin 0.02",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    analyze.add_argument("run_dir", type=Path, help="a run folder written by the main job")
+    analyze.add_argument("--correction", default="holm", choices=["holm", "bh"], help="multiple-comparison correction")
+    analyze.add_argument("--margin", type=float, default=0.01, help="non-inferiority margin on accuracy")
+    analyze.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    analyze.set_defaults(handler=_analyze)
+
     vectors = verbs.add_parser(
         "vectors",
         help="inspect and convert steering vector files",
@@ -204,6 +216,19 @@ def _vectors_export(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"wrote {args.output} for {target}")
+    return 0
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from steer_eval.analysis.api import Settings, analyze
+    from steer_eval.analysis.summary import plain_words
+
+    settings = Settings(correction=args.correction, margin=args.margin, seed=args.seed)
+    settings.check()
+    analysis = analyze(args.run_dir, settings)
+    analysis.write(args.run_dir)
+    print(plain_words(analysis))
+    print(f"\neffects: {args.run_dir / 'effects.csv'}\nresults: {args.run_dir / 'results.json'}")
     return 0
 
 

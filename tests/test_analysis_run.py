@@ -135,3 +135,14 @@ def test_steerability_of_items_with_known_slopes(tmp_path: Path) -> None:
 def test_not_a_run_folder(tmp_path: Path) -> None:
     with pytest.raises(SteerEvalError, match="not a steer-eval run folder"):
         analyze(tmp_path)
+
+
+def test_analyze_command(analysed, capsys) -> None:
+    from steer_eval.cli import main
+
+    folder, _ = analysed
+    assert main(["analyze", str(folder), "--correction", "bh"]) == 0
+    out = capsys.readouterr().out
+    assert "bh correction" in out and "helps:" in out and (folder / "effects.csv").is_file()
+    assert main(["analyze", str(folder.parent / "missing")]) == 2
+    assert "not a steer-eval run folder" in capsys.readouterr().err

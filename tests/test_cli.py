@@ -128,5 +128,16 @@ def test_demo_command_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixt
     # 4 demo tasks x (1 baseline + (vectors + their random controls) x 5 strengths)
     assert len(manifest["grid"]["cells"]) == 4 * (1 + 2 * n_vectors * 5)
     assert (tmp_path / "run" / "cells.csv").is_file() and (tmp_path / "run" / "results.json").is_file()
+    # the verdicts docs/demo.md reports: PASf finds the mood direction (beyond its placebo); no vector makes a
+    # capability better; nothing finds the flattery disposition from the task's own items
+    import pandas as pd
+
+    effects = pd.read_csv(tmp_path / "run" / "effects.csv")
+    mine = effects[~effects.is_control]
+    pasf = mine[(mine.vector == "sentiment-pasf.safetensors") & (mine.task == "demo_sentiment")].set_index("alpha")
+    assert (pasf.loc[[1.0, 2.0, 4.0], "verdict"] == "helps").all()
+    assert not (mine[mine.kind == "intelligence"].verdict == "helps").any()
+    assert not (mine[(mine.task == "demo_sycophancy") & (mine.alpha > 0)].verdict == "helps").any()
+    assert "helps:" in out and "effects.csv" in out
     assert main(["demo", "--output", str(tmp_path)]) == 0  # a second run reuses every cell
     assert "\n0 cell(s) computed" in capsys.readouterr().out

@@ -4,6 +4,7 @@ the store are skipped, so an interrupted run resumes where it stopped."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -51,13 +52,20 @@ def load_lm(prepared: Prepared):
 
 @contextmanager
 def _quiet_lm_eval() -> Iterator[None]:
+    """lm-eval's INFO logs and its per-cell progress bars would drown the runner's one bar over cells.
+    lm-eval builds each task's requests under its own tqdm bar with no switch, so the module's `tqdm` is
+    swapped for a silent one while the grid runs."""
+    import lm_eval.api.task as task_module
+
     logger = logging.getLogger("lm_eval")
-    level = logger.level
+    level, bar = logger.level, task_module.tqdm
     logger.setLevel(logging.ERROR)
+    task_module.tqdm = functools.partial(bar, disable=True)
     try:
         yield
     finally:
         logger.setLevel(level)
+        task_module.tqdm = bar
 
 
 def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=None) -> dict[str, int]:
