@@ -74,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     analyze.set_defaults(handler=_analyze)
 
+    report = verbs.add_parser(
+        "report",
+        help="(re)render a run folder's self-contained HTML report (and effects.csv / results.json if missing)",
+        epilog="example:\n  steer-eval report reports/run -o bias-report.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("run_dir", type=Path, help="a run folder written by the main job")
+    report.add_argument("-o", "--output", type=Path, help="where to write (default RUN_DIR/report.html)")
+    report.add_argument("--correction", default="holm", choices=["holm", "bh"], help="multiple-comparison correction")
+    report.add_argument("--margin", type=float, default=0.01, help="non-inferiority margin on accuracy")
+    report.set_defaults(handler=_report)
+
     vectors = verbs.add_parser(
         "vectors",
         help="inspect and convert steering vector files",
@@ -148,7 +160,8 @@ def _demo(args: argparse.Namespace) -> int:
     result = run_demo(args.output, rebuild=args.rebuild)
     print(f"\n{result.counts['computed']} cell(s) computed, {result.counts['already_done']} reused")
     print(result.summary)
-    print(f"\nvectors:    {args.output / 'vectors'}")
+    print(f"\nreport:     {result.output / 'report.html'}")
+    print(f"vectors:    {args.output / 'vectors'}")
     print(f"run folder: {result.output} (effects.csv with verdicts, results.json, cells.csv, manifest.json)")
     return 0
 
@@ -229,6 +242,17 @@ def _analyze(args: argparse.Namespace) -> int:
     analysis.write(args.run_dir)
     print(plain_words(analysis))
     print(f"\neffects: {args.run_dir / 'effects.csv'}\nresults: {args.run_dir / 'results.json'}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from steer_eval.analysis.api import Settings
+    from steer_eval.report import build_report
+
+    settings = Settings(correction=args.correction, margin=args.margin)
+    settings.check()
+    path = build_report(args.run_dir, args.output, settings)
+    print(f"report: {path}")
     return 0
 
 

@@ -104,6 +104,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         return 0
     print(f"\n{counts['computed']} cell(s) computed, {counts['already_done']} reused from {result.output}")
     print(result.summary)
-    print(f"\neffects:   {result.output / 'effects.csv'} (one row per steered cell, with verdicts)")
+    print(f"\nreport:    {result.output / 'report.html'}")
+    print(f"effects:   {result.output / 'effects.csv'} (one row per steered cell, with verdicts)")
     print(f"results:   {result.output / 'results.json'}\nrun folder: {result.output}")
     return 0

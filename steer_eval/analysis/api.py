@@ -16,8 +16,9 @@ from statsmodels.stats.multitest import multipletests
 from steer_eval.analysis.controls import option_order_rows, placebo_rows
 from steer_eval.analysis.dose import breakdown_strengths, dose_rows
 from steer_eval.analysis.effects import effect_row
+from steer_eval.analysis.examples import flip_rows
 from steer_eval.analysis.groups import pooled_group_rows, subgroup_rows
-from steer_eval.analysis.load import baselines, load_run
+from steer_eval.analysis.load import baselines, load_run, load_texts
 from steer_eval.analysis.verdicts import verdict
 from steer_eval.atomic import atomic_path
 from steer_eval.errors import SteerEvalError
@@ -61,6 +62,8 @@ class Analysis:
     subgroups: pd.DataFrame
     groups: pd.DataFrame
     breakdown: pd.DataFrame
+    flips: pd.DataFrame = field(default_factory=pd.DataFrame)
+    item_slopes: dict = field(default_factory=dict)  # dose series -> per-item steerability (for figures)
     notes: list[str] = field(default_factory=list)
 
     def write(self, run_dir: str | Path) -> None:
@@ -124,7 +127,8 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         rows.append(row)
     placebo = placebo_rows(cells, rng, settings)
     orders = option_order_rows(cells, base, settings)
-    dose = dose_rows(cells, base, settings.level)
+    item_slopes: dict = {}
+    dose = dose_rows(cells, base, settings.level, item_slopes)
     dose_by_series = {
         (d["task"], d["vector"], d["layer"], d["positions"], d["fewshot"], d["option_order"]): d for d in dose
     }
@@ -160,6 +164,8 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         subgroups=pd.DataFrame(subgroup_rows(cells, base, rng, settings)),
         groups=pd.DataFrame(pooled_group_rows(cells, base, rng, settings)),
         breakdown=pd.DataFrame(breakdown_strengths(effects)) if len(effects) else pd.DataFrame(),
+        flips=pd.DataFrame(flip_rows(cells, base, load_texts(run_dir, cells))),
+        item_slopes=item_slopes,
         notes=notes,
     )
 

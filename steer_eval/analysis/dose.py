@@ -16,7 +16,9 @@ from statsmodels.stats.proportion import proportion_confint
 from steer_eval.analysis.load import CellData
 
 
-def dose_rows(cells: list[CellData], baselines: dict, level: float) -> list[dict[str, Any]]:
+def dose_rows(
+    cells: list[CellData], baselines: dict, level: float, slopes_out: dict | None = None
+) -> list[dict[str, Any]]:
     series: dict[tuple, list[CellData]] = {}
     for cell in cells:
         if cell.vector is not None:
@@ -36,6 +38,8 @@ def dose_rows(cells: list[CellData], baselines: dict, level: float) -> list[dict
         y = matrix[:, usable]
         centred = alphas - alphas.mean()
         slopes = (centred[:, None] * (y - y.mean(axis=0))).sum(axis=0) / (centred**2).sum()
+        if slopes_out is not None:
+            slopes_out[(task, vector, layer, positions, fewshot, order)] = slopes
         anti = int((slopes < 0).sum())
         low, high = proportion_confint(anti, len(slopes), alpha=1 - level, method="wilson")
         means = y.mean(axis=1)

@@ -83,6 +83,21 @@ def _cell(key: str, content: dict) -> CellData:
     return data
 
 
+def load_texts(run_dir: str | Path, cells: list[CellData]) -> dict[str, dict[str, dict]]:
+    """Baseline cells' item texts (kept for the report's examples): {cell key: {item id: {text, choices}}}."""
+    store = RunStore(run_dir)
+    out: dict[str, dict[str, dict]] = {}
+    for cell in cells:
+        if cell.vector is None:
+            content = store.read_cell(cell.key) or {}
+            out[cell.key] = {
+                str(r["item_id"]): {"text": r.get("text", ""), "choices": r.get("choices", [])}
+                for r in content.get("records", [])
+                if "text" in r
+            }
+    return out
+
+
 def load_run(run_dir: str | Path) -> tuple[dict, list[CellData]]:
     """The manifest and the cells of its grid that are finished (a partial run analyses what it has)."""
     store = RunStore(run_dir)

@@ -145,6 +145,6 @@ def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_na
             ),
             "metrics": metrics,
             "seconds": seconds,
-            "records": [item_record(sample, cell.task.output) for sample in samples],
+            "records": [item_record(sample, cell.task.output, with_text=cell.is_baseline) for sample in samples],
         },
     )

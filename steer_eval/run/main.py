@@ -8,6 +8,7 @@ from pathlib import Path
 
 from steer_eval.analysis.api import Analysis, Settings, analyze
 from steer_eval.analysis.summary import plain_words
+from steer_eval.report.build import write_report
 from steer_eval.run.config import RunConfig
 from steer_eval.run.execute import cell_key, run_cells
 from steer_eval.run.prepare import Prepared, prepare
@@ -72,4 +73,5 @@ def run(
     store.write_manifest(manifest(prepared, store, started=started, finished=finished, counts=counts))
     analysis = analyze(config.output, settings)
     analysis.write(config.output)
+    write_report(analysis, config.output / "report.html")
     return RunResult(config.output, counts, rows, plain_words(analysis), analysis)

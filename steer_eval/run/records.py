@@ -31,13 +31,28 @@ def _correct(sample: dict, metric_names: tuple[str, ...]) -> float | None:
     return None
 
 
-def item_record(sample: dict, output_type: str) -> dict[str, Any]:
+TEXT_LIMIT = 2000  # characters of an item's prompt kept (in baseline cells) for the report's examples
+
+
+def _text(sample: dict) -> tuple[str, list[str]]:
+    arguments = sample.get("arguments") or []
+    contexts = [a[0] for a in arguments if isinstance(a, (list, tuple)) and a and isinstance(a[0], str)]
+    choices = [a[1] for a in arguments if isinstance(a, (list, tuple)) and len(a) > 1 and isinstance(a[1], str)]
+    context = contexts[0] if contexts else str(sample.get("doc", {}).get("prompt", ""))
+    return context[-TEXT_LIMIT:], choices
+
+
+def item_record(sample: dict, output_type: str, with_text: bool = False) -> dict[str, Any]:
     doc = sample.get("doc", {})
     record: dict[str, Any] = {
         "doc_id": sample.get("doc_id"),
         "item_id": doc.get("id", sample.get("doc_id")),
         "doc_hash": doc_hash(doc),
     }
+    if with_text:
+        record["text"], choices = _text(sample)
+        if choices and output_type != "generate_until":
+            record["choices"] = choices
     if output_type == "generate_until":
         responses = sample.get("filtered_resps") or sample.get("resps") or [""]
         text = responses[0]

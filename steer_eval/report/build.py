@@ -1,0 +1,168 @@
+"""Building `report.html` from a run folder: run the analysis (or read it), draw the figures, fill the
+template. The template is autoescaped: item texts and any other data appear as text, never as markup."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from steer_eval.analysis.api import Analysis, Settings, analyze
+from steer_eval.analysis.summary import plain_words
+from steer_eval.atomic import atomic_path
+from steer_eval.report import figures
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_TABLE_ROWS = 400
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _change(row, prefix: str = "") -> str:
+    delta, low, high = row.get(f"{prefix}delta"), row.get(f"{prefix}ci_low"), row.get(f"{prefix}ci_high")
+    if delta is None or pd.isna(delta):
+        return ""
+    return f"{100 * delta:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
+
+
+def _share(value: float, low: float, high: float) -> str:
+    return f"{100 * value:.0f}% [{100 * low:.0f}, {100 * high:.0f}]"
+
+
+def _effect_rows(effects: pd.DataFrame) -> list[dict]:
+    order = list(figures.VERDICT_COLOURS)
+    rows = []
+    for _, row in effects.iterrows():
+        rows.append(
+            {
+                "task": row["task"],
+                "vector": row["vector"],
+                "alpha": _fmt(row["alpha"], 2),
+                "layer": "" if pd.isna(row["layer"]) else int(row["layer"]),
+                "n": int(row["n"]),
+                "baseline": _fmt(row["baseline"]),
+                "steered": _fmt(row["steered"]),
+                "change": _change(row),
+                "q": "" if pd.isna(row["q_value"]) else f"{row['q_value']:.2g}",
+                "placebo": ""
+                if pd.isna(row.get("vs_placebo_delta"))
+                else f"{100 * (row['steered'] - row['placebo_steered']):+.1f} vs control",
+                "verdict": row["verdict"],
+                "verdict_index": order.index(row["verdict"]) + 1 if row["verdict"] in order else 0,
+                "reason": row["verdict_reason"],
+            }
+        )
+    return rows
+
+
+def _provenance(manifest: dict) -> list[tuple[str, str]]:
+    model = manifest.get("model", {})
+    versions = manifest.get("versions", {}) or {}
+    rows = [
+        ("command", manifest.get("command", "")),
+        ("model", f"{model.get('name')} (revision {model.get('revision') or 'default'})"),
+        ("model config sha256", str(model.get("config_sha256", ""))),
+        ("started / finished", f"{manifest.get('started')} / {manifest.get('finished')}"),
+        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v)),
+        ("seed / limit", f"{manifest.get('seed')} / {manifest.get('limit')}"),
+    ]
+    for label, info in (manifest.get("vectors") or {}).items():
+        rows.append(
+            (f"vector {label}", f"{info.get('path')} (content sha256 {str(info.get('content_sha256', ''))[:16]})")
+        )
+    for name, digest in (manifest.get("data_files_sha256") or {}).items():
+        rows.append((f"data {name}", digest[:16]))
+    return rows
+
+
+def _sources(manifest: dict) -> list[dict]:
+    from steer_eval.tasks.registry import all_tasks
+
+    registry = all_tasks()
+    out = []
+    for task in manifest.get("tasks", []):
+        spec = registry.get(task.get("registry") or "")
+        if spec is not None:
+            out.append({"task": spec.name, "source": spec.source, "licence": spec.licence})
+    return out
+
+
+def render(analysis: Analysis) -> str:
+    effects = analysis.effects
+    mine = effects[(~effects["is_control"]) & (effects["option_order"] == 0)]
+    shown = pd.concat([mine, effects[effects["is_control"] & (effects["option_order"] == 0)]]).head(MAX_TABLE_ROWS)
+    dose = analysis.dose
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    template = env.get_template("report.html.j2")
+    return template.render(
+        model=analysis.manifest.get("model", {}).get("name", "?"),
+        n_cells=len(mine),
+        settings=analysis.settings,
+        generated=datetime.now(UTC).isoformat(timespec="seconds"),
+        summary=plain_words(analysis),
+        colours=figures.VERDICT_COLOURS,
+        figures={
+            "map": figures.verdict_map(mine),
+            "forest": {
+                kind: figures.forest(effects[effects["option_order"] == 0], kind)
+                for kind in ("behavior", "intelligence")
+            },
+            "dose": figures.dose_curves(effects),
+            "steerability": figures.steerability(analysis.item_slopes),
+            "option_order": figures.option_order(mine),
+        },
+        effects=_effect_rows(shown),
+        effects_truncated=len(mine) > MAX_TABLE_ROWS,
+        dose=[
+            {
+                "task": r["task"],
+                "vector": r["vector"],
+                "layer": "" if pd.isna(r["layer"]) else int(r["layer"]),
+                "n_items": r["n_items"],
+                "slope": _fmt(r["steerability_mean"]),
+                "anti": _share(r["anti_steerable"], r["anti_steerable_ci_low"], r["anti_steerable_ci_high"]),
+                "rho": _fmt(r["monotonicity_rho"], 2),
+            }
+            for _, r in dose.head(MAX_TABLE_ROWS).iterrows()
+        ]
+        if len(dose)
+        else [],
+        subgroups=[
+            {**r, "alpha": _fmt(r["alpha"], 2), "change": _change(r)}
+            for r in analysis.subgroups.head(MAX_TABLE_ROWS).to_dict("records")
+        ],
+        groups=[
+            {**r, "alpha": _fmt(r["alpha"], 2), "change": _change(r)}
+            for r in analysis.groups.head(MAX_TABLE_ROWS).to_dict("records")
+        ],
+        flips=analysis.flips.head(60).to_dict("records") if len(analysis.flips) else [],
+        provenance=_provenance(analysis.manifest),
+        sources=_sources(analysis.manifest),
+    )
+
+
+def write_report(analysis: Analysis, target: str | Path) -> Path:
+    target = Path(target)
+    html = render(analysis)
+    with atomic_path(target) as tmp:
+        Path(tmp).write_text(html, encoding="utf-8")
+    return target
+
+
+def build_report(run_dir: str | Path, output: str | Path | None = None, settings: Settings | None = None) -> Path:
+    """Write the report (default RUN_DIR/report.html); also writes effects.csv and results.json if missing."""
+    run_dir = Path(run_dir)
+    analysis = analyze(run_dir, settings)
+    if not (run_dir / "effects.csv").is_file() or not (run_dir / "results.json").is_file():
+        analysis.write(run_dir)
+    return write_report(analysis, Path(output) if output else run_dir / "report.html")

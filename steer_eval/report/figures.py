@@ -1,0 +1,162 @@
+"""The report's figures, drawn with seaborn/matplotlib from the analysis tables and returned as base64
+PNG data URIs (so the HTML needs no other file and makes no request). Figures draw; they compute nothing
+the analysis did not."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+VERDICT_COLOURS = {
+    "helps": "#1a9850",
+    "non-inferior": "#91cf60",
+    "no detectable effect": "#d9d9d9",
+    "inconclusive": "#fee08b",
+    "artifact": "#9e79c7",
+    "hurts": "#d73027",
+}
+MAX_ROWS = 60  # rows of a forest plot
+MAX_PANELS = 12  # dose-response and steerability panels
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _label(row) -> str:
+    layer = "" if pd.isna(row["layer"]) else f" L{int(row['layer'])}"
+    return f"{row['vector']}{layer} x{row['alpha']:g}"
+
+
+def verdict_map(effects: pd.DataFrame) -> str | None:
+    if effects.empty:
+        return None
+    frame = effects.assign(column=effects.apply(_label, axis=1))
+    order = list(VERDICT_COLOURS)
+    codes = frame.pivot_table(index="task", columns="column", values="verdict", aggfunc="first")
+    deltas = frame.pivot_table(index="task", columns="column", values="delta", aggfunc="first")
+    numeric = codes.apply(lambda col: col.map(lambda v: order.index(v) if isinstance(v, str) else np.nan))
+    width = min(2 + 0.55 * len(codes.columns), 40)
+    fig, ax = plt.subplots(figsize=(width, 1 + 0.45 * len(codes.index)))
+    sns.heatmap(
+        numeric,
+        cmap=list(VERDICT_COLOURS.values()),
+        vmin=-0.5,
+        vmax=len(order) - 0.5,
+        cbar=False,
+        annot=(100 * deltas).round(1),
+        fmt="",
+        linewidths=0.5,
+        linecolor="white",
+        ax=ax,
+        annot_kws={"fontsize": 7},
+    )
+    ax.set_xlabel("vector, layer and strength (cell text: change in points)")
+    ax.set_ylabel("")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in VERDICT_COLOURS.values()]
+    ax.legend(handles, order, ncol=len(order), loc="lower left", bbox_to_anchor=(0, 1.01), frameon=False, fontsize=8)
+    return _png(fig)
+
+
+def forest(effects: pd.DataFrame, kind: str) -> str | None:
+    rows = effects[(effects["kind"] == kind) & effects["delta"].notna()]
+    if rows.empty:
+        return None
+    rows = rows.reindex(rows["delta"].abs().sort_values(ascending=False).index).head(MAX_ROWS)
+    rows = rows.assign(label=rows["task"] + "  " + rows.apply(_label, axis=1)).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, 1 + 0.28 * len(rows)))
+    y = np.arange(len(rows))
+    colours = [VERDICT_COLOURS.get(v, "#777777") for v in rows["verdict"]]
+    ax.errorbar(
+        100 * rows["delta"],
+        y,
+        xerr=[100 * (rows["delta"] - rows["ci_low"]), 100 * (rows["ci_high"] - rows["delta"])],
+        fmt="none",
+        ecolor="#555555",
+        elinewidth=1,
+    )
+    ax.scatter(100 * rows["delta"], y, c=colours, zorder=3, edgecolors="#333333", linewidths=0.5)
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    ax.set_yticks(y, rows["label"], fontsize=7)
+    ax.set_xlabel("change in accuracy, points (95% interval)")
+    sns.despine(ax=ax)
+    return _png(fig)
+
+
+def dose_curves(effects: pd.DataFrame) -> str | None:
+    rows = effects[effects["delta"].notna() & (effects["option_order"] == 0)]
+    if rows.empty:
+        return None
+    tasks = list(dict.fromkeys(rows["task"]))[:MAX_PANELS]
+    columns = min(3, len(tasks))
+    lines = (len(tasks) + columns - 1) // columns
+    fig, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.2 * lines), squeeze=False)
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        subset = rows[rows["task"] == task]
+        for (vector, layer), series in subset.groupby(["vector", "layer"], dropna=False):
+            series = series.sort_values("alpha")
+            control = bool(series["is_control"].iloc[0])
+            x = [0.0, *series["alpha"]]
+            y = [0.0, *(100 * series["delta"])]
+            low = [0.0, *(100 * series["ci_low"])]
+            high = [0.0, *(100 * series["ci_high"])]
+            order = np.argsort(x)
+            x, y, low, high = (np.array(v)[order] for v in (x, y, low, high))
+            name = str(vector) if pd.isna(layer) else f"{vector} L{int(layer)}"
+            line = ax.plot(x, y, marker="o", markersize=3, linestyle="--" if control else "-", label=name[:40])[0]
+            ax.fill_between(x, low, high, color=line.get_color(), alpha=0.12)
+        ax.axhline(0, color="#333333", linewidth=0.8)
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("strength")
+        ax.set_ylabel("change, points")
+    for ax in list(axes.flat)[len(tasks) :]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=2, fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def steerability(item_slopes: dict) -> str | None:
+    series = [(key, values) for key, values in item_slopes.items() if len(values)][:MAX_PANELS]
+    if not series:
+        return None
+    frame = pd.concat(pd.DataFrame({"slope": values, "series": f"{key[0]} | {key[1]}"[:60]}) for key, values in series)
+    fig, ax = plt.subplots(figsize=(8, 1 + 0.35 * len(series)))
+    sns.boxplot(data=frame, x="slope", y="series", ax=ax, fliersize=1, color="#9ecae1")
+    ax.axvline(0, color="#d73027", linewidth=1)
+    ax.set_xlabel("per-item steerability (slope of propensity over strength); left of the red line = anti-steerable")
+    ax.set_ylabel("")
+    return _png(fig)
+
+
+def option_order(effects: pd.DataFrame) -> str | None:
+    rows = effects[effects["pooled_delta"].notna()]
+    if rows.empty:
+        return None
+    rows = rows.head(MAX_ROWS)
+    labels = rows["task"] + "  " + rows.apply(_label, axis=1)
+    frame = pd.DataFrame(
+        {
+            "cell": list(labels) * 2,
+            "points": list(100 * rows["delta"]) + list(100 * rows["pooled_delta"]),
+            "option order": ["original"] * len(rows) + ["pooled over rotations"] * len(rows),
+        }
+    )
+    fig, ax = plt.subplots(figsize=(8, 1 + 0.4 * len(rows)))
+    sns.barplot(data=frame, y="cell", x="points", hue="option order", ax=ax, palette=["#4575b4", "#fdae61"])
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    ax.set_xlabel("change in accuracy, points")
+    ax.set_ylabel("")
+    return _png(fig)

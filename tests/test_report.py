@@ -1,0 +1,99 @@
+"""The HTML report as a person sees it: rendered in headless Chromium (Debian's package) with a fresh
+profile, screenshot not blank, no console errors, no network requests; item text with markup appears
+escaped; `steer-eval report` re-renders from a run folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from synthetic_run import SyntheticRun, records, task_ref, vector_ref
+
+from steer_eval.cli import main
+from steer_eval.report import build_report
+from steer_eval.run.grid import Cell
+
+HOSTILE = '<script>document.title="pwned"</script><b>bold?</b> & "quotes"'
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("no Chromium on this machine (Debian: apt-get install chromium; .ci/run installs it)")
+
+
+@pytest.fixture
+def run_with_hostile_text(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    run = SyntheticRun(tmp_path / "run")
+    task, vec = task_ref("hostile <task>"), vector_ref("v<i>.safetensors")
+    base = (rng.random(200) < 0.4).astype(float)
+    key = run.add(Cell(task, 0, 0), base)
+    content = run.store.read_cell(key)
+    texts = records(base)
+    for record in texts:
+        record.update(text=f"Question {record['item_id']}: {HOSTILE}", choices=[" yes <b>", " no </td>"])
+    run.store.write_cell(key, {**content, "records": texts})
+    steered = base.copy()
+    steered[rng.random(200) < 0.3] = 1.0
+    for alpha in (1.0, 2.0):
+        run.add(Cell(task, 0, 0, vec, alpha, 2), steered)
+    run.finish()
+    return tmp_path / "run"
+
+
+def test_item_text_is_escaped(run_with_hostile_text: Path) -> None:
+    html = build_report(run_with_hostile_text).read_text()
+    assert "<script>document.title" not in html and "&lt;script&gt;document.title" in html
+    assert "<b>bold?</b>" not in html and "v&lt;i&gt;.safetensors" in html
+    assert "<script" not in html.lower()  # the report carries no script at all
+    assert (run_with_hostile_text / "effects.csv").is_file() and (run_with_hostile_text / "results.json").is_file()
+
+
+def test_report_in_headless_chromium(demo_dir: Path, tmp_path: Path) -> None:
+    chromium = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    from steer_eval.demo.ground_truth import behaviour_vector
+    from steer_eval.run.config import RunConfig
+    from steer_eval.run.main import run
+    from steer_eval.steering.lm_model import SteerEvalLM
+    from steer_eval.vectors.format import save_vector
+
+    lm = SteerEvalLM(pretrained=str(demo_dir), device="cpu", batch_size=64)
+    vector = save_vector(behaviour_vector(lm, "sentiment"), tmp_path / "sentiment.safetensors")
+    config = RunConfig(model="demo", vectors=[vector], tasks=["demo"], alphas=[-1.0, 1.0, 4.0], controls=["random"],
+                       limit=40, device="cpu", output=tmp_path / "run")  # fmt: skip
+    run(config, progress=False)
+    assert main(["report", str(tmp_path / "run")]) == 0
+    page_path = tmp_path / "run" / "report.html"
+    console, requests = [], []
+    with sync_playwright() as playwright:
+        # headless, and a fresh temporary profile per launch (Playwright's default)
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1600})
+        page.on("console", lambda message: console.append(message) if message.type == "error" else None)
+        page.on("pageerror", lambda error: console.append(error))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(page_path.as_uri())
+        page.wait_for_load_state("load")
+        shot = page.screenshot(full_page=True)
+        title = page.title()
+        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        browser.close()
+    assert not console, console
+    assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
+    assert title.startswith("steer-eval report") and images and all(ok and width > 0 for ok, width in images)
+    from io import BytesIO
+
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(BytesIO(shot)).convert("L"), dtype=float)
+    assert pixels.shape[0] > 1600 and pixels.std() > 10  # a long page with content, not a blank one
+    (tmp_path / "report.png").write_bytes(shot)
