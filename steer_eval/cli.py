@@ -86,6 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--margin", type=float, default=0.01, help="non-inferiority margin on accuracy")
     report.set_defaults(handler=_report)
 
+    check = verbs.add_parser(
+        "check",
+        help="CI gate: run what an expectations file needs and fail (exit 1) when an expectation does not hold",
+        epilog="example:\n  steer-eval check steering.yaml --junit junit.xml --summary $GITHUB_STEP_SUMMARY",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("spec", type=Path, help="the expectations file (YAML; docs/check.md)")
+    check.add_argument("--baseline", type=Path, help="a previous run folder (or results.json) to compare against")
+    check.add_argument("--junit", type=Path, help="write JUnit XML here (one test case per check)")
+    check.add_argument("--summary", type=Path, help="write a Markdown summary here (append-safe for CI summaries)")
+    check.add_argument("--output", dest="check_output", type=Path, default=Path("reports/check"), help="run folders")
+    check.set_defaults(handler=_check)
+
     vectors = verbs.add_parser(
         "vectors",
         help="inspect and convert steering vector files",
@@ -254,6 +267,27 @@ def _report(args: argparse.Namespace) -> int:
     path = build_report(args.run_dir, args.output, settings)
     print(f"report: {path}")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from steer_eval.check.gate import run_checks
+    from steer_eval.check.outputs import markdown, table, write_junit
+    from steer_eval.check.spec import SpecError, load_spec
+
+    spec = load_spec(args.spec)
+    if args.baseline is not None and not args.baseline.exists():
+        raise SpecError(f"--baseline {args.baseline} does not exist")
+    if args.baseline is not None and spec.regression is None:
+        raise SpecError(f"--baseline needs `regression: {{max_drop: ...}}` in {args.spec}")
+    outcomes = run_checks(spec, args.check_output, args.baseline)
+    print(table(outcomes))
+    if args.junit:
+        write_junit(outcomes, args.junit)
+    if args.summary:
+        args.summary.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.summary, "a", encoding="utf-8") as handle:  # CI summaries are appended to
+            handle.write(markdown(outcomes))
+    return 0 if all(o.passed for o in outcomes) else 1
 
 
 def _tasks(args: argparse.Namespace) -> int:

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from steer_eval.run.config import RunConfig
 from steer_eval.run.main import run
-from steer_eval.vectors.format import SiteKey, SteeringVector, VectorMeta, save_vector
-from steer_eval.vocab import PositionMode, Site
+from steer_eval.vectors.format import save_vector
 
 
 @pytest.fixture(scope="module")
@@ -57,50 +55,16 @@ def test_demo_verdicts_match_the_ground_truth(ground_truth_run) -> None:
 
 
 def test_a_letter_bias_vector_is_flagged_as_an_artifact(real_model_dir: Path, tmp_path: Path) -> None:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from letter_bias import TASK, letter_a_vector, letter_prior_task
 
-    from steer_eval.tasks import registry
-    from steer_eval.tasks.items import MCItem
-    from steer_eval.tasks.lmeval_adapter import UTILS, render_yaml
-
-    # a task whose correct answer is always the first option in the original order
-    def items(_folder):
-        make = lambda i: MCItem(f"q{i}", f"Question {i}: which one?", ("red", "green", "blue", "small"), 0)  # noqa: E731
-        return {
-            "train": [make(i) for i in range(4)],
-            "validation": [make(i) for i in range(4)],
-            "test": [make(i) for i in range(60)],
-        }
-
-    spec = registry.TaskSpec(
-        "test_letter_prior", "behavior", "test", "target: the first option; wanted", "a test", "none", items
-    )
-    registry.register(spec)
-    try:
-        include = tmp_path / "tasks"
-        include.mkdir()
-        (include / "se_test_letter_prior.yaml").write_text(render_yaml(spec))
-        (include / "utils.py").write_text(UTILS)
-        # the vector: at the last block's output, the unembedding of " A" minus that of the other letters
-        model = AutoModelForCausalLM.from_pretrained(real_model_dir)
-        tokenizer = AutoTokenizer.from_pretrained(real_model_dir)
-        ids = [tokenizer(f" {letter}", add_special_tokens=False)["input_ids"][-1] for letter in "ABCD"]
-        unembed = model.get_output_embeddings().weight.detach()
-        direction = unembed[ids[0]] - unembed[ids[1:]].mean(dim=0)
-        last = model.config.num_hidden_layers - 1
-        vector = SteeringVector(
-            {SiteKey(Site.RESID, last): direction}, VectorMeta(method="letter-bias", positions=PositionMode.LAST_PROMPT)
-        )
-        path = save_vector(vector, tmp_path / "letter_a.safetensors")
-        config = RunConfig(model=str(real_model_dir), vectors=[path], tasks=["test_letter_prior"], alphas=[30.0],
+    with letter_prior_task(tmp_path) as include:
+        path = letter_a_vector(real_model_dir, tmp_path / "letter_a.safetensors")
+        config = RunConfig(model=str(real_model_dir), vectors=[path], tasks=[TASK], alphas=[30.0],
                            option_orders=4, include_path=str(include), output=tmp_path / "run")  # fmt: skip
         effects = run(config, progress=False).analysis.effects
-    finally:
-        registry._REGISTRY.pop("test_letter_prior")
     original = effects[effects.option_order == 0].iloc[0]
     assert original.delta > 0.3  # at the original order the letter bias looks like a large gain
     rotated = effects[effects.option_order > 0]
     assert (rotated.delta <= 0).all() and (rotated.delta < 0).any()  # where the answer is not A, it loses
     assert original.verdict == "artifact", original.verdict_reason
     assert original.letter_share > 0.5 and np.isfinite(original.pooled_delta)
-    assert torch.isfinite(direction).all()

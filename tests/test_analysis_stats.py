@@ -31,7 +31,18 @@ def test_accuracy_effect_matches_reference_computations() -> None:
     brute = (s[index] - b[index]).mean(axis=1)
     assert effect.ci_low == pytest.approx(np.quantile(brute, 0.025), abs=0.011)
     assert effect.ci_high == pytest.approx(np.quantile(brute, 0.975), abs=0.011)
-    assert paired_binary(b, b, np.random.default_rng(0)).p_value == 1.0
+    same = paired_binary(b, b, np.random.default_rng(0))
+    assert same.p_value == 1.0 and same.ci_low < 0 < same.ci_high  # no disagreement is not certainty
+
+
+def test_few_disagreements_use_the_agresti_min_interval() -> None:
+    b, s = _pairs(30, 0, 2, 4)  # 2 of 36 pairs disagree
+    effect = paired_binary(b, s, np.random.default_rng(0))
+    total, p01, p10 = 38, 2.5 / 38, 0.5 / 38
+    se = np.sqrt((p01 + p10 - (p01 - p10) ** 2) / total)
+    assert (effect.ci_low, effect.ci_high) == pytest.approx(
+        (p01 - p10 - 1.959964 * se, p01 - p10 + 1.959964 * se), abs=1e-6
+    )
 
 
 def test_propensity_effect_matches_scipy() -> None:

@@ -3,7 +3,8 @@ answer of the same item form a pair.
 
 - accuracy (0/1 per item): delta = (n01 - n10) / n; interval: a seeded paired bootstrap, drawn as
   multinomial counts of the four (baseline, steered) outcome kinds (the same distribution as resampling
-  items, at a fraction of the cost); p-value: exact McNemar (statsmodels).
+  items, at a fraction of the cost), or, when fewer than 10 pairs disagree (the bootstrap would collapse
+  to zero width), the Agresti-Min adjusted interval; p-value: exact McNemar (statsmodels).
 - propensity (a log-probability margin per item): mean paired difference; t interval of the mean
   (statsmodels; the margins are continuous and n is in the tens to thousands); Wilcoxon signed-rank
   p-value (scipy).
@@ -23,6 +24,8 @@ from scipy import stats as scipy_stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import DescrStatsW
+
+FEW_DISCORDANT = 10  # below this many disagreeing pairs the interval is Agresti-Min, not the bootstrap
 
 
 @dataclass(frozen=True)
@@ -46,11 +49,25 @@ def paired_binary(
     n01 = int((~b & s).sum())
     n00 = n - n11 - n10 - n01
     delta = (n01 - n10) / n
-    counts = rng.multinomial(n, np.array([n11, n10, n01, n00]) / n, size=n_boot)
-    boot = (counts[:, 2] - counts[:, 1]) / n
-    low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    if n01 + n10 < FEW_DISCORDANT:
+        low, high = agresti_min_interval(n10, n01, n, level)
+    else:
+        counts = rng.multinomial(n, np.array([n11, n10, n01, n00]) / n, size=n_boot)
+        boot = (counts[:, 2] - counts[:, 1]) / n
+        low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
     p = 1.0 if n01 + n10 == 0 else float(mcnemar([[n11, n10], [n01, n00]], exact=True).pvalue)
     return PairedEffect(n, b.mean(), s.mean(), delta, float(low), float(high), p)
+
+
+def agresti_min_interval(n10: int, n01: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wald interval for a paired difference of proportions with 0.5 added to each cell (Agresti & Min
+    2005). Used when few pairs disagree: the bootstrap then collapses (no disagreement, zero width)."""
+    total = n + 2
+    p01, p10 = (n01 + 0.5) / total, (n10 + 0.5) / total
+    diff = p01 - p10
+    se = math.sqrt(max(p01 + p10 - diff**2, 0.0) / total)
+    z = scipy_stats.norm.ppf((1 + level) / 2)
+    return max(-1.0, diff - z * se), min(1.0, diff + z * se)
 
 
 def paired_continuous(baseline: np.ndarray, steered: np.ndarray, level: float = 0.95) -> PairedEffect:

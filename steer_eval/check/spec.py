@@ -1,0 +1,202 @@
+"""The expectations file (YAML) and its validation. Every key is checked: a typo is an error that names it
+(with the closest known key), never a silently skipped expectation.
+
+    model: demo                      # hub id, local folder or demo
+    model_args: {}                   # optional, lm-eval style
+    vectors: {bias: vectors/bias.safetensors}      # paths relative to this file
+    defaults: {limit: 200, seed: 0}  # also: fewshot, option_orders, data_dir, include_path, device, dtype, batch_size
+    expect:
+      - {vector: bias, task: bbq_age, alpha: 4, improves: {min_delta: 0.03, q: 0.05}}
+      - {vector: bias, task: mmlu_anatomy, alpha: 4, not_worse: {margin: 0.01}}
+      - {vector: bias, task: bbq_age, alpha: 4, no_artifact: true}
+    baseline: runs/main              # optional: a previous run folder (or its results.json)
+    regression: {max_drop: 0.02}     # with a baseline: an effect may not fall by more than this, significantly
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from steer_eval.errors import SteerEvalError
+
+TOP_KEYS = {"model", "model_args", "revision", "vectors", "defaults", "expect", "baseline", "regression"}
+DEFAULT_KEYS = {
+    "limit",
+    "seed",
+    "fewshot",
+    "option_orders",
+    "data_dir",
+    "include_path",
+    "device",
+    "dtype",
+    "batch_size",
+}
+EXPECT_KEYS = {"name", "vector", "task", "alpha", "layer", "positions", "improves", "not_worse", "no_artifact"}
+CHECK_KEYS = {"improves": {"min_delta", "q"}, "not_worse": {"margin"}}
+REGRESSION_KEYS = {"max_drop", "q"}
+
+
+class SpecError(SteerEvalError):
+    """A malformed expectations file."""
+
+
+@dataclass
+class Expectation:
+    name: str
+    vector: str
+    task: str
+    alpha: float
+    layer: int | None = None
+    positions: str | None = None
+    improves: dict[str, float] | None = None
+    not_worse: dict[str, float] | None = None
+    no_artifact: bool = False
+
+
+@dataclass
+class CheckSpec:
+    path: Path
+    model: str
+    vectors: dict[str, Path]
+    expect: list[Expectation]
+    model_args: dict[str, Any] = field(default_factory=dict)
+    revision: str | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    baseline: Path | None = None
+    regression: dict[str, float] | None = None
+
+
+def _unknown(keys: set[str], known: set[str], where: str) -> None:
+    for key in sorted(keys - known):
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SpecError(f"{where}: unknown key {key!r}{hint}; known keys: {', '.join(sorted(known))}")
+
+
+def _mapping(value: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise SpecError(f"{where} must be a mapping, not {type(value).__name__}")
+    return value
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{where} must be a number, not {value!r}")
+    return float(value)
+
+
+def load_spec(path: str | Path) -> CheckSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"expectations file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    raw = _mapping(raw, str(path))
+    _unknown(set(raw), TOP_KEYS, str(path))
+    for key in ("model", "vectors", "expect"):
+        if key not in raw:
+            raise SpecError(f"{path}: missing required key {key!r}")
+    here = path.parent
+    vectors = {}
+    for name, file in _mapping(raw["vectors"], f"{path}: vectors").items():
+        full = (here / str(file)).resolve()
+        if not full.is_file():
+            raise SpecError(f"{path}: vector {name!r} file not found: {full}")
+        vectors[str(name)] = full
+    defaults = _mapping(raw.get("defaults") or {}, f"{path}: defaults")
+    _unknown(set(defaults), DEFAULT_KEYS, f"{path}: defaults")
+    if not isinstance(raw["expect"], list) or not raw["expect"]:
+        raise SpecError(f"{path}: expect must be a non-empty list of expectations")
+    expectations = [_expectation(item, i, vectors, path) for i, item in enumerate(raw["expect"])]
+    regression = raw.get("regression")
+    if regression is not None:
+        regression = _mapping(regression, f"{path}: regression")
+        _unknown(set(regression), REGRESSION_KEYS, f"{path}: regression")
+        regression = {k: _number(v, f"{path}: regression.{k}") for k, v in regression.items()}
+        regression.setdefault("q", 0.05)
+        if "max_drop" not in regression:
+            raise SpecError(f"{path}: regression needs max_drop")
+    baseline = None
+    if raw.get("baseline") is not None:
+        baseline = (here / str(raw["baseline"])).resolve()
+        if not baseline.exists():
+            raise SpecError(f"{path}: baseline {baseline} does not exist (a run folder or its results.json)")
+        if regression is None:
+            raise SpecError(
+                f"{path}: a baseline needs `regression: {{max_drop: ...}}` to say what counts as a regression"
+            )
+    _check_tasks(expectations, path)
+    return CheckSpec(
+        path=path,
+        model=str(raw["model"]),
+        vectors=vectors,
+        expect=expectations,
+        model_args=_mapping(raw.get("model_args") or {}, f"{path}: model_args"),
+        revision=raw.get("revision"),
+        defaults=defaults,
+        baseline=baseline,
+        regression=regression,
+    )
+
+
+def _expectation(item: Any, index: int, vectors: dict[str, Path], path: Path) -> Expectation:
+    where = f"{path}: expect[{index}]"
+    item = _mapping(item, where)
+    _unknown(set(item), EXPECT_KEYS, where)
+    for key in ("vector", "task", "alpha"):
+        if key not in item:
+            raise SpecError(f"{where}: missing required key {key!r}")
+    if item["vector"] not in vectors:
+        raise SpecError(f"{where}: vector {item['vector']!r} is not one of the file's vectors ({', '.join(vectors)})")
+    checks = {}
+    for check, keys in CHECK_KEYS.items():
+        if check in item:
+            value = _mapping(item[check], f"{where}.{check}")
+            _unknown(set(value), keys, f"{where}.{check}")
+            checks[check] = {k: _number(v, f"{where}.{check}.{k}") for k, v in value.items()}
+    if "improves" in checks:
+        checks["improves"].setdefault("min_delta", 0.0)
+        checks["improves"].setdefault("q", 0.05)
+    if "not_worse" in checks and "margin" not in checks["not_worse"]:
+        raise SpecError(f"{where}.not_worse needs a margin")
+    no_artifact = item.get("no_artifact", False)
+    if not isinstance(no_artifact, bool):
+        raise SpecError(f"{where}.no_artifact must be true or false")
+    if not checks and not no_artifact:
+        raise SpecError(f"{where}: says nothing to check; add improves, not_worse or no_artifact")
+    alpha = _number(item["alpha"], f"{where}.alpha")
+    if alpha == 0:
+        raise SpecError(f"{where}: alpha 0 is the unsteered baseline; expectations are about a steered strength")
+    name = str(item.get("name") or f"{item['vector']} x{alpha:g} on {item['task']}")
+    layer = item.get("layer")
+    if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int)):
+        raise SpecError(f"{where}.layer must be an integer")
+    return Expectation(
+        name,
+        str(item["vector"]),
+        str(item["task"]),
+        alpha,
+        layer,
+        item.get("positions"),
+        checks.get("improves"),
+        checks.get("not_worse"),
+        no_artifact,
+    )
+
+
+def _check_tasks(expectations: list[Expectation], path: Path) -> None:
+    from steer_eval.tasks.registry import all_tasks
+
+    known = all_tasks()
+    for expectation in expectations:
+        if expectation.task not in known:
+            close = difflib.get_close_matches(expectation.task, list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SpecError(f"{path}: unknown task {expectation.task!r}{hint}; `steer-eval tasks` lists them")
