@@ -84,7 +84,8 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
     if getattr(lm, "rank", 0) == 0:
         started = datetime.now(UTC).isoformat(timespec="seconds")
         store.write_manifest(manifest(prepared, store, started=started, finished=None))
-    lm.quiet = True  # one bar over the cells instead of a bar per lm-eval call
+    lm.quiet = True  # one bar over the cells (with an ETA) and a transient one over each cell's items
+    lm.item_progress = progress
     paths = [str(tasks_dir())] + ([config.include_path] if config.include_path else [])
     user_tasks = any(cell.task.registry is None for cell in todo)
     counts["rank"] = getattr(lm, "rank", 0)

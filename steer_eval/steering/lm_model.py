@@ -53,6 +53,7 @@ class SteerEvalLM(HFLM):
         self.padding_side = padding_side
         self.steerer = Steerer(self.model)
         self.quiet = False  # True: no per-call progress bars (the runner shows one bar over its cells)
+        self.item_progress = False  # with quiet: still show a transient bar over a call's items
         self.set_interventions(
             load_interventions(vectors, self.steerer.model_map, alpha, positions, None if layer is None else int(layer))
         )
@@ -110,7 +111,10 @@ class SteerEvalLM(HFLM):
         )
         batch_size, batch_fn = self._batching(len(ordered), override_bs)
         results: list[tuple[float, bool]] = []
-        progress = tqdm(total=len(requests), disable=disable_tqdm or self.rank != 0, desc="Scoring (steered)")
+        show = not disable_tqdm or self.item_progress
+        progress = tqdm(
+            total=len(requests), disable=not show or self.rank != 0, desc="Items", leave=not self.item_progress
+        )
         for chunk in ordered.get_batched(n=batch_size, batch_fn=batch_fn):
             rows, prompt_lengths = [], []
             for _, context, continuation in chunk:
