@@ -42,6 +42,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--option-orders", type=int, default=1, help="K: run each multiple-choice task under K rotations of its options"
     )
     run.add_argument("--controls", help="'random': add a same-norm random vector per vector (the placebo)")
+    run.add_argument("--combine", action="store_true", help="also run all vectors together (interaction analysis)")
     run.add_argument("--limit", type=int, help="at most N test items per task (quick runs)")
     run.add_argument("--seed", type=int, default=0, help="seed for controls and few-shot sampling")
     run.add_argument("--revision", help="model revision")
@@ -79,6 +80,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         fewshot=parse_list(args.fewshot, int, "--fewshot", "0,5"),
         option_orders=args.option_orders,
         controls=parse_list(args.controls, str, "--controls", "random") or [],
+        combine=args.combine,
         limit=args.limit,
         seed=args.seed,
         revision=args.revision,

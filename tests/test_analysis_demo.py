@@ -68,3 +68,22 @@ def test_a_letter_bias_vector_is_flagged_as_an_artifact(real_model_dir: Path, tm
     assert (rotated.delta <= 0).all() and (rotated.delta < 0).any()  # where the answer is not A, it loses
     assert original.verdict == "artifact", original.verdict_reason
     assert original.letter_share > 0.5 and np.isfinite(original.pooled_delta)
+
+
+def test_combined_vectors_and_their_interaction(ground_truth_run, tmp_path: Path) -> None:
+    paths = [
+        Path(info["path"]) for label, info in ground_truth_run.manifest["vectors"].items() if info["control_of"] is None
+    ]
+    config = RunConfig(model="demo", vectors=paths, tasks=["demo_sentiment"], alphas=[1.0], combine=True,
+                       device="cpu", batch_size="64", output=tmp_path / "run")  # fmt: skip
+    analysis = run(config, progress=False).analysis
+    row = analysis.interactions.iloc[0]
+    singles = analysis.effects[
+        (analysis.effects.alpha == 1.0) & (analysis.effects.vector.isin([p.name for p in paths]))
+    ]
+    assert len(singles) == 2 and " + " in row.combination
+    combined = analysis.effects[analysis.effects.vector == row.combination].iloc[0]
+    assert row.combined_delta == pytest.approx(combined.delta)
+    assert row.sum_of_singles == pytest.approx(singles.delta.sum())
+    assert row.interaction == pytest.approx(row.combined_delta - row.sum_of_singles)
+    assert row.ci_low <= row.interaction <= row.ci_high

@@ -192,3 +192,33 @@ def test_model_args_reach_the_model(demo_vector: Path, tmp_path: Path) -> None:
     config = _config(demo_vector, tmp_path / "run", model_args={"max_length": 96}, batch_size="4")
     lm = load_lm(prepare(config, progress=False))
     assert lm.max_length == 96 and lm.batch_size == 4
+
+
+def test_vector_files_with_the_same_name_are_refused(demo_vector: Path, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(demo_vector, other / demo_vector.name)
+    args = ["--model", "demo", "--vectors", str(demo_vector), str(other / demo_vector.name), "--tasks", "demo_facts"]
+    assert main([*args, "--output", str(tmp_path / "r")]) == EXIT_BAD_INPUT
+    assert "distinct names" in capsys.readouterr().err
+
+
+def test_cell_keys_change_with_the_task_data_and_the_dtype(demo_vector: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from steer_eval.run.execute import cell_key
+    from steer_eval.run.prepare import prepare
+
+    prepared = prepare(_config(demo_vector, tmp_path / "r", tasks=["demo_facts"], controls=[]), progress=False)
+    cell = prepared.cells[1]
+    other_data = replace(cell, task=replace(cell.task, data="something else"))
+    assert cell_key(prepared, cell) != cell_key(prepared, other_data)
+    other_dtype = prepare(
+        _config(demo_vector, tmp_path / "r", tasks=["demo_facts"], controls=[], dtype="float32"), progress=False
+    )
+    assert cell_key(prepared, cell) != cell_key(other_dtype, other_dtype.cells[1])
+    assert cell_key(prepared, cell) == cell_key(
+        prepare(_config(demo_vector, tmp_path / "r", tasks=["demo_facts"], controls=[]), progress=False), cell
+    )

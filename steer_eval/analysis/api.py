@@ -18,6 +18,7 @@ from steer_eval.analysis.dose import breakdown_strengths, dose_rows
 from steer_eval.analysis.effects import effect_row
 from steer_eval.analysis.examples import flip_rows
 from steer_eval.analysis.groups import pooled_group_rows, subgroup_rows
+from steer_eval.analysis.interactions import interaction_rows
 from steer_eval.analysis.load import baselines, load_run, load_texts
 from steer_eval.analysis.verdicts import verdict
 from steer_eval.atomic import atomic_path
@@ -63,6 +64,7 @@ class Analysis:
     groups: pd.DataFrame
     breakdown: pd.DataFrame
     flips: pd.DataFrame = field(default_factory=pd.DataFrame)
+    interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
     item_slopes: dict = field(default_factory=dict)  # dose series -> per-item steerability (for figures)
     notes: list[str] = field(default_factory=list)
 
@@ -79,6 +81,7 @@ class Analysis:
             "subgroups": _records(self.subgroups),
             "groups": _records(self.groups),
             "breakdown": _records(self.breakdown),
+            "interactions": _records(self.interactions),
             "notes": self.notes,
         }
         with atomic_path(run_dir / "results.json") as tmp:
@@ -165,6 +168,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         groups=pd.DataFrame(pooled_group_rows(cells, base, rng, settings)),
         breakdown=pd.DataFrame(breakdown_strengths(effects)) if len(effects) else pd.DataFrame(),
         flips=pd.DataFrame(flip_rows(cells, base, load_texts(run_dir, cells))),
+        interactions=pd.DataFrame(interaction_rows(cells, base, settings.level)),
         item_slopes=item_slopes,
         notes=notes,
     )

@@ -57,10 +57,15 @@ def option_order_rows(cells: list[CellData], baselines: dict, settings) -> dict[
         if cell.vector is not None:
             key = (cell.task, cell.vector, cell.alpha, cell.layer, cell.positions, cell.fewshot)
             series.setdefault(key, {})[cell.option_order] = cell
+    orders_run: dict[tuple[str, int], set[int]] = {}
+    for task, fewshot, order in baselines:
+        orders_run.setdefault((task, fewshot), set()).add(order)
     out = {}
     for (task, _v, _a, _l, _p, fewshot), by_order in series.items():
         if 0 not in by_order or len(by_order) < 2:
             continue
+        if set(by_order) != orders_run.get((task, fewshot), set()):
+            continue  # a partial run: pool only over the full, balanced set of rotations
         per_item = []
         for order, cell in sorted(by_order.items()):
             base = baselines.get((task, fewshot, order))

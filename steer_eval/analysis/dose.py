@@ -1,7 +1,8 @@
 """Dose-response and reliability (Tan et al. 2024): per item, the steerability is the least-squares slope
 of its propensity over the strengths of a series (a vector at one layer, position mode, task, few-shot and
 option order; the unsteered baseline is strength 0); items with a negative slope are anti-steerable
-(share with a Wilson interval); monotonicity is Spearman's rho between strength and mean propensity.
+(share with a Wilson interval; "negative" is relative to the vector's own direction, whatever the task
+wants); monotonicity is Spearman's rho between strength and mean propensity.
 The breakdown strength of a capability is the smallest strength whose verdict is `hurts`."""
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def dose_rows(
 def breakdown_strengths(effects) -> list[dict[str, Any]]:
     """Per intelligence task and vector series: the smallest positive and negative strengths judged `hurts`."""
     rows = []
-    hurt = effects[(effects["kind"] == "intelligence") & (effects["verdict"] == "hurts")]
+    hurt = effects[
+        (effects["kind"] == "intelligence") & (effects["verdict"] == "hurts") & ~effects["is_control"].astype(bool)
+    ]
     for (task, vector, layer, positions, fewshot, order), group in hurt.groupby(
         ["task", "vector", "layer", "positions", "fewshot", "option_order"], dropna=False
     ):

@@ -24,6 +24,8 @@ class CellData:
     target_is_desired: bool | None
     vector: str | None  # label; None for the baseline
     control_of: str | None
+    vector_sha: str | None
+    members: tuple[str, ...]  # a combination's member vectors (sha256); empty otherwise
     alpha: float
     layer: int | None
     positions: str | None
@@ -63,6 +65,8 @@ def _cell(key: str, content: dict) -> CellData:
         target_is_desired=task.get("target_is_desired"),
         vector=None if vector is None else vector["label"],
         control_of=None if vector is None else vector.get("control_of"),
+        vector_sha=None if vector is None else vector.get("sha256"),
+        members=() if vector is None else tuple(vector.get("members") or ()),
         alpha=float(cell["alpha"]),
         layer=cell["layer"],
         positions=cell["positions"],
@@ -102,13 +106,19 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[CellData]]:
     """The manifest and the cells of its grid that are finished (a partial run analyses what it has)."""
     store = RunStore(run_dir)
     manifest = store.manifest()
-    if manifest is None:
-        raise SteerEvalError(f"{run_dir} is not a steer-eval run folder (no readable manifest.json)")
+    if manifest is None or not isinstance(manifest.get("grid"), dict) or "cells" not in manifest["grid"]:
+        raise SteerEvalError(f"{run_dir} is not a steer-eval run folder (no readable manifest.json with a grid)")
     cells = []
     for key in manifest["grid"]["cells"]:
         content = store.read_cell(key)
         if content is not None:
-            cells.append(_cell(key, content))
+            try:
+                cells.append(_cell(key, content))
+            except (KeyError, TypeError, ValueError) as exc:
+                where = store.cell_path(key)
+                raise SteerEvalError(
+                    f"{where} is not a steer-eval cell ({type(exc).__name__}: {exc}); delete it to recompute"
+                ) from None
     if not cells:
         raise SteerEvalError(f"{run_dir} holds no finished cells yet; run (or resume) the job first")
     return manifest, cells

@@ -198,6 +198,8 @@ def _regression(expectation, row, baseline, rule, sign, measured, interval) -> O
     if match.empty:
         return Outcome(expectation, "regression", False, measured, interval, "no matching cell in the baseline run")
     before = match.iloc[0]
+    if any(pd.isna(pd.to_numeric(before.get(c), errors="coerce")) for c in ("delta", "ci_low", "ci_high")):
+        return Outcome(expectation, "regression", False, measured, interval, "the baseline cell has no accuracy change")
     drop = sign * (before["delta"] - row["delta"])  # how much of the wanted effect was lost
     se = math.hypot(_se(row), _se(before))
     p = 0.0 if se == 0 else float(scipy_stats.norm.sf((drop - rule["max_drop"]) / se))

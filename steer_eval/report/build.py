@@ -146,6 +146,19 @@ def render(analysis: Analysis) -> str:
             for r in analysis.groups.head(MAX_TABLE_ROWS).to_dict("records")
         ],
         flips=analysis.flips.head(60).to_dict("records") if len(analysis.flips) else [],
+        interactions=[
+            {
+                **r,
+                "alpha": _fmt(r["alpha"], 2),
+                "together": f"{100 * r['combined_delta']:+.1f}",
+                "singles": f"{100 * r['sum_of_singles']:+.1f}",
+                "p": f"{r['p_value']:.2g}",
+                "change": f"{100 * r['interaction']:+.1f} [{100 * r['ci_low']:+.1f}, {100 * r['ci_high']:+.1f}]",
+            }
+            for r in analysis.interactions.to_dict("records")
+        ]
+        if len(analysis.interactions)
+        else [],
         provenance=_provenance(analysis.manifest),
         sources=_sources(analysis.manifest),
     )

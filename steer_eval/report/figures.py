@@ -104,7 +104,9 @@ def dose_curves(effects: pd.DataFrame) -> str | None:
     fig, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.2 * lines), squeeze=False)
     for ax, task in zip(axes.flat, tasks, strict=False):
         subset = rows[rows["task"] == task]
-        for (vector, layer), series in subset.groupby(["vector", "layer"], dropna=False):
+        for (vector, layer, positions, fewshot), series in subset.groupby(
+            ["vector", "layer", "positions", "fewshot"], dropna=False
+        ):
             series = series.sort_values("alpha")
             control = bool(series["is_control"].iloc[0])
             x = [0.0, *series["alpha"]]
@@ -114,6 +116,8 @@ def dose_curves(effects: pd.DataFrame) -> str | None:
             order = np.argsort(x)
             x, y, low, high = (np.array(v)[order] for v in (x, y, low, high))
             name = str(vector) if pd.isna(layer) else f"{vector} L{int(layer)}"
+            name += "" if pd.isna(positions) else f" {positions}"
+            name += f" {int(fewshot)}-shot" if fewshot else ""
             line = ax.plot(x, y, marker="o", markersize=3, linestyle="--" if control else "-", label=name[:40])[0]
             ax.fill_between(x, low, high, color=line.get_color(), alpha=0.12)
         ax.axhline(0, color="#333333", linewidth=0.8)

@@ -25,6 +25,7 @@ class RunConfig:
     fewshot: list[int] = field(default_factory=lambda: [0])
     option_orders: int = 1  # K rotations of the options (0 .. K-1)
     controls: list[str] = field(default_factory=list)
+    combine: bool = False  # also run all vectors together (each at its own layer), for interactions
     limit: int | None = None
     seed: int = 0
     revision: str | None = None
@@ -51,6 +52,8 @@ class RunConfig:
         unknown = sorted(set(self.controls) - set(CONTROLS))
         if unknown:
             raise SteerEvalError(f"unknown control(s) {', '.join(unknown)}; controls are {', '.join(CONTROLS)}")
+        if self.combine and len(self.vectors) < 2:
+            raise SteerEvalError("--combine needs at least two vectors")
         if self.batch_size != "auto" and not (self.batch_size.isdigit() and int(self.batch_size) > 0):
             raise SteerEvalError(f"--batch-size must be 'auto' or a positive integer, not {self.batch_size!r}")
 

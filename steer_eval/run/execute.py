@@ -25,9 +25,14 @@ from steer_eval.steering.interventions import interventions_from_vector
 FEWSHOT_SEED = 1234  # lm-eval's default few-shot sampler seed, offset by --seed
 
 
+def setup(prepared: Prepared) -> dict:
+    config = prepared.config
+    return {"dtype": config.dtype, "model_args": config.model_args}
+
+
 def cell_key(prepared: Prepared, cell: Cell) -> str:
     config = prepared.config
-    return cell.key(config.model, config.revision, config.limit, config.seed)
+    return cell.key(config.model, config.revision, config.limit, config.seed, setup(prepared))
 
 
 def load_lm(prepared: Prepared):
@@ -123,6 +128,13 @@ def _short(cell: Cell) -> str:
 def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_name: str, cell: Cell) -> None:
     if cell.vector is None:
         lm.set_interventions([])
+    elif cell.vector.members:  # a combination: every member at its own chosen layer, in file order
+        interventions = []
+        for sha in cell.vector.members:
+            interventions += interventions_from_vector(
+                prepared.vectors[sha], alpha=cell.alpha, positions=cell.positions
+            )
+        lm.set_interventions(interventions)
     else:
         vector = prepared.vectors[cell.vector.sha256]
         lm.set_interventions(

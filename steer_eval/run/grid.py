@@ -12,7 +12,7 @@ from itertools import product
 
 from steer_eval.vocab import PositionMode
 
-CELL_FORMAT = 1
+CELL_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class VectorRef:
     sha256: str  # identity of what the vector does (content hash; controls: reference + seed)
     control_of: str | None = None  # the label of the vector a random control imitates
     file_sha256: str | None = None  # the file as read, for provenance
+    members: tuple[str, ...] = ()  # a combination: the member vectors' sha256 (all applied together)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class TaskRef:
     family: str
     output: str
     target_is_desired: bool | None
+    data: str | None = None  # a hash of the task's items (registry tasks); part of every cell's key
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,16 @@ class Cell:
     def is_baseline(self) -> bool:
         return self.vector is None
 
-    def identity(self, model: str, revision: str | None, limit: int | None, seed: int) -> dict:
+    def identity(
+        self, model: str, revision: str | None, limit: int | None, seed: int, setup: dict | None = None
+    ) -> dict:
         return {
             "format": CELL_FORMAT,
             "model": model,
             "revision": revision,
+            "setup": setup or {},  # what else changes numbers: dtype, model args
             "task": self.task.name,
+            "task_data": self.task.data,
             "fewshot": self.fewshot,
             "option_order": self.option_order,
             "vector": None if self.vector is None else self.vector.sha256,
@@ -64,8 +70,8 @@ class Cell:
             "seed": seed,
         }
 
-    def key(self, model: str, revision: str | None, limit: int | None, seed: int) -> str:
-        text = json.dumps(self.identity(model, revision, limit, seed), sort_keys=True)
+    def key(self, model: str, revision: str | None, limit: int | None, seed: int, setup: dict | None = None) -> str:
+        text = json.dumps(self.identity(model, revision, limit, seed, setup), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     def describe(self) -> dict:

@@ -39,6 +39,12 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
     model_map = ModelMap.from_config_only(path, revision=config.revision)
     if config.data_dir:
         os.environ[DATA_ENV] = str(config.data_dir)  # lm-eval's dataset hook reads the folder from here
+    names = [Path(file).name for file in config.vectors]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise SteerEvalError(
+            f"two vector files are named {repeated[0]}; results are labelled by file name, so give them distinct names"
+        )
     vectors: dict[str, SteeringVector] = {}
     refs: list[tuple[VectorRef, list[int | None], list[PositionMode | None]]] = []
     for file in config.vectors:
@@ -55,6 +61,19 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
             control_ref, control = _control(vector, ref, config)
             vectors[control_ref.sha256] = control
             refs.append((control_ref, layers, modes))
+    if config.combine:
+        singles = [ref for ref, _, _ in refs if ref.control_of is None]
+        members = tuple(ref.sha256 for ref in singles)
+        identity = hashlib.sha256(("combination:" + ":".join(members)).encode()).hexdigest()
+        label = " + ".join(ref.label for ref in singles)
+        modes = list(config.positions) if config.positions else [None]
+        refs.append(
+            (
+                VectorRef(label=label, path=";".join(ref.path for ref in singles), sha256=identity, members=members),
+                [None],
+                modes,
+            )
+        )
     tasks, warnings = resolve_tasks(config)
     cells = plan(tasks, refs, config.alphas, config.fewshot, config.option_orders)
     # A user's lm-eval task has no option-order control (its items are not ours to rotate).
@@ -100,8 +119,11 @@ def resolve_tasks(config: RunConfig) -> tuple[list[TaskRef], list[str]]:
     theirs = [s for s in config.tasks if s not in selectors_known]
     refs: list[TaskRef] = []
     for spec in select_tasks(ours) if ours else []:
-        spec.load(config.data_dir)  # raises TaskError naming the missing files
-        refs.append(TaskRef(lmeval_name(spec), spec.name, spec.kind, spec.family, spec.output, spec.target_is_desired))
+        splits = spec.load(config.data_dir)  # raises TaskError naming the missing files
+        refs.append(
+            TaskRef(lmeval_name(spec), spec.name, spec.kind, spec.family, spec.output, spec.target_is_desired,
+                    data_hash({name: items for name, items in splits.items()}))
+        )  # fmt: skip
     warnings: list[str] = []
     if theirs:
         refs_theirs, warnings = _user_tasks(theirs, config.include_path)
@@ -109,6 +131,13 @@ def resolve_tasks(config: RunConfig) -> tuple[list[TaskRef], list[str]]:
     if not refs:
         raise TaskError("no tasks selected")
     return list(dict.fromkeys(refs)), warnings
+
+
+def data_hash(splits: dict) -> str:
+    """A hash of a task's items (all splits): a cell computed on other data never counts as done."""
+    from steer_eval.tasks.items import data_hash as items_hash
+
+    return items_hash([item for name in sorted(splits) for item in splits[name]])[:20]
 
 
 def _user_tasks(names: list[str], include_path: str | None) -> tuple[list[TaskRef], list[str]]:
