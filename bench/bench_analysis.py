@@ -43,14 +43,19 @@ def build(root: Path, tasks: int, vectors: int, strengths: int, items: int) -> i
     return len(run.keys)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def grid_arguments(description: str) -> argparse.Namespace:
+    """The size of the synthetic run (shared with bench_report.py)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--tasks", type=int, default=50)
     parser.add_argument("--vectors", type=int, default=5)
     parser.add_argument("--strengths", type=int, default=6)
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = grid_arguments(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "run"
         start = time.perf_counter()

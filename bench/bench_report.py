@@ -6,7 +6,6 @@ outcomes in a real run store): analysis + figures + HTML. Target: at most 30 s.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -16,19 +15,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from bench_analysis import build
+from bench_analysis import build, grid_arguments
 
 from steer_eval.report import build_report
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=50)
-    parser.add_argument("--vectors", type=int, default=5)
-    parser.add_argument("--strengths", type=int, default=6)
-    parser.add_argument("--items", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = grid_arguments(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "run"
         cells = build(root, args.tasks, args.vectors, args.strengths, args.items)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from steer_eval.cli_build import add_build_parser
-from steer_eval.cli_run import RUN_EXAMPLE, add_run_arguments, run_from_args
+from steer_eval.cli_run import RUN_EXAMPLE, add_analysis_options, add_run_arguments, analysis_settings, run_from_args
 from steer_eval.errors import EXIT_BAD_INPUT, SteerEvalError
 from steer_eval.vocab import VECTOR_SOURCES as SOURCES
 
@@ -69,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     analyze.add_argument("run_dir", type=Path, help="a run folder written by the main job")
-    analyze.add_argument("--correction", default="holm", choices=["holm", "bh"], help="multiple-comparison correction")
-    analyze.add_argument("--margin", type=float, default=0.01, help="non-inferiority margin on accuracy")
+    add_analysis_options(analyze)
     analyze.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     analyze.set_defaults(handler=_analyze)
 
@@ -82,8 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("run_dir", type=Path, help="a run folder written by the main job")
     report.add_argument("-o", "--output", type=Path, help="where to write (default RUN_DIR/report.html)")
-    report.add_argument("--correction", default="holm", choices=["holm", "bh"], help="multiple-comparison correction")
-    report.add_argument("--margin", type=float, default=0.01, help="non-inferiority margin on accuracy")
+    add_analysis_options(report)
     report.set_defaults(handler=_report)
 
     check = verbs.add_parser(
@@ -246,12 +244,10 @@ def _vectors_export(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from steer_eval.analysis.api import Settings, analyze
+    from steer_eval.analysis.api import analyze
     from steer_eval.analysis.summary import plain_words
 
-    settings = Settings(correction=args.correction, margin=args.margin, seed=args.seed)
-    settings.check()
-    analysis = analyze(args.run_dir, settings)
+    analysis = analyze(args.run_dir, analysis_settings(args))
     analysis.write(args.run_dir)
     print(plain_words(analysis))
     print(f"\neffects: {args.run_dir / 'effects.csv'}\nresults: {args.run_dir / 'results.json'}")
@@ -259,12 +255,9 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from steer_eval.analysis.api import Settings
     from steer_eval.report import build_report
 
-    settings = Settings(correction=args.correction, margin=args.margin)
-    settings.check()
-    path = build_report(args.run_dir, args.output, settings)
+    path = build_report(args.run_dir, args.output, analysis_settings(args))
     print(f"report: {path}")
     return 0
 

@@ -55,9 +55,21 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--output", dest="run_output", type=Path, default=Path("reports/run"), help="run folder (default reports/run)"
     )
-    run.add_argument("--correction", default="holm", choices=["holm", "bh"], help="multiple-comparison correction")
-    run.add_argument("--margin", type=float, default=0.01, help="non-inferiority margin on accuracy (default 0.01)")
+    add_analysis_options(run)
     run.add_argument("--dry-run", action="store_true", help="print the grid size and the work, compute nothing")
+
+
+def add_analysis_options(parser) -> None:
+    parser.add_argument("--correction", default="holm", choices=["holm", "bh"], help="multiple-comparison correction")
+    parser.add_argument("--margin", type=float, default=0.01, help="non-inferiority margin on accuracy (default 0.01)")
+
+
+def analysis_settings(args: argparse.Namespace):
+    from steer_eval.analysis.api import Settings
+
+    settings = Settings(correction=args.correction, margin=args.margin, seed=getattr(args, "seed", 0))
+    settings.check()
+    return settings
 
 
 def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
@@ -93,11 +105,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         output=args.run_output,
         command="steer-eval " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
     )
-    from steer_eval.analysis.api import Settings
-
-    settings = Settings(correction=args.correction, margin=args.margin, seed=args.seed)
-    settings.check()
-    result = run(config, dry_run=args.dry_run, settings=settings)
+    result = run(config, dry_run=args.dry_run, settings=analysis_settings(args))
     if isinstance(result, str):
         print(result)
         return 0
