@@ -49,6 +49,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     run.add_argument("--dtype", default="auto", help="auto, bfloat16, float16, float32")
     run.add_argument("--batch-size", default="16", help="'auto' or N")
+    run.add_argument(
+        "--no-prefix-reuse",
+        dest="prefix_reuse",
+        action="store_false",
+        help="score every cell with full forward passes (same numbers, slower; for timing and diagnosis)",
+    )
     run.add_argument("--model-args", help="extra lm-eval model args, e.g. parallelize=True,trust_remote_code=True")
     run.add_argument("--data-dir", dest="run_data_dir", help="folder with the datasets (default: $STEER_EVAL_DATA)")
     run.add_argument("--include-path", help="a folder of your own lm-eval tasks")
@@ -99,6 +105,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         device=args.device,
         dtype=args.dtype,
         batch_size=str(args.batch_size),
+        prefix_reuse=args.prefix_reuse,
         model_args=parse_model_args(args.model_args),
         data_dir=args.run_data_dir,
         include_path=args.include_path,

@@ -20,6 +20,7 @@ from steer_eval.run.main import run
 from steer_eval.tasks import load_split
 from steer_eval.vectors.build import BuildSpec, build_vector
 from steer_eval.vectors.format import save_vector
+from steer_eval.vocab import PositionMode
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +175,13 @@ def test_only_rank_zero_writes_in_data_parallel(demo_vector: Path, tmp_path: Pat
     class Worker:
         rank, quiet = 1, False
 
-        def set_interventions(self, interventions) -> None:
+        def plan_sweep(self, settings) -> None:
+            pass
+
+        def use_setting(self, key) -> None:
+            pass
+
+        def end_sweep(self) -> None:
             pass
 
     monkeypatch.setattr(evaluator, "evaluate", lambda **kwargs: None)
@@ -222,3 +229,20 @@ def test_cell_keys_change_with_the_task_data_and_the_dtype(demo_vector: Path, tm
     assert cell_key(prepared, cell) == cell_key(
         prepare(_config(demo_vector, tmp_path / "r", tasks=["demo_facts"], controls=[]), progress=False), cell
     )
+
+
+def test_prefix_reuse_gives_the_same_records_as_full_passes(demo_vector: Path, tmp_path: Path) -> None:
+    """The sweep (one unsteered pass per batch, replays from the steered block) against every cell scored
+    with its own full forward passes, over strengths, two layers, two position modes and a control."""
+    grid = dict(alphas=[-2.0, 2.0, 4.0], layers=[1, 2], positions=[PositionMode.ALL, PositionMode.LAST_PROMPT])
+    fast = run(_config(demo_vector, tmp_path / "fast", **grid), progress=False)
+    slow = run(_config(demo_vector, tmp_path / "slow", prefix_reuse=False, **grid), progress=False)
+    assert fast.counts["computed"] == slow.counts["computed"] == 2 * (1 + 2 * 3 * 2 * 2)
+    fast_records, slow_records = _records(tmp_path / "fast"), _records(tmp_path / "slow")
+    assert fast_records.keys() == slow_records.keys()
+    for name, records in fast_records.items():
+        for a, b in zip(records, slow_records[name], strict=True):
+            assert a["logliks"] == pytest.approx(b["logliks"], abs=1e-5), name
+            assert a["chosen"] == b["chosen"]
+    distinct = {tuple(records[0]["logliks"]) for records in fast_records.values()}
+    assert len(distinct) > 20, "steered cells must differ from the baselines and from one another"

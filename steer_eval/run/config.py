@@ -32,6 +32,7 @@ class RunConfig:
     device: str = "auto"
     dtype: str = "auto"
     batch_size: str = "16"
+    prefix_reuse: bool = True  # sweeps replay only the blocks from the first steered one (same numbers)
     model_args: dict[str, object] = field(default_factory=dict)
     data_dir: str | None = None
     include_path: str | None = None

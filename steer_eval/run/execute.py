@@ -1,6 +1,10 @@
 """Running the grid: one model load, then for each (task, few-shot, option order) the baseline and every
 steered cell through lm-eval's `evaluate`, each finished cell written to the run store. Cells already in
-the store are skipped, so an interrupted run resumes where it stopped."""
+the store are skipped, so an interrupted run resumes where it stopped.
+
+The cells of one (task, few-shot, option order) score the same requests, so they are announced to the
+model as one sweep: the first cell's log-likelihood requests are scored for all of them at once, reusing
+the unsteered computation below each setting's first steered block (steering/sweep.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from steer_eval.run.prepare import Prepared
 from steer_eval.run.provenance import manifest
 from steer_eval.run.records import item_record
 from steer_eval.run.store import RunStore
-from steer_eval.steering.interventions import interventions_from_vector
+from steer_eval.steering.interventions import Intervention, interventions_from_vector
 
 FEWSHOT_SEED = 1234  # lm-eval's default few-shot sampler seed, offset by --seed
 
@@ -52,7 +56,9 @@ def load_lm(prepared: Prepared):
     }
     if "parallelize" in config.model_args or "device_map" in config.model_args:
         args.pop("device")
-    return SteerEvalLM(**args)
+    lm = SteerEvalLM(**args)
+    lm.prefix_reuse = config.prefix_reuse
+    return lm
 
 
 @contextmanager
@@ -110,11 +116,18 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
             task = loaded["tasks"][task_name]
             task.set_config(key="num_fewshot", value=shots)
             task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)
-            for cell in cells:
-                bar.set_postfix_str(_short(cell), refresh=False)
-                _run_cell(prepared, store, lm, evaluate, loaded, task_name, cell)
-                counts["computed"] += 1
-                bar.update(1)
+            cells = list(cells)
+            keys = [cell_key(prepared, cell) for cell in cells]
+            lm.plan_sweep({key: interventions_for(prepared, cell) for key, cell in zip(keys, cells, strict=True)})
+            try:
+                for key, cell in zip(keys, cells, strict=True):
+                    bar.set_postfix_str(_short(cell), refresh=False)
+                    lm.use_setting(key)
+                    _run_cell(prepared, store, lm, evaluate, loaded, task_name, cell)
+                    counts["computed"] += 1
+                    bar.update(1)
+            finally:
+                lm.end_sweep()
     bar.close()
     return counts
 
@@ -125,23 +138,25 @@ def _short(cell: Cell) -> str:
     return f"{cell.task.name} {cell.vector.label} x{cell.alpha:g}"
 
 
-def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_name: str, cell: Cell) -> None:
+def interventions_for(prepared: Prepared, cell: Cell) -> list[Intervention]:
+    """What the model applies for `cell` (nothing for a baseline)."""
     if cell.vector is None:
-        lm.set_interventions([])
-    elif cell.vector.members:  # a combination: every member at its own chosen layer, in file order
+        return []
+    if cell.vector.members:  # a combination: every member at its own chosen layer, in file order
         interventions = []
         for sha in cell.vector.members:
             interventions += interventions_from_vector(
                 prepared.vectors[sha], alpha=cell.alpha, positions=cell.positions
             )
-        lm.set_interventions(interventions)
-    else:
-        vector = prepared.vectors[cell.vector.sha256]
-        lm.set_interventions(
-            interventions_from_vector(
-                vector, alpha=cell.alpha, positions=cell.positions, label=cell.vector.label, layer=cell.layer
-            )
-        )
+        return interventions
+    vector = prepared.vectors[cell.vector.sha256]
+    return interventions_from_vector(
+        vector, alpha=cell.alpha, positions=cell.positions, label=cell.vector.label, layer=cell.layer
+    )
+
+
+def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_name: str, cell: Cell) -> None:
+    """Evaluate one cell under the setting already chosen on `lm` and write it to the store."""
     start = time.perf_counter()
     out = evaluate(lm=lm, task_dict=loaded, limit=prepared.config.limit, log_samples=True, bootstrap_iters=0)
     seconds = time.perf_counter() - start

@@ -82,7 +82,12 @@ def manifest(prepared, store, started: str, finished: str | None, counts: dict |
             "hidden_size": prepared.model_map.hidden_size,
             "model_args": config.model_args,
         },
-        "device": {"requested": config.device, "dtype": config.dtype, "batch_size": config.batch_size},
+        "device": {
+            "requested": config.device,
+            "dtype": config.dtype,
+            "batch_size": config.batch_size,
+            "prefix_reuse": config.prefix_reuse,
+        },
         "seed": config.seed,
         "limit": config.limit,
         "vectors": vectors,

@@ -134,6 +134,11 @@ class Steerer:
         else:
             self._offset = 0
 
+    def start_pass(self, offset: int = 0) -> None:
+        """Begin a pass that does not go through the model's own forward (a prefix replay, prefix.py):
+        its window starts at `offset`."""
+        self._masks, self._offset = {}, offset
+
     def _mask(self, mode: PositionMode, activation: torch.Tensor) -> torch.Tensor | None:
         if mode is PositionMode.ALL:
             return None

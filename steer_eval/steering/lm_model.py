@@ -5,11 +5,15 @@ The model is loaded once; interventions and strengths are swapped in place (`set
 `set_alpha`, `steering()`), so a sweep is one model load. Log-likelihood scoring is our own batch loop
 (same sorting, batching and padding as lm-eval's) because steering positions must know where each
 request's prompt ends; generation wraps lm-eval's `_model_generate` with the prompt layout.
+
+Sweeps (`plan_sweep` / `use_setting`): settings announced together are scored together, one unsteered
+pass per batch and a replay of the blocks from each setting's first steered block (prefix.py, sweep.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -24,6 +28,11 @@ from steer_eval.steering.hooks import Steerer
 from steer_eval.steering.interventions import Intervention
 from steer_eval.steering.loading import load_interventions
 from steer_eval.steering.positions import SequenceLayout
+from steer_eval.steering.prefix import PrefixReplay
+from steer_eval.steering.sweep import Sweep, request_key
+from steer_eval.vocab import PositionMode
+
+log = logging.getLogger(__name__)
 
 Request = tuple[tuple[str, str] | None, list[int], list[int]]
 
@@ -54,6 +63,11 @@ class SteerEvalLM(HFLM):
         self.steerer = Steerer(self.model)
         self.quiet = False  # True: no per-call progress bars (the runner shows one bar over its cells)
         self.item_progress = False  # with quiet: still show a transient bar over a call's items
+        self.prefix_reuse = True  # False: every setting of a sweep gets its own full forward passes
+        self._sweep: Sweep | None = None
+        self._setting: Hashable | None = None
+        self._prefix: PrefixReplay | None = None
+        self._rolling = False
         self.set_interventions(
             load_interventions(vectors, self.steerer.model_map, alpha, positions, None if layer is None else int(layer))
         )
@@ -80,6 +94,34 @@ class SteerEvalLM(HFLM):
         finally:
             self.steerer.set_interventions(previous)
 
+    # ---- sweeps ----------------------------------------------------------------------------------
+
+    def plan_sweep(self, settings: Mapping[Hashable, Sequence[Intervention]]) -> None:
+        """Announce the settings about to be scored on the same requests (e.g. every cell of one task);
+        the first log-likelihood call under any of them scores them all (see sweep.py)."""
+        for interventions in settings.values():
+            for intervention in interventions:
+                self.steerer._check(intervention)
+        self._sweep, self._setting = Sweep.of(settings), None
+
+    def use_setting(self, key: Hashable) -> None:
+        """Score the next requests under the announced setting `key`."""
+        if self._sweep is None or key not in self._sweep.settings:
+            raise KeyError(f"setting {key!r} was not announced with plan_sweep")
+        self.set_interventions(self._sweep.settings[key])
+        self._setting = key
+
+    def end_sweep(self) -> None:
+        self._sweep, self._setting = None, None
+
+    @property
+    def prefix(self) -> PrefixReplay:
+        if self._prefix is None:
+            self._prefix = PrefixReplay(self.model, self.steerer.model_map)
+            if not self._prefix.supported:
+                log.warning("sweeps use full forward passes for this model: %s", self._prefix.reason)
+        return self._prefix
+
     def set_cache_hook(self, cache_hook: object) -> None:
         if getattr(cache_hook, "dbdict", None) is not None:
             raise SteerEvalError(
@@ -97,9 +139,25 @@ class SteerEvalLM(HFLM):
     def generate_until(self, requests, disable_tqdm: bool = False):
         return super().generate_until(requests, disable_tqdm=disable_tqdm or self.quiet)
 
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        # Rolling windows arrive in many small calls that a sweep could not serve from one another.
+        self._rolling = True
+        try:
+            return super().loglikelihood_rolling(requests, disable_tqdm=disable_tqdm or self.quiet)
+        finally:
+            self._rolling = False
+
     def _loglikelihood_tokens(
         self, requests: list[Request], disable_tqdm: bool = False, override_bs: int | None = None
     ) -> list[tuple[float, bool]]:
+        if self._sweep is not None and self._setting is not None and not self._rolling:
+            keys = [request_key(context, continuation) for _, context, continuation in requests]
+            served = self._sweep.serve(self._setting, keys)
+            if served is None and self.prefix_reuse and self.prefix.supported:
+                self._score_sweep(requests, keys, disable_tqdm, override_bs)
+                served = self._sweep.serve(self._setting, keys)
+            if served is not None:
+                return served
         # Requests sharing context+continuation[:-1] share one forward pass (lm-eval's one-token trick), but
         # only when no position mode depends on where the prompt ends.
         share = self.logits_cache and not self.steerer.needs_layout
@@ -116,13 +174,7 @@ class SteerEvalLM(HFLM):
             total=len(requests), disable=not show or self.rank != 0, desc="Items", leave=not self.item_progress
         )
         for chunk in ordered.get_batched(n=batch_size, batch_fn=batch_fn):
-            rows, prompt_lengths = [], []
-            for _, context, continuation in chunk:
-                if not context or not continuation:
-                    raise SteerEvalError("a log-likelihood request has an empty context or continuation")
-                row = (context + continuation)[-(self.max_length + 1) :][:-1]
-                rows.append(row)
-                prompt_lengths.append(len(row) - len(continuation) + 1)
+            rows, prompt_lengths = self._rows(chunk)
             for (request, context, continuation), logprobs in zip(
                 chunk, self._score_rows(rows, prompt_lengths), strict=True
             ):
@@ -141,8 +193,30 @@ class SteerEvalLM(HFLM):
         progress.close()
         return ordered.get_original(results)
 
+    def _rows(self, chunk: list[Request]) -> tuple[list[list[int]], list[int]]:
+        """The token rows a batch scores (context + continuation minus the last token, truncated on the
+        left to the model's length) and how many of each row's tokens are prompt."""
+        rows, prompt_lengths = [], []
+        for _, context, continuation in chunk:
+            if not context or not continuation:
+                raise SteerEvalError("a log-likelihood request has an empty context or continuation")
+            row = (context + continuation)[-(self.max_length + 1) :][:-1]
+            rows.append(row)
+            prompt_lengths.append(len(row) - len(continuation) + 1)
+        return rows, prompt_lengths
+
     def _score_rows(self, rows: list[list[int]], prompt_lengths: list[int]) -> list[torch.Tensor]:
         """Log-probabilities [len(row), vocab] for each row, from one padded forward pass."""
+        inputs, layout = self._padded(rows, prompt_lengths)
+        with self.steerer.active(layout):
+            logits = self._forward_logits(inputs)
+        logprobs = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
+        return [logprobs[i, int(layout.start[i]) : int(layout.end[i])] for i in range(len(rows))]
+
+    def _padded(
+        self, rows: list[list[int]], prompt_lengths: list[int]
+    ) -> tuple[dict[str, torch.Tensor], SequenceLayout]:
+        """Model inputs for a padded batch of rows, and its layout."""
         width = max(len(row) for row in rows)
         lengths = [len(row) for row in rows]
         layout = SequenceLayout.for_scoring(lengths, prompt_lengths, width, self.padding_side)
@@ -155,19 +229,97 @@ class SteerEvalLM(HFLM):
             mask = (torch.arange(width).unsqueeze(0) >= layout.start.unsqueeze(1)).long()
             inputs["attention_mask"] = mask.to(self.device)
             inputs["position_ids"] = (mask.cumsum(dim=1) - 1).clamp(min=0).to(self.device)
-        with self.steerer.active(layout):
-            logits = self._forward_logits(inputs)
-        logprobs = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
-        return [logprobs[i, int(layout.start[i]) : int(layout.end[i])] for i in range(len(rows))]
+        return inputs, layout
 
-    def _forward_logits(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    @contextmanager
+    def _inference(self) -> Iterator[None]:
         autocast = torch.autocast(
             device_type=self.device.type,
             dtype=self.mixed_precision_dtype,
             enabled=self.mixed_precision_dtype is not None,
         )
         with torch.no_grad(), autocast:
+            yield
+
+    def _forward_logits(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        with self._inference():
             return self.model(**inputs).logits
+
+    def _score_sweep(self, requests: list[Request], keys: list, disable_tqdm: bool, override_bs: int | None) -> None:
+        """Score `requests` under every pending setting of the sweep and store the results in it."""
+        assert self._sweep is not None
+        settings = self._sweep.pending()
+        starts = {key: Sweep.first_block(ivs) for key, ivs in settings}
+        needs_layout = any(i.positions is not PositionMode.ALL for _, ivs in settings for i in ivs)
+        ordered = Collator(
+            requests,
+            sort_fn=lambda req: (-len(req[1] + req[2]), tuple(req[1] + req[2])),
+            group_by="contexts" if self.logits_cache and not needs_layout else None,
+            group_fn=lambda req: req[-2] + req[-1][:-1],
+        )
+        batch_size, batch_fn = self._batching(len(ordered), override_bs)
+        scores: dict[Hashable, list[tuple[float, bool]]] = {key: [] for key, _ in settings}
+        show = (not disable_tqdm or self.item_progress) and self.rank == 0
+        progress = tqdm(
+            total=len(requests),
+            disable=not show,
+            desc=f"Items x {len(settings)} settings",
+            leave=not self.item_progress,
+        )
+        current, checked = self.steerer.interventions, False
+        try:
+            for chunk in ordered.get_batched(n=batch_size, batch_fn=batch_fn):
+                rows, prompt_lengths = self._rows(chunk)
+                inputs, layout = self._padded(rows, prompt_lengths)
+                hits = []  # (row, continuation tokens) for every request this batch answers
+                for row, (request, context, continuation) in enumerate(chunk):
+                    marker = torch.full((1, 1, 1), float(row))  # which row answers requests sharing this one
+                    for _, tokens, shared in ordered.get_cache(
+                        req_str=request, cxt_toks=context, cont_toks=continuation, logits=marker
+                    ):
+                        hits.append((int(shared.reshape(-1)[0]), tokens))
+                self.steerer.set_interventions([])
+                with self._inference():
+                    captured = self.prefix.capture(inputs, [s for s in starts.values() if s is not None])
+                    if not checked and captured.inputs:
+                        first = min(captured.inputs)
+                        if not self.prefix.matches_full_pass(captured, first):
+                            log.warning(
+                                "replaying %s from block %d does not reproduce its forward pass; sweeps use full "
+                                "forward passes for this model",
+                                self.steerer.model_map.architecture,
+                                first,
+                            )
+                            self.prefix.reason = "replay does not reproduce the forward pass"
+                            return
+                        checked = True
+                    for key, interventions in settings:
+                        logits = captured.logits
+                        if interventions:
+                            self.steerer.set_interventions(interventions)
+                            with self.steerer.active(layout):
+                                self.steerer.start_pass(0)
+                                logits = self.prefix.replay(captured, starts[key])
+                        scores[key] += self._answers(logits, layout, hits)
+                progress.update(len(hits))
+        finally:
+            self.steerer.set_interventions(current)
+            progress.close()
+        self._sweep.store(keys, {key: ordered.get_original(values) for key, values in scores.items()})
+
+    def _answers(
+        self, logits: torch.Tensor, layout: SequenceLayout, hits: list[tuple[int, list[int]]]
+    ) -> list[tuple[float, bool]]:
+        """(log-likelihood, is-greedy) of each hit's continuation tokens, read from its row's logits."""
+        logprobs = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
+        answers = []
+        for row, tokens in hits:
+            end = int(layout.end[row])
+            scored = logprobs[row, end - len(tokens) : end]
+            target = torch.tensor(tokens, dtype=torch.long, device=scored.device)
+            greedy = bool((scored.argmax(dim=-1) == target).all())
+            answers.append((float(scored.gather(1, target.unsqueeze(1)).sum()), greedy))
+        return answers
 
     def _batching(self, n_requests: int, override_bs: int | None) -> tuple[int, object]:
         """lm-eval's batch-size rules, including `batch_size=auto` re-detection per request set."""

@@ -1,0 +1,64 @@
+"""The bookkeeping of a sweep: many settings (strengths, vectors, layers, the unsteered baseline) scored
+on the same log-likelihood requests in one pass over the batches.
+
+The runner announces the settings of a task's cells (`SteerEvalLM.plan_sweep`), then evaluates the cells
+one by one through lm-eval as usual. The first cell's requests are scored for every setting at once (one
+unsteered pass per batch, then a replay from each setting's first steered block: see prefix.py); the
+results wait here, keyed by the request tokens, and later cells are served from them. A setting's results
+are handed out once and then dropped, so memory stays at one float and one flag per request and setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from steer_eval.steering.interventions import Intervention
+
+RequestKey = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+def request_key(context: Sequence[int], continuation: Sequence[int]) -> RequestKey:
+    return tuple(context), tuple(continuation)
+
+
+@dataclass
+class Sweep:
+    """Settings announced for the coming requests, and the scores computed but not yet handed out."""
+
+    settings: dict[Hashable, list[Intervention]]
+    served: set[Hashable] = field(default_factory=set)
+    _index: dict[RequestKey, int] = field(default_factory=dict)
+    _scores: dict[Hashable, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, settings: Mapping[Hashable, Sequence[Intervention]]) -> Sweep:
+        return cls({key: list(interventions) for key, interventions in settings.items()})
+
+    def pending(self) -> list[tuple[Hashable, list[Intervention]]]:
+        """Settings not handed out yet, in the order they were announced."""
+        return [(key, ivs) for key, ivs in self.settings.items() if key not in self.served]
+
+    @staticmethod
+    def first_block(interventions: Sequence[Intervention]) -> int | None:
+        """The earliest block a setting steers (None: unsteered)."""
+        return min((i.key.layer for i in interventions), default=None)
+
+    def store(self, keys: list[RequestKey], scores: Mapping[Hashable, list[tuple[float, bool]]]) -> None:
+        """Keep `scores[setting][i]` for request `keys[i]`; replaces whatever an earlier request set left."""
+        self._index = {key: i for i, key in enumerate(keys)}
+        self._scores = {
+            setting: (np.array([s[0] for s in values], dtype=np.float64), np.array([s[1] for s in values], dtype=bool))
+            for setting, values in scores.items()
+        }
+
+    def serve(self, setting: Hashable, keys: list[RequestKey]) -> list[tuple[float, bool]] | None:
+        """The stored scores of `setting` for these requests (then forgotten), or None if any is missing."""
+        if setting not in self._scores or any(key not in self._index for key in keys):
+            return None
+        logliks, greedy = self._scores.pop(setting)
+        self.served.add(setting)
+        positions = [self._index[key] for key in keys]
+        return [(float(logliks[p]), bool(greedy[p])) for p in positions]
