@@ -48,7 +48,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--revision", help="model revision")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     run.add_argument("--dtype", default="auto", help="auto, bfloat16, float16, float32")
-    run.add_argument("--batch-size", default="16", help="'auto' or N")
+    run.add_argument("--batch-size", default="auto", help="auto (the largest batch that fits; default) or N")
     run.add_argument(
         "--no-prefix-reuse",
         dest="prefix_reuse",

@@ -73,7 +73,7 @@ def _config(spec: CheckSpec, key: tuple, members: list[Expectation], output: Pat
         revision=spec.revision,
         device=str(d.get("device", "auto")),
         dtype=str(d.get("dtype", "auto")),
-        batch_size=str(d.get("batch_size", "16")),
+        batch_size=str(d.get("batch_size", "auto")),
         model_args=dict(spec.model_args),
         data_dir=d.get("data_dir"),
         include_path=d.get("include_path"),

@@ -31,7 +31,7 @@ class RunConfig:
     revision: str | None = None
     device: str = "auto"
     dtype: str = "auto"
-    batch_size: str = "16"
+    batch_size: str = "auto"  # the largest batch that fits (steering/batching.py)
     prefix_reuse: bool = True  # sweeps replay only the blocks from the first steered one (same numbers)
     model_args: dict[str, object] = field(default_factory=dict)
     data_dir: str | None = None

@@ -24,6 +24,7 @@ from lm_eval.models.utils import Collator
 from tqdm import tqdm
 
 from steer_eval.errors import SteerEvalError
+from steer_eval.steering.batching import cpu_batch_size, probe_batch_size
 from steer_eval.steering.hooks import Steerer
 from steer_eval.steering.interventions import Intervention
 from steer_eval.steering.loading import load_interventions
@@ -68,6 +69,8 @@ class SteerEvalLM(HFLM):
         self._setting: Hashable | None = None
         self._prefix: PrefixReplay | None = None
         self._rolling = False
+        self._auto_sizes: dict[tuple[int, int], int] = {}
+        self._prefix_checked = False
         self.set_interventions(
             load_interventions(vectors, self.steerer.model_map, alpha, positions, None if layer is None else int(layer))
         )
@@ -167,13 +170,13 @@ class SteerEvalLM(HFLM):
             group_by="contexts" if share else None,
             group_fn=lambda req: req[-2] + req[-1][:-1],
         )
-        batch_size, batch_fn = self._batching(len(ordered), override_bs)
+        batch_size = self._batching(requests, override_bs)
         results: list[tuple[float, bool]] = []
         show = not disable_tqdm or self.item_progress
         progress = tqdm(
             total=len(requests), disable=not show or self.rank != 0, desc="Items", leave=not self.item_progress
         )
-        for chunk in ordered.get_batched(n=batch_size, batch_fn=batch_fn):
+        for chunk in ordered.get_batched(n=batch_size):
             rows, prompt_lengths = self._rows(chunk)
             for (request, context, continuation), logprobs in zip(
                 chunk, self._score_rows(rows, prompt_lengths), strict=True
@@ -257,7 +260,7 @@ class SteerEvalLM(HFLM):
             group_by="contexts" if self.logits_cache and not needs_layout else None,
             group_fn=lambda req: req[-2] + req[-1][:-1],
         )
-        batch_size, batch_fn = self._batching(len(ordered), override_bs)
+        batch_size = self._batching(requests, override_bs, len({s for s in starts.values() if s is not None}))
         scores: dict[Hashable, list[tuple[float, bool]]] = {key: [] for key, _ in settings}
         show = (not disable_tqdm or self.item_progress) and self.rank == 0
         progress = tqdm(
@@ -266,9 +269,9 @@ class SteerEvalLM(HFLM):
             desc=f"Items x {len(settings)} settings",
             leave=not self.item_progress,
         )
-        current, checked = self.steerer.interventions, False
+        current = self.steerer.interventions
         try:
-            for chunk in ordered.get_batched(n=batch_size, batch_fn=batch_fn):
+            for chunk in ordered.get_batched(n=batch_size):
                 rows, prompt_lengths = self._rows(chunk)
                 inputs, layout = self._padded(rows, prompt_lengths)
                 hits = []  # (row, continuation tokens) for every request this batch answers
@@ -281,7 +284,7 @@ class SteerEvalLM(HFLM):
                 self.steerer.set_interventions([])
                 with self._inference():
                     captured = self.prefix.capture(inputs, [s for s in starts.values() if s is not None])
-                    if not checked and captured.inputs:
+                    if not self._prefix_checked and captured.inputs:
                         first = min(captured.inputs)
                         if not self.prefix.matches_full_pass(captured, first):
                             log.warning(
@@ -292,7 +295,7 @@ class SteerEvalLM(HFLM):
                             )
                             self.prefix.reason = "replay does not reproduce the forward pass"
                             return
-                        checked = True
+                        self._prefix_checked = True  # once per model: the structure does not change
                     for key, interventions in settings:
                         logits = captured.logits
                         if interventions:
@@ -321,14 +324,52 @@ class SteerEvalLM(HFLM):
             answers.append((float(scored.gather(1, target.unsqueeze(1)).sum()), greedy))
         return answers
 
-    def _batching(self, n_requests: int, override_bs: int | None) -> tuple[int, object]:
-        """lm-eval's batch-size rules, including `batch_size=auto` re-detection per request set."""
-        auto = self.batch_size == "auto"
-        batch_size = self.batch_size if not auto else override_bs if override_bs is not None else 0
-        batch_fn = self._batch_scheduler if auto and n_requests > 0 and not override_bs else None
-        if batch_fn is not None:
-            self.batch_sizes = {}
-        return batch_size, batch_fn
+    def _batching(self, requests: list[Request], override_bs: int | None, captured_states: int = 0) -> int:
+        """A fixed --batch-size, lm-eval's override, or the automatic size for the longest row."""
+        if override_bs:
+            return int(override_bs)
+        if not str(self.batch_size).startswith("auto"):
+            return int(self.batch_size)
+        if not requests:
+            return 1
+        longest = max(
+            min(len(context) + len(continuation) - 1, self.max_length) for _, context, continuation in requests
+        )
+        return self._auto_batch_size(longest, captured_states)
+
+    def _detect_batch_size(self, requests=None, pos: int = 0) -> int:
+        # lm-eval's generation path asks here when batch_size=auto.
+        length = self.max_length
+        if requests:
+            _, context, continuation = requests[pos]
+            length = min(len(context) + len(continuation) - 1, self.max_length)
+        return self._auto_batch_size(length, 0)
+
+    def _auto_batch_size(self, length: int, captured_states: int) -> int:
+        """The largest batch of rows of `length` tokens that fits (see batching.py); remembered per shape."""
+        slot = (length, captured_states)
+        if slot not in self._auto_sizes:
+            if self.device.type == "cuda":
+                size = probe_batch_size(lambda n: self._trial_batch(n, length, captured_states), self.max_batch_size)
+            else:
+                config = self.model.config.get_text_config()
+                size = cpu_batch_size(length, config, self.model.dtype.itemsize, captured_states, self.max_batch_size)
+            log.info("batch size %d for rows of %d tokens", size, length)
+            self._auto_sizes[slot] = size
+        return self._auto_sizes[slot]
+
+    def _trial_batch(self, size: int, length: int, captured_states: int) -> None:
+        """The peak-memory shape of one batch: a forward pass (a sweep's capture and replay) and log-softmax."""
+        inputs = {"input_ids": torch.ones((size, length), dtype=torch.long, device=self.device)}
+        with self._inference():
+            if captured_states and self.prefix.supported:
+                starts = [max(self.steerer.model_map.n_layers - 1 - i, 0) for i in range(captured_states)]
+                captured = self.prefix.capture(inputs, starts)
+                logits = self.prefix.replay(captured, min(starts))
+                del captured
+            else:
+                logits = self._forward_logits(inputs)
+            F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
 
     # ---- generation ------------------------------------------------------------------------------
 
