@@ -17,7 +17,13 @@ _REGISTRY_MODULE = "lm_eval.api.registry"
 
 
 def register(registry_module: ModuleType) -> None:
-    """Add the lazy 'steer-eval' entry to lm-eval's model registry (idempotent)."""
+    """Add the lazy 'steer-eval' entry to lm-eval's model registry (idempotent).
+
+    lm-eval fills its registry with its own (lazy) models only when it finds the registry empty, so an
+    entry of ours alone would hide `hf`, `steered` and the rest: its own entries go in first (a cheap
+    import of a name -> module table)."""
+    import lm_eval.models  # noqa: F401  registers lm-eval's own models, lazily
+
     registry = registry_module.model_registry
     if MODEL_NAME not in registry:
         registry.register(MODEL_NAME, target=MODEL_TARGET)

@@ -91,3 +91,15 @@ def test_lm_eval_cli_runs_our_steered_model(tiny_dir: Path, tmp_path: Path) -> N
     plain = [ll for ll, _ in ours.loglikelihood(requests, disable_tqdm=True)]
     assert torch.allclose(torch.tensor(logged), torch.tensor(steered), atol=1e-5)
     assert not torch.allclose(torch.tensor(logged), torch.tensor(plain), atol=1e-3)
+
+
+def test_installing_us_keeps_lm_evals_own_models() -> None:
+    """lm-eval fills its model registry only when it finds it empty; our start-up hook must not make it
+    look full (that once hid `--model hf` and `--model steered` from the plain lm_eval command)."""
+    probe = (
+        "from lm_eval.api.registry import get_model\n"
+        "print(get_model('hf').__name__, get_model('steered').__name__, get_model('steer-eval').__name__)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["HFLM", "SteeredModel", "SteerEvalLM"]
