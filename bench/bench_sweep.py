@@ -263,7 +263,8 @@ def machine() -> str:
         cpu = names[0].split(":", 1)[1].strip() if names else cpu
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), Python {platform.python_version()}"
+    threads, python = torch.get_num_threads(), platform.python_version()
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({threads} threads), Python {python}"
 
 
 def main() -> None:
@@ -301,7 +302,8 @@ def main() -> None:
                 f"1. one steered strength / lm-eval hf: {s['ratio']:.3f}  ({s['steered_s']:.2f} s vs {s['hf_s']:.2f} s)"
             )
             result["sweep"] = c = sweep_cost(directory, vector, layer, n_layers, requests, args)
-            print(f"3. sweep (baseline + {len(K_STRENGTHS)}) in full-pass equivalents: {c['full_pass_equivalents']:.2f} "
+            print(f"3. sweep (baseline + {len(K_STRENGTHS)}) in full-pass equivalents: "
+                  f"{c['full_pass_equivalents']:.2f} "
                   f"vs model 1 + K(N-L)/N = {c['model']:.2f} ({c['off_model']:+.1%}); with the unembedding counted "
                   f"{c['model_with_unembedding']:.2f} ({c['off_model_with_unembedding']:+.1%}); "
                   f"{c['speedup_vs_full_passes']:.2f}x faster than full passes per setting")  # fmt: skip
