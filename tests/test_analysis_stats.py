@@ -60,7 +60,12 @@ def test_non_inferiority_and_power_match_references() -> None:
     b, s = _pairs(50, 6, 4, 40)
     expected = scipy_stats.ttest_1samp(s - b, -0.01, alternative="greater").pvalue
     assert non_inferiority_p(b, s, 0.01) == pytest.approx(expected)
-    assert non_inferiority_p(np.ones(10), np.ones(10), 0.01) == 0.0
+    # every pair agreeing is no proof on 10 items (0.99^10 of seeing no loss even at a 1-point loss rate),
+    # but is on 1000; the bound is the exact binomial one
+    assert non_inferiority_p(np.ones(10), np.ones(10), 0.01) == pytest.approx(0.99**10)
+    assert non_inferiority_p(np.ones(1000), np.ones(1000), 0.01) == pytest.approx(0.99**1000)
+    assert 0.99**1000 < 0.05
+    assert non_inferiority_p(np.ones(20), np.zeros(20), 0.01) == 1.0
     d = s - b
     expected_mde = TTestPower().solve_power(nobs=100, alpha=0.05, power=0.8) * d.std(ddof=1)
     assert minimum_detectable_effect(b, s, 0.05) == pytest.approx(expected_mde)

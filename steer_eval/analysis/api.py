@@ -28,7 +28,8 @@ CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}
 EFFECT_COLUMNS = [
     "task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "option_order", "n",
     "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict", "verdict_reason",
-    "q_holm", "q_bh", "mde", "noninferiority_p", "propensity_baseline", "propensity_delta", "propensity_ci_low",
+    "q_holm", "q_bh", "mde", "noninferiority_p", "noninferiority_q", "propensity_baseline", "propensity_delta",
+    "propensity_ci_low",
     "propensity_ci_high", "propensity_p", "placebo_steered", "vs_placebo_delta", "vs_placebo_ci_low",
     "vs_placebo_ci_high", "vs_placebo_p", "orders", "pooled_delta", "pooled_ci_low", "pooled_ci_high",
     "letter_share", "steerability_mean", "anti_steerable", "monotonicity_rho", "bias_ambiguous_baseline",
@@ -102,16 +103,20 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records")) if len(frame) else []
 
 
-def _correct(rows: list[dict], family, settings: Settings) -> None:
-    members = [r for r in rows if family(r) and not math.isnan(r.get("p_value", math.nan))]
+def _correct(rows: list[dict], family, settings: Settings, column: str = "p_value") -> None:
+    """Holm and BH adjusted p-values of `column` over the rows of one family; the chosen one as the q."""
+    members = [r for r in rows if family(r) and not math.isnan(r.get(column, math.nan))]
     if not members:
         return
-    pvalues = np.array([r["p_value"] for r in members])
+    pvalues = np.array([r[column] for r in members])
     holm = multipletests(pvalues, alpha=settings.alpha, method="holm")[1]
     bh = multipletests(pvalues, alpha=settings.alpha, method="fdr_bh")[1]
     for row, q_holm, q_bh in zip(members, holm, bh, strict=True):
-        row["q_holm"], row["q_bh"] = float(q_holm), float(q_bh)
-        row["q_value"] = row["q_holm"] if settings.correction == "holm" else row["q_bh"]
+        if column == "p_value":
+            row["q_holm"], row["q_bh"] = float(q_holm), float(q_bh)
+            row["q_value"] = row["q_holm"] if settings.correction == "holm" else row["q_bh"]
+        else:
+            row[column.removesuffix("_p") + "_q"] = float(q_holm if settings.correction == "holm" else q_bh)
 
 
 def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
@@ -148,6 +153,9 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     _correct(rows, lambda r: not r["is_control"] and r["option_order"] == 0, settings)
     _correct(rows, lambda r: r["is_control"] and r["option_order"] == 0, settings)
     _correct(rows, lambda r: r["option_order"] > 0, settings)
+    # "does not hurt" is a claim about every capability cell a user looks at, so it is corrected too
+    _correct(rows, lambda r: not r["is_control"] and r["option_order"] == 0, settings, column="noninferiority_p")
+    _correct(rows, lambda r: r["is_control"] or r["option_order"] > 0, settings, column="noninferiority_p")
     for row in rows:
         row.setdefault("q_value", math.nan)
         row["verdict"], row["verdict_reason"] = verdict(row, settings)

@@ -8,7 +8,8 @@ answer of the same item form a pair.
 - propensity (a log-probability margin per item): mean paired difference; t interval of the mean
   (statsmodels; the margins are continuous and n is in the tens to thousands); Wilcoxon signed-rank
   p-value (scipy).
-- non-inferiority: one-sided paired t-test of H0 delta <= -margin (statsmodels).
+- non-inferiority: one-sided paired t-test of H0 delta <= -margin (statsmodels); when every pair
+  differs alike (no spread) the exact binomial bound on the losses instead.
 - minimum detectable effect: the paired difference detectable with 80% power at the test level
   (statsmodels TTestPower), from the observed standard deviation of the paired differences.
 """
@@ -89,8 +90,12 @@ def paired_continuous(baseline: np.ndarray, steered: np.ndarray, level: float = 
 def non_inferiority_p(baseline: np.ndarray, steered: np.ndarray, margin: float) -> float:
     """p-value of H0: mean(steered - baseline) <= -margin against H1: it is above (not worse by the margin)."""
     diff = steered.astype(float) - baseline.astype(float)
-    if np.allclose(diff, diff[0]):  # no variance: the answer is certain
-        return 0.0 if diff[0] > -margin else 1.0
+    if np.allclose(diff, diff[0]):
+        # No spread, so the t-test degenerates (it would call 5 agreeing items proof). Exact bound instead:
+        # under H0 items are lost at a rate of at least `margin`, so seeing this few losses has probability
+        # at most P(Binomial(n, margin) <= losses).
+        losses = int((diff < 0).sum())
+        return float(scipy_stats.binom.cdf(losses, len(diff), margin)) if margin > 0 else 1.0
     return float(DescrStatsW(diff).ttest_mean(value=-margin, alternative="larger")[1])
 
 

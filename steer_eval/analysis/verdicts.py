@@ -44,8 +44,8 @@ def verdict(row: dict[str, Any], settings) -> tuple[str, str]:
         ):
             return "inconclusive", "significant against the baseline but not beyond the random control"
         return "helps", f"q = {q:.3g}"
-    if row["kind"] == "intelligence" and row.get("noninferiority_p", math.nan) < settings.alpha:
-        return "non-inferior", f"not worse by more than {settings.margin:g} (p = {row['noninferiority_p']:.3g})"
+    if row["kind"] == "intelligence" and row.get("noninferiority_q", math.nan) < settings.alpha:
+        return "non-inferior", f"not worse by more than {settings.margin:g} (q = {row['noninferiority_q']:.3g})"
     if row.get("mde", math.inf) > settings.inconclusive_mde:
         return "inconclusive", f"minimum detectable effect {row['mde']:.3f} is above {settings.inconclusive_mde:g}"
     return "no detectable effect", f"minimum detectable effect {row['mde']:.3f}"
