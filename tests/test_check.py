@@ -101,13 +101,21 @@ def test_a_regression_against_a_stored_baseline_is_detected(mood: Path, tmp_path
     weaker = load_vector(mood)
     for key in weaker.directions:
         weaker.directions[key] = weaker.directions[key] * 0.1
+    # the second spec's only other check (a loose not_worse) passes, so a failure can only be the regression
+    loose = "  - {vector: mood, task: demo_sentiment, alpha: 0.1, not_worse: {margin: 0.99}}"
+    same = tmp_path / "same"
+    same.mkdir()
+    status = _check(_spec(same, mood, [loose], tail=tail), same, "--baseline", str(first / "out"))
+    assert status == 0, capsys.readouterr().out  # the unchanged vector does not regress
     second = tmp_path / "second"
     second.mkdir()
     path = save_vector(weaker, second / "mood.safetensors")
-    status = _check(_spec(second, path, [IMPROVES], tail=tail), second, "--baseline", str(first / "out"))
-    out = capsys.readouterr().out
-    assert status == 1 and "regression" in out
-    assert "drop" in out
+    status = _check(_spec(second, path, [loose], tail=tail), second, "--baseline", str(first / "out"))
+    assert status == 1, capsys.readouterr().out
+    cases = {case.get("classname"): case for case in ET.parse(second / "junit.xml").getroot().iter("testcase")}
+    assert cases["steer_eval.not_worse"].find("failure") is None
+    failure = cases["steer_eval.regression"].find("failure")
+    assert failure is not None and "drop" in (failure.text or "")
 
 
 @pytest.mark.parametrize(
@@ -121,6 +129,9 @@ def test_a_regression_against_a_stored_baseline_is_detected(mood: Path, tmp_path
         (lambda text: text.replace("min_delta: 0.15", "min_delta: lots"), "must be a number"),
         (lambda text: text + "baseline: nowhere\\n", "does not exist"),
         (lambda text: "model: [unclosed", "not valid YAML"),
+        (lambda text: text.replace("seed: 0", "seed: 0, limit: abc"), "defaults.limit must be a whole number"),
+        (lambda text: text.replace("seed: 0", "seed: 0, dtype: float8"), "defaults.dtype must be one of"),
+        (lambda text: text.replace("q: 0.05", "q: 5"), "improves.q must be a level"),
     ],
 )
 def test_malformed_specs_exit_2_with_one_clear_line(mood: Path, tmp_path: Path, capsys, mutate, message) -> None:

@@ -189,12 +189,15 @@ def judge(spec: CheckSpec, rows: list[tuple[Expectation, pd.Series]], baseline: 
 
 
 def _regression(expectation, row, baseline, rule, sign, measured, interval) -> Outcome:
-    match = baseline[
-        (baseline["vector"] == row["vector"])
-        & (baseline["task"] == row["task"])
-        & (baseline["alpha"] == row["alpha"])
-        & (baseline["option_order"] == 0)
-    ]
+    match = baseline[(baseline["alpha"].astype(float) == float(row["alpha"])) & (baseline["option_order"] == 0)]
+    if "is_control" in match:
+        match = match[~match["is_control"].astype(bool)]
+    for key in ("vector", "task", "layer", "positions", "fewshot"):  # the same setting, not just the same name
+        if key in match and key in row:
+            match = match[[_same_value(value, row[key]) for value in match[key]]]
+    if len(match) > 1:
+        detail = f"the baseline has {len(match)} cells for this setting; pass a run of one setting"
+        return Outcome(expectation, "regression", False, measured, interval, detail)
     if match.empty:
         return Outcome(expectation, "regression", False, measured, interval, "no matching cell in the baseline run")
     before = match.iloc[0]
@@ -207,6 +210,16 @@ def _regression(expectation, row, baseline, rule, sign, measured, interval) -> O
     allowed = f"allowed {100 * rule['max_drop']:.1f}"
     detail = f"baseline {100 * sign * before['delta']:+.1f} points; drop {100 * drop:+.1f} ({allowed}), p = {p:.2g}"
     return Outcome(expectation, "regression", not failed, measured, interval, detail)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equality across a live table and one read back from JSON: missing == missing (NaN, None), 2 == 2.0."""
+    if pd.isna(a) or pd.isna(b):
+        return bool(pd.isna(a) and pd.isna(b))
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
 
 
 def _se(row) -> float:

@@ -112,6 +112,7 @@ def load_spec(path: str | Path) -> CheckSpec:
         vectors[str(name)] = full
     defaults = _mapping(raw.get("defaults") or {}, f"{path}: defaults")
     _unknown(set(defaults), DEFAULT_KEYS, f"{path}: defaults")
+    _check_defaults(defaults, f"{path}: defaults")
     if not isinstance(raw["expect"], list) or not raw["expect"]:
         raise SpecError(f"{path}: expect must be a non-empty list of expectations")
     expectations = [_expectation(item, i, vectors, path) for i, item in enumerate(raw["expect"])]
@@ -123,6 +124,11 @@ def load_spec(path: str | Path) -> CheckSpec:
         regression.setdefault("q", 0.05)
         if "max_drop" not in regression:
             raise SpecError(f"{path}: regression needs max_drop")
+        _probability(regression["q"], f"{path}: regression.q")
+        if not 0 <= regression["max_drop"] < 1:
+            raise SpecError(
+                f"{path}: regression.max_drop is a share of items, in [0, 1): not {regression['max_drop']:g}"
+            )
     baseline = None
     if raw.get("baseline") is not None:
         baseline = (here / str(raw["baseline"])).resolve()
@@ -146,6 +152,34 @@ def load_spec(path: str | Path) -> CheckSpec:
     )
 
 
+def _whole(value: Any, where: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise SpecError(f"{where} must be a whole number >= {least}, not {value!r}")
+    return value
+
+
+def _check_defaults(defaults: dict, where: str) -> None:
+    """Values, not just keys: a bad value here would otherwise surface as a crash mid-run."""
+    for key, least in (("limit", 1), ("seed", 0), ("fewshot", 0), ("option_orders", 1)):
+        if key in defaults and defaults[key] is not None:
+            _whole(defaults[key], f"{where}.{key}", least)
+    for key in ("data_dir", "include_path", "device"):
+        if key in defaults and not isinstance(defaults[key], str):
+            raise SpecError(f"{where}.{key} must be a string, not {defaults[key]!r}")
+    dtypes = ("auto", "float32", "float16", "bfloat16")
+    if "dtype" in defaults and defaults["dtype"] not in dtypes:
+        raise SpecError(f"{where}.dtype must be one of {', '.join(dtypes)}, not {defaults['dtype']!r}")
+    batch = defaults.get("batch_size", "auto")
+    if batch != "auto":
+        _whole(batch, f"{where}.batch_size (or auto)", 1)
+
+
+def _probability(value: float, where: str) -> float:
+    if not 0 < value <= 1:
+        raise SpecError(f"{where} must be a level in (0, 1], not {value:g}")
+    return value
+
+
 def _expectation(item: Any, index: int, vectors: dict[str, Path], path: Path) -> Expectation:
     where = f"{path}: expect[{index}]"
     item = _mapping(item, where)
@@ -164,8 +198,13 @@ def _expectation(item: Any, index: int, vectors: dict[str, Path], path: Path) ->
     if "improves" in checks:
         checks["improves"].setdefault("min_delta", 0.0)
         checks["improves"].setdefault("q", 0.05)
+        _probability(checks["improves"]["q"], f"{where}.improves.q")
     if "not_worse" in checks and "margin" not in checks["not_worse"]:
         raise SpecError(f"{where}.not_worse needs a margin")
+    if "not_worse" in checks and not 0 <= checks["not_worse"]["margin"] < 1:
+        raise SpecError(
+            f"{where}.not_worse.margin is a share of items, in [0, 1): not {checks['not_worse']['margin']:g}"
+        )
     no_artifact = item.get("no_artifact", False)
     if not isinstance(no_artifact, bool):
         raise SpecError(f"{where}.no_artifact must be true or false")
