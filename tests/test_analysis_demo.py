@@ -31,14 +31,24 @@ CAPABILITIES = ("demo_facts", "demo_compare")
 
 
 def test_demo_verdicts_match_the_ground_truth(ground_truth_run) -> None:
+    """docs/demo.md's ground truth through the runner and the analysis. Accuracy saturates on this world (at
+    +1 the mood vector makes every reply positive, and so can a same-norm random push) and the style vector
+    moves accuracy by 8-15 points on 168 items, about what Holm over 64 cells resolves; so verdicts are
+    asserted where accuracy can show them and the dose and the placebo comparison on the propensity."""
     e = ground_truth_run.effects
-    mine = e[~e.is_control]
+    mine, controls = e[~e.is_control], e[e.is_control]
     for vector, task in OWN.items():
         own = mine[(mine.vector == vector) & (mine.task == task)].set_index("alpha")
-        # the vector moves its behaviour up at strengths 1 and 2 and down at -1, beyond its placebo
-        assert own.loc[1.0, "verdict"] == "helps" and own.loc[2.0, "verdict"] == "helps", own.verdict.to_dict()
-        assert own.loc[-1.0, "verdict"] == "hurts"
-        assert own.loc[1.0, "vs_placebo_delta"] > 0 and own.loc[1.0, "propensity_delta"] > 0
+        verdicts = own.verdict.to_dict()
+        # up at +1 and +2 (significantly at one of them at least), down at -1
+        assert "helps" in (verdicts[1.0], verdicts[2.0]) and "hurts" not in (verdicts[1.0], verdicts[2.0]), verdicts
+        assert verdicts[-1.0] == "hurts", verdicts
+        assert own.loc[1.0, "ci_low"] > 0 and own.loc[2.0, "ci_low"] > 0 and own.loc[-1.0, "ci_high"] < 0
+        propensity = own.propensity_delta
+        assert propensity[-1.0] < 0 < propensity[1.0] < propensity[2.0], propensity.to_dict()
+        # the same-norm placebo moves the behaviour's propensity far less than the vector
+        placebo = controls[(controls.control_of == vector) & (controls.task == task)].set_index("alpha")
+        assert abs(placebo.loc[1.0, "propensity_delta"]) < 0.5 * propensity[1.0]
         # it never improves a capability, and at strength 8 it breaks at least one
         capability = mine[(mine.vector == vector) & mine.task.isin(CAPABILITIES)]
         assert not (capability.verdict == "helps").any()
@@ -48,10 +58,6 @@ def test_demo_verdicts_match_the_ground_truth(ground_truth_run) -> None:
     for vector, task in OWN.items():
         row = dose[(dose.vector == vector) & (dose.task == task)].iloc[0]
         assert row.steerability_mean > 0 and row.monotonicity_rho > 0.5
-    # the placebos do not help their vectors' tasks
-    controls = e[e.is_control]
-    for vector, task in OWN.items():
-        assert not (controls[(controls.control_of == vector) & (controls.task == task)].verdict == "helps").any()
 
 
 def test_a_letter_bias_vector_is_flagged_as_an_artifact(real_model_dir: Path, tmp_path: Path) -> None:

@@ -70,6 +70,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     pickled = tmp_path / "pickled.pt"
     torch.save({"layers.0": {"steering_vector": torch.ones(32), "action": "add", "bias": Path("/tmp")}}, pickled)
     torch.save({"layers.0": {"steering_vector": torch.ones(32), "action": "add"}}, tmp_path / "ok.pt")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes((tmp_path / "ok.pt").read_bytes()[:300])
     return {
         "wrong hidden size": (["vectors", "show", str(wrong_size), "--model", "{model}"], "size 48"),
         "layer out of range": (["vectors", "show", str(deep), "--model", "{model}"], "layer 30"),
@@ -80,6 +82,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "not safetensors": (["vectors", "show", str(text)], "unknown vector file type"),
         "missing file": (["vectors", "show", str(tmp_path / "absent.safetensors")], "not found"),
         "pickled .pt": (["vectors", "show", str(pickled)], "pickled Python objects"),
+        "truncated .pt": (["vectors", "show", str(truncated)], "not a readable PyTorch file"),
         "unwritable output": (
             ["vectors", "import", str(pickled.with_name("ok.pt")), "-o", "/proc/x.safetensors"],
             "/proc",
@@ -128,14 +131,16 @@ def test_demo_command_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixt
     # 4 demo tasks x (1 baseline + (vectors + their random controls) x 5 strengths)
     assert len(manifest["grid"]["cells"]) == 4 * (1 + 2 * n_vectors * 5)
     assert (tmp_path / "run" / "cells.csv").is_file() and (tmp_path / "run" / "results.json").is_file()
-    # the verdicts docs/demo.md reports: PASf finds the mood direction (beyond its placebo); no vector makes a
-    # capability better; nothing finds the flattery disposition from the task's own items
+    # the verdicts docs/demo.md reports for the shipped model: PASf finds the mood direction (beyond its placebo
+    # at +1 and +2); no vector makes a capability better; nothing finds the flattery disposition from the
+    # task's own items
     import pandas as pd
 
     effects = pd.read_csv(tmp_path / "run" / "effects.csv")
     mine = effects[~effects.is_control]
     pasf = mine[(mine.vector == "sentiment-pasf.safetensors") & (mine.task == "demo_sentiment")].set_index("alpha")
-    assert (pasf.loc[[1.0, 2.0, 4.0], "verdict"] == "helps").all()
+    assert (pasf.loc[[1.0, 2.0], "verdict"] == "helps").all(), pasf.verdict.to_dict()
+    assert pasf.loc[-1.0, "verdict"] == "hurts"
     assert not (mine[mine.kind == "intelligence"].verdict == "helps").any()
     assert not (mine[(mine.task == "demo_sycophancy") & (mine.alpha > 0)].verdict == "helps").any()
     assert "helps:" in out and "effects.csv" in out

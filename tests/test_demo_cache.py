@@ -25,7 +25,7 @@ def cache_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_built_once_then_reused(cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     built = []
     real_build = cache._build
-    monkeypatch.setattr(cache, "_build", lambda *a: (built.append(a), real_build(*a))[1])
+    monkeypatch.setattr(cache, "_build", lambda *a, **k: (built.append(a), real_build(*a, **k))[1])
     first = demo_model_dir(TINY, progress=False)
     assert first.is_relative_to(cache_root) and (first / MANIFEST).is_file()
     assert problem_with(first, TINY) is None
@@ -69,3 +69,40 @@ def test_all_three_loaders_accept_the_directory(cache_root: Path) -> None:
     plain = HFLM(pretrained=directory, device="cpu").loglikelihood(request, disable_tqdm=True)
     ours = SteerEvalLM(pretrained=directory, device="cpu").loglikelihood(request, disable_tqdm=True)
     assert torch.isclose(torch.tensor(plain[0][0]), torch.tensor(ours[0][0]), atol=1e-5)
+
+
+def test_the_default_recipe_comes_from_the_shipped_weights_without_training(
+    cache_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Training is chaotic across CPUs, so the default model ships (its ground truth checked where it was
+    made): putting it in the cache must not train, and must give exactly the shipped tensors."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from steer_eval.demo.shipped import shipped_weights
+
+    weights = shipped_weights(DemoRecipe())
+    assert weights is not None, "the default recipe's weights must ship with the package"
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the default demo model was trained instead of taken from the shipped weights")
+
+    monkeypatch.setattr(cache, "train_demo_model", no_training)
+    directory = demo_model_dir(progress=False)
+    assert json.loads((directory / MANIFEST).read_text())["source"] == "shipped weights"
+    shipped, saved = load_file(weights), load_file(directory / "model.safetensors")
+    assert shipped.keys() == saved.keys()
+    assert all(torch.equal(shipped[name], saved[name]) for name in shipped)
+
+
+def test_other_recipes_and_rebuilds_are_trained(cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    trained = []
+    real_train = cache.train_demo_model
+    monkeypatch.setattr(cache, "train_demo_model", lambda *a, **k: (trained.append(a), real_train(*a, **k))[1])
+    directory = demo_model_dir(TINY, progress=False)
+    assert json.loads((directory / MANIFEST).read_text())["source"] == "trained here" and len(trained) == 1
+    demo_model_dir(TINY, rebuild=True, progress=False)
+    assert len(trained) == 2

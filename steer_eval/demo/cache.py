@@ -1,6 +1,7 @@
-"""The demo model on disk: built once per recipe into the user's cache, checked on every use (files and
-their sha256 against a manifest), rebuilt when missing or corrupt. Building happens in a temporary folder
-that is renamed into place, under a file lock, so a crash or a parallel run never leaves half a model."""
+"""The demo model on disk: put once per recipe into the user's cache (from the shipped weights for the
+default recipe, else trained), checked on every use (files and their sha256 against a manifest), put back
+when missing or corrupt. Building happens in a temporary folder that is renamed into place, under a file
+lock, so a crash or a parallel run never leaves half a model."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from steer_eval._version import version
 from steer_eval.demo.model import WORLD_VERSION, DemoRecipe, train_demo_model
+from steer_eval.demo.shipped import load_shipped_model, shipped_weights
 from steer_eval.paths import cache_dir
 from steer_eval.vectors.format import file_sha256
 
@@ -30,7 +32,8 @@ def demo_root() -> Path:
 
 
 def demo_model_dir(recipe: DemoRecipe | None = None, rebuild: bool = False, progress: bool = True) -> Path:
-    """A valid Hugging Face model directory for `recipe`, building it if needed."""
+    """A valid Hugging Face model directory for `recipe`, building it if needed: from the shipped weights
+    where the package has them for this recipe, else by training (`rebuild` always trains)."""
     recipe = recipe or DemoRecipe()
     target = demo_root() / f"{DEMO_MODEL_NAME}-{recipe.fingerprint()}"
     if not rebuild and problem_with(target, recipe) is None:
@@ -42,7 +45,7 @@ def demo_model_dir(recipe: DemoRecipe | None = None, rebuild: bool = False, prog
             return target
         if target.exists():
             log.warning("rebuilding the demo model at %s: %s", target, problem)
-        _build(target, recipe, progress)
+        _build(target, recipe, progress, train=rebuild)
     return target
 
 
@@ -66,11 +69,15 @@ def problem_with(directory: Path, recipe: DemoRecipe) -> str | None:
     return None
 
 
-def _build(target: Path, recipe: DemoRecipe, progress: bool) -> None:
+def _build(target: Path, recipe: DemoRecipe, progress: bool, train: bool = False) -> None:
     started = time.perf_counter()
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.building."))
     try:
-        model, tokenizer = train_demo_model(recipe, progress=progress)
+        weights = None if train else shipped_weights(recipe)
+        if weights is not None:
+            model, tokenizer = load_shipped_model(recipe, weights)
+        else:
+            model, tokenizer = train_demo_model(recipe, progress=progress)
         model.config.name_or_path = DEMO_MODEL_NAME
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
@@ -80,6 +87,7 @@ def _build(target: Path, recipe: DemoRecipe, progress: bool) -> None:
             "recipe": dataclasses.asdict(recipe),
             "world_version": WORLD_VERSION,
             "steer_eval_version": version(),
+            "source": "shipped weights" if weights is not None else "trained here",
             "build_seconds": round(time.perf_counter() - started, 1),
             "files": files,
         }

@@ -18,6 +18,7 @@ LAYERS = (1, 2, 3)
 
 
 def build_demo_vectors(model_dir: Path, output: Path, progress: bool = True) -> list[Path]:
+    from tqdm import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from steer_eval.errors import SteerEvalError
@@ -29,17 +30,19 @@ def build_demo_vectors(model_dir: Path, output: Path, progress: bool = True) -> 
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     paths = []
-    for task in BEHAVIOUR_TASKS:
+    jobs = [(task, method) for task in BEHAVIOUR_TASKS for method in METHODS]
+    bar = tqdm(jobs, desc="Building and selecting the demo vectors", unit="vector", disable=not progress)
+    for task, method in bar:
+        bar.set_postfix_str(f"{method} on {task}", refresh=False)
         train, validation = load_split(task, "train"), load_split(task, "validation")
-        for method in METHODS:
-            path = output / "vectors" / f"{task.removeprefix('demo_')}-{method}.safetensors"
-            try:
-                vector = build_vector(model, tokenizer, BuildSpec(method, task, LAYERS, batch_size=32), train, "demo")
-            except SteerEvalError as exc:  # e.g. a PAS variant when the model answers every item alike
-                print(f"skipped {method} on {task}: {exc}")
-                continue
-            select_on_validation(model, tokenizer, vector, validation, SELECTION_STRENGTHS, batch_size=32)
-            paths.append(save_vector(vector, path))
+        path = output / "vectors" / f"{task.removeprefix('demo_')}-{method}.safetensors"
+        try:
+            vector = build_vector(model, tokenizer, BuildSpec(method, task, LAYERS, batch_size=32), train, "demo")
+        except SteerEvalError as exc:  # e.g. a PAS variant when the model answers every item alike
+            bar.write(f"skipped {method} on {task}: {exc}")
+            continue
+        select_on_validation(model, tokenizer, vector, validation, SELECTION_STRENGTHS, batch_size=32)
+        paths.append(save_vector(vector, path))
     return paths
 
 

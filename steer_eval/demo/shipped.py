@@ -1,0 +1,43 @@
+"""The demo model's weights as shipped inside the package, for the default recipe.
+
+Training the demo model is deterministic on one machine but chaotic across machines: another CPU's kernels
+round differently, and after 2,400 steps the weaker planted behaviour (flattery) can come out weaker than
+the ground truth in docs/demo.md needs. So the default recipe's trained weights, checked against that ground
+truth, ship with the package (about 1.1 MB); tokenizer and configuration are rebuilt from the recipe. Any
+other recipe, and `steer-eval demo --rebuild`, trains from scratch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from steer_eval.demo.model import DemoRecipe, build_tokenizer, demo_config
+
+SHIPPED_DIR = Path(__file__).parent / "weights"
+
+
+def shipped_weights(recipe: DemoRecipe) -> Path | None:
+    """The shipped weights file for `recipe`, or None when none ships (then the model is trained)."""
+    path = SHIPPED_DIR / f"demo-{recipe.fingerprint()}.safetensors"
+    return path if path.is_file() else None
+
+
+def load_shipped_model(recipe: DemoRecipe, weights: Path):
+    """The shipped model and its tokenizer, exactly as training `recipe` produced them where they were made."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = build_tokenizer(recipe.world)
+    model = AutoModelForCausalLM.from_config(demo_config(recipe, tokenizer))
+    model.load_state_dict(load_file(weights), strict=True)
+    model.eval()
+    return model, tokenizer
+
+
+def shipped_provenance(weights: Path) -> dict:
+    """Where and how the shipped weights were trained (stored in the file's metadata)."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        meta = handle.metadata() or {}
+    return json.loads(meta.get("steer_eval_demo", "{}"))
