@@ -57,6 +57,9 @@ class RunConfig:
             raise SteerEvalError("--combine needs at least two vectors")
         if self.batch_size != "auto" and not (self.batch_size.isdigit() and int(self.batch_size) > 0):
             raise SteerEvalError(f"--batch-size must be 'auto' or a positive integer, not {self.batch_size!r}")
+        from steer_eval.models import pick_device, pick_dtype
+
+        pick_dtype(self.dtype, pick_device(self.device))  # before any compute, and in a dry run too
 
 
 def parse_list(text: str | None, convert, option: str, example: str) -> list | None:

@@ -93,7 +93,8 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
         return counts
     lm = lm or load_lm(prepared)
     if getattr(lm, "rank", 0) == 0:
-        started = datetime.now(UTC).isoformat(timespec="seconds")
+        # a resumed run keeps the time its grid was first started
+        started = (store.manifest() or {}).get("started") or datetime.now(UTC).isoformat(timespec="seconds")
         store.write_manifest(manifest(prepared, store, started=started, finished=None))
     lm.quiet = True  # one bar over the cells (with an ETA) and a transient one over each cell's items
     lm.item_progress = progress

@@ -54,8 +54,9 @@ def safe_torch_load(path: str | Path) -> Any:
             "and unpickling them could run arbitrary code. Re-save it as a dict of tensors, floats, strings "
             f"and None (the lm-eval steered format) or as a bare tensor. Detail: {str(exc).splitlines()[0]}"
         ) from None
-    except (RuntimeError, OSError, EOFError, ValueError) as exc:
-        raise VectorFileError(f"{where} is not a readable PyTorch file ({exc})") from None
+    except (RuntimeError, OSError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        # a damaged zip or pickle stream surfaces as any of these, depending on where the damage is
+        raise VectorFileError(f"{where} is not a readable PyTorch file ({type(exc).__name__}: {exc})") from None
 
 
 def read_lmeval_pt(path: str | Path, resolve_hookpoint: HookpointResolver | None = None) -> SteeringVector:

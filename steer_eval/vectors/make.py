@@ -50,6 +50,11 @@ def run_build(request: BuildRequest) -> SteeringVector:
     get_task(spec.task)
     method = get_method(spec.method)
     train = load_split(spec.task, "train", request.data_dir)
+    if train and not hasattr(train[0], "continuations"):
+        raise SteerEvalError(
+            f"task {spec.task} is a generation task; vectors are built from labelled multiple-choice items "
+            "(`steer-eval tasks` lists them: any task not of the generation layout)"
+        )
     validation = load_split(spec.task, "validation", request.data_dir) if request.select_on else None
     read_keys(ModelMap.from_config_only(model_path(request.model), revision=request.revision), method, spec)
     loaded = load_model(request.model, request.revision, request.device, request.dtype, request.progress)
