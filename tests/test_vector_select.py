@@ -60,6 +60,21 @@ def test_selection_picks_the_best_validation_cell_and_records_the_sweep(demo) ->
     assert record["baseline"]["accuracy"] == pytest.approx(score_items(model, tokenizer, validation).accuracy)
 
 
+def test_an_unwanted_target_is_selected_against(demo) -> None:
+    """Where the task's target is the unwanted behaviour (CAA sycophancy's target is the sycophantic answer),
+    selection applies the strengths negated and picks the fewest target answers (METHODS.md, flaw 2)."""
+    model, tokenizer = demo
+    vector = build_vector(
+        model, tokenizer, BuildSpec("pasf", "demo_sentiment", [1, 2]), load_split("demo_sentiment", "train")
+    )
+    validation = load_split("demo_sentiment", "validation")
+    record = select_on_validation(model, tokenizer, vector, validation, strengths=[1.0, 4.0], target_is_desired=False)
+    assert {c["alpha"] for c in record["cells"]} == {-1.0, -4.0} and record["target_is_desired"] is False
+    best = min(record["cells"], key=lambda c: (c["accuracy"], c["propensity"], abs(c["alpha"])))
+    assert record["chosen"] == {"layer": best["layer"], "alpha": best["alpha"]}
+    assert record["improves_on_baseline"] == (best["accuracy"] < record["baseline"]["accuracy"])
+
+
 def test_a_build_with_selection_never_uses_a_test_item(demo_dir: Path, tmp_path: Path, monkeypatch) -> None:
     import steer_eval.vectors.make as make
 

@@ -73,6 +73,7 @@ def run_build(request: BuildRequest) -> SteeringVector:
             spec.batch_size,
             request.progress,
             spec.add_special_tokens,
+            target_is_desired=get_task(spec.task).target_is_desired is not False,
         )
     save_vector(vector, request.output)
     return vector

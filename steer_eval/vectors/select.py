@@ -80,9 +80,17 @@ def select_on_validation(
     batch_size: int = 16,
     progress: bool = False,
     add_special_tokens: bool = True,
+    target_is_desired: bool = True,
 ) -> dict[str, Any]:
     """Sweep layers x strengths on `items` (the validation split); set the vector's default layer and
-    strength to the best cell and return the sweep record (also stored under meta.extra['selection'])."""
+    strength to the best cell and return the sweep record (also stored under meta.extra['selection']).
+
+    Vectors point towards the task's target answer (as CAA's do). Where that target is the unwanted
+    behaviour (`target_is_desired=False`, e.g. CAA's sycophancy set, whose target is the sycophantic
+    answer), the strengths are applied negated and "best" means the fewest target answers: selecting for
+    more of the target would choose the most sycophantic strength (METHODS.md, the PAS evaluation's flaw 2)."""
+    sign = 1 if target_is_desired else -1
+    strengths = [sign * a for a in strengths]
     baseline = score_items(model, tokenizer, items, batch_size=batch_size, add_special_tokens=add_special_tokens)
     steerer = Steerer(model)
     layers: list[int | None] = list(vector.layers) if vector.meta.per_layer else [None]
@@ -92,14 +100,16 @@ def select_on_validation(
         steerer.set_interventions(interventions_from_vector(vector, alpha=alpha, layer=layer))
         score = score_items(model, tokenizer, items, steerer, batch_size, add_special_tokens)
         cells.append({"layer": layer, "alpha": alpha, "accuracy": score.accuracy, "propensity": score.propensity})
-    best = max(cells, key=lambda c: (c["accuracy"], c["propensity"], -abs(c["alpha"])))
+    best = max(cells, key=lambda c: (sign * c["accuracy"], sign * c["propensity"], -abs(c["alpha"])))
+    wanted = "the target-answer rate" if sign > 0 else "the lowest target-answer rate (the target is unwanted)"
     record = {
         "split": "validation",
         "n_items": len(items),
-        "criterion": "target-answer rate, then mean propensity, then the smaller strength",
+        "criterion": f"{wanted}, then mean propensity the same way, then the smaller strength",
+        "target_is_desired": target_is_desired,
         "baseline": {"accuracy": baseline.accuracy, "propensity": baseline.propensity},
         "chosen": {"layer": best["layer"], "alpha": best["alpha"]},
-        "improves_on_baseline": best["accuracy"] > baseline.accuracy,
+        "improves_on_baseline": sign * best["accuracy"] > sign * baseline.accuracy,
         "cells": cells,
     }
     vector.meta.default_alpha = float(best["alpha"])
