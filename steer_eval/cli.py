@@ -47,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument("--output", type=Path, default=Path("reports/demo"), help="where to write vectors and results")
-    demo.add_argument("--rebuild", action="store_true", help="retrain the demo model even if a valid one is cached")
+    demo.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="train the demo model from scratch (minutes) instead of using the shipped weights or the cache",
+    )
     demo.set_defaults(handler=_demo)
 
     tasks = verbs.add_parser(

@@ -90,7 +90,8 @@ def test_the_default_recipe_comes_from_the_shipped_weights_without_training(
 
     monkeypatch.setattr(cache, "train_demo_model", no_training)
     directory = demo_model_dir(progress=False)
-    assert json.loads((directory / MANIFEST).read_text())["source"] == "shipped weights"
+    manifest = json.loads((directory / MANIFEST).read_text())
+    assert manifest["source"] == "shipped weights" and manifest["shipped"]["fingerprint"] == DemoRecipe().fingerprint()
     shipped, saved = load_file(weights), load_file(directory / "model.safetensors")
     assert shipped.keys() == saved.keys()
     assert all(torch.equal(shipped[name], saved[name]) for name in shipped)

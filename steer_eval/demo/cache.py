@@ -18,7 +18,7 @@ from pathlib import Path
 
 from steer_eval._version import version
 from steer_eval.demo.model import WORLD_VERSION, DemoRecipe, train_demo_model
-from steer_eval.demo.shipped import load_shipped_model, shipped_weights
+from steer_eval.demo.shipped import load_shipped_model, shipped_provenance, shipped_weights
 from steer_eval.paths import cache_dir
 from steer_eval.vectors.format import file_sha256
 
@@ -88,6 +88,7 @@ def _build(target: Path, recipe: DemoRecipe, progress: bool, train: bool = False
             "world_version": WORLD_VERSION,
             "steer_eval_version": version(),
             "source": "shipped weights" if weights is not None else "trained here",
+            "shipped": shipped_provenance(weights) if weights is not None else None,
             "build_seconds": round(time.perf_counter() - started, 1),
             "files": files,
         }

@@ -30,11 +30,12 @@ def build_demo_vectors(model_dir: Path, output: Path, progress: bool = True) -> 
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     paths = []
+    splits = {task: (load_split(task, "train"), load_split(task, "validation")) for task in BEHAVIOUR_TASKS}
     jobs = [(task, method) for task in BEHAVIOUR_TASKS for method in METHODS]
     bar = tqdm(jobs, desc="Building and selecting the demo vectors", unit="vector", disable=not progress)
     for task, method in bar:
         bar.set_postfix_str(f"{method} on {task}", refresh=False)
-        train, validation = load_split(task, "train"), load_split(task, "validation")
+        train, validation = splits[task]
         path = output / "vectors" / f"{task.removeprefix('demo_')}-{method}.safetensors"
         try:
             vector = build_vector(model, tokenizer, BuildSpec(method, task, LAYERS, batch_size=32), train, "demo")

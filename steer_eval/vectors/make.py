@@ -10,6 +10,7 @@ from pathlib import Path
 from steer_eval.errors import SteerEvalError
 from steer_eval.models import load_model, model_path
 from steer_eval.steering.model_map import ModelMap
+from steer_eval.tasks.items import MCItem
 from steer_eval.tasks.registry import get_task, load_split
 from steer_eval.vectors.build import BuildSpec, build_vector, read_keys
 from steer_eval.vectors.control import random_like
@@ -47,10 +48,10 @@ def run_build(request: BuildRequest) -> SteeringVector:
             f"--select-on {request.select_on}: only 'validation' is allowed (selecting on test data inflates effects)"
         )
     # Everything that can be checked without the weights is checked before loading them.
-    get_task(spec.task)
+    task = get_task(spec.task)
     method = get_method(spec.method)
     train = load_split(spec.task, "train", request.data_dir)
-    if train and not hasattr(train[0], "continuations"):
+    if train and not isinstance(train[0], MCItem):
         raise SteerEvalError(
             f"task {spec.task} is a generation task; vectors are built from labelled multiple-choice items "
             "(`steer-eval tasks` lists them: any task not of the generation layout)"
@@ -73,7 +74,7 @@ def run_build(request: BuildRequest) -> SteeringVector:
             spec.batch_size,
             request.progress,
             spec.add_special_tokens,
-            target_is_desired=get_task(spec.task).target_is_desired is not False,
+            target_is_desired=task.target_is_desired is not False,
         )
     save_vector(vector, request.output)
     return vector
