@@ -52,6 +52,11 @@ def test_option_order_rotates_every_item(shared_data: Path, monkeypatch) -> None
         assert b["target"] == (a["target"] + 1) % 4
         answer = a["prompt"].split("\n")[1 + a["target"]][3:]
         assert b["prompt"].split("\n")[1 + b["target"]][3:] == answer
+    # order 1 of 2 on four options: half-way round, so two orders still put the target in two places
+    halfway = dataset("mmlu_anatomy", option_order=1, option_orders=2)["test"]
+    for a, b in zip(plain.select(range(10)), halfway.select(range(10)), strict=True):
+        assert b["target"] == (a["target"] + 2) % 4
+        assert b["prompt"].split("\n")[1 + b["target"]][3:] == a["prompt"].split("\n")[1 + a["target"]][3:]
 
 
 def test_per_document_scoring() -> None:

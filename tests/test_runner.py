@@ -159,9 +159,12 @@ def test_dry_run_counts_the_grid_without_computing(demo_vector: Path, tmp_path: 
             "--fewshot", "0,2", "--option-orders", "2", "--layers", "1,2", "--output", str(tmp_path / "r")]  # fmt: skip
     args.append("--dry-run")
     assert main(args) == 0
-    out = capsys.readouterr().out
-    # 4 tasks x 2 few-shot x 2 orders x (1 + 1 vector x 4 non-zero strengths x 2 layers) = 16 x 9
-    assert "grid: 144 cells" in out and "to compute: 144 cells" in out
+    captured = capsys.readouterr()
+    out = captured.out
+    # 4 tasks x 2 few-shot x 1 order x (1 + 1 vector x 4 non-zero strengths x 2 layers) = 8 x 9: the demo
+    # tasks score each answer on its own, so a second option order would repeat the first
+    assert "grid: 72 cells" in out and "to compute: 72 cells" in out
+    assert "demo_sentiment: option order does not exist" in captured.err
     assert not list((tmp_path / "r" / "cells").iterdir())
 
 
@@ -246,3 +249,22 @@ def test_prefix_reuse_gives_the_same_records_as_full_passes(demo_vector: Path, t
             assert a["chosen"] == b["chosen"]
     distinct = {tuple(records[0]["logliks"]) for records in fast_records.values()}
     assert len(distinct) > 20, "steered cells must differ from the baselines and from one another"
+
+
+def test_each_task_runs_only_the_option_orders_it_has() -> None:
+    from steer_eval.run.grid import Cell, TaskRef, VectorRef, plan
+
+    def task(name: str, orders: int, output: str = "multiple_choice") -> TaskRef:
+        return TaskRef(name, name, "behavior", "x", output, True, "data", orders)
+
+    tasks = [task("binary", 2), task("four", 4), task("gen", 1, "generate_until"), task("user", 1)]
+    vector = VectorRef("v", "v.safetensors", "sha")
+    cells = plan(tasks, [(vector, [None], [None])], [0.0, 2.0], [0], 3)
+    orders = {t.name: sorted({c.option_order for c in cells if c.task == t}) for t in tasks}
+    assert orders == {"binary": [0, 1], "four": [0, 1, 2], "gen": [0], "user": [0]}
+    assert all(c.option_orders == len(orders[c.task.name]) for c in cells)
+    assert len(cells) == 2 * (2 + 3 + 1 + 1)  # a baseline and one steered cell per (task, order)
+    # the original order is one cell whatever K is; a rotated order is not (its shift depends on K)
+    args = ("demo", None, None, 0)
+    assert Cell(tasks[1], 0, 0, option_orders=3).key(*args) == Cell(tasks[1], 0, 0, option_orders=4).key(*args)
+    assert Cell(tasks[1], 0, 1, option_orders=3).key(*args) != Cell(tasks[1], 0, 1, option_orders=4).key(*args)

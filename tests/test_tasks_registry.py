@@ -214,3 +214,34 @@ def test_lmeval_yaml_files_match_the_registry() -> None:
         assert path.is_file() and path.read_text() == text, (
             f"{path} is stale: run python -m steer_eval.tasks.lmeval_adapter"
         )
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 13])
+@pytest.mark.parametrize("orders", [1, 2, 3, 4, 5, 8])
+def test_option_orders_spread_the_target_as_evenly_as_the_counts_allow(n: int, orders: int) -> None:
+    item = MCItem("x", "Which?", tuple(f"option {k}" for k in range(n)), 1)
+    shown = [item.in_order(k, orders) for k in range(orders)]
+    assert all(s.options[s.target] == "option 1" for s in shown)
+    positions = collections.Counter(s.target for s in shown)
+    if orders <= n:  # every order shows the target somewhere new
+        assert len(positions) == orders
+    else:  # every position used, none more than once above another
+        assert set(positions) == set(range(n)) and max(positions.values()) - min(positions.values()) <= 1
+    if orders == n:
+        assert all(s == item.rotated(k) for k, s in enumerate(shown))
+    with pytest.raises(ValueError, match="option order"):
+        item.in_order(orders, orders)
+
+
+def test_each_task_knows_how_many_option_orders_it_has(loaded: dict) -> None:
+    from steer_eval.tasks.items import distinct_option_orders
+
+    for name, splits in loaded.items():
+        items = splits["test"]
+        got = distinct_option_orders(items)
+        if isinstance(items[0], GenItem) or items[0].layout == "continuation":
+            assert got == 1, name
+        else:
+            assert got == max(len(i.options) for i in items) >= 2, name
+    assert distinct_option_orders(loaded["mmlu_anatomy"]["test"]) == 4
+    assert distinct_option_orders(loaded["caa_sycophancy"]["test"]) == 2

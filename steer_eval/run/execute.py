@@ -102,18 +102,20 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
     user_tasks = any(cell.task.registry is None for cell in todo)
     counts["rank"] = getattr(lm, "rank", 0)
     bar = tqdm(total=len(todo), desc="Cells", unit="cell", disable=not progress or counts["rank"] != 0)
-    managers: dict[int, Any] = {}
+    managers: dict[tuple[int, int], Any] = {}
 
     def group_of(cell: Cell):
-        return (cell.task.name, cell.fewshot, cell.option_order)
+        return (cell.task.name, cell.fewshot, cell.option_order, cell.option_orders)
 
     with _quiet_lm_eval():
-        for (task_name, shots, order), cells in groupby(todo, key=group_of):
-            if order not in managers:
-                managers[order] = TaskManager(
-                    include_path=paths, include_defaults=user_tasks, metadata={"option_order": order}
+        for (task_name, shots, order, orders), cells in groupby(todo, key=group_of):
+            if (order, orders) not in managers:
+                managers[order, orders] = TaskManager(
+                    include_path=paths,
+                    include_defaults=user_tasks,
+                    metadata={"option_order": order, "option_orders": orders},
                 )
-            loaded = managers[order].load([task_name])
+            loaded = managers[order, orders].load([task_name])
             task = loaded["tasks"][task_name]
             task.set_config(key="num_fewshot", value=shots)
             task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)

@@ -34,6 +34,7 @@ class TaskRef:
     output: str
     target_is_desired: bool | None
     data: str | None = None  # a hash of the task's items (registry tasks); part of every cell's key
+    orders: int = 1  # how many distinct option orders its items have (1: generation, continuation, user tasks)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Cell:
     alpha: float = 0.0
     layer: int | None = None
     positions: PositionMode | None = None
+    option_orders: int = 1  # K: order k shows each item rotated by k * n // K (tasks/items.rotation_shift)
 
     @property
     def is_baseline(self) -> bool:
@@ -53,7 +55,10 @@ class Cell:
     def identity(
         self, model: str, revision: str | None, limit: int | None, seed: int, setup: dict | None = None
     ) -> dict:
+        # K enters the key only for rotated orders: the original order is the same cell whatever K is.
+        rotation = {"option_orders": self.option_orders} if self.option_order else {}
         return {
+            **rotation,
             "format": CELL_FORMAT,
             "model": model,
             "revision": revision,
@@ -79,6 +84,7 @@ class Cell:
             "task": asdict(self.task),
             "fewshot": self.fewshot,
             "option_order": self.option_order,
+            "option_orders": self.option_orders,
             "vector": None if self.vector is None else asdict(self.vector),
             "alpha": self.alpha,
             "layer": self.layer,
@@ -95,12 +101,21 @@ def plan(
     option_orders: int,
 ) -> list[Cell]:
     """Baselines first (every vector cell is compared with one), then vector cells, grouped so that cells
-    sharing a task, few-shot count and option order run together."""
+    sharing a task, few-shot count and option order run together. A task gets at most as many option orders
+    as its items have distinct ones (`TaskRef.orders`): a rotation that repeats another would be computed
+    twice, and one that changes nothing (generation, continuation layout) is no control."""
     cells: list[Cell] = []
     steered = [a for a in dict.fromkeys(alphas) if a != 0.0]  # strength 0 is the baseline itself
-    for task, shots, order in product(tasks, fewshot, range(option_orders)):
-        cells.append(Cell(task, shots, order))
-        for (vector, layers, modes), alpha in product(vectors, steered):
-            for layer, mode in product(layers, modes):
-                cells.append(Cell(task, shots, order, vector, float(alpha), layer, mode))
+    for task, shots in product(tasks, fewshot):
+        orders = orders_for(task, option_orders)
+        for order in range(orders):
+            cells.append(Cell(task, shots, order, option_orders=orders))
+            for (vector, layers, modes), alpha in product(vectors, steered):
+                for layer, mode in product(layers, modes):
+                    cells.append(Cell(task, shots, order, vector, float(alpha), layer, mode, orders))
     return cells
+
+
+def orders_for(task: TaskRef, option_orders: int) -> int:
+    """The option orders a task runs under when K = `option_orders` are asked for."""
+    return max(1, min(option_orders, task.orders))

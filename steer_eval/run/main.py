@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +58,8 @@ def run(
     config: RunConfig, progress: bool = True, dry_run: bool = False, lm=None, settings: Settings | None = None
 ) -> RunResult | str:
     prepared = prepare(config, progress)
+    for note in dict.fromkeys(prepared.user_warnings):  # also kept in the manifest
+        print(f"note: {note}", file=sys.stderr)
     store = RunStore(config.output)
     store.prepare(config.model, config.revision)
     if dry_run:

@@ -12,8 +12,9 @@ from pathlib import Path
 from steer_eval.errors import SteerEvalError
 from steer_eval.models import model_path
 from steer_eval.run.config import RunConfig
-from steer_eval.run.grid import Cell, TaskRef, VectorRef, plan
+from steer_eval.run.grid import Cell, TaskRef, VectorRef, orders_for, plan
 from steer_eval.steering.model_map import ModelMap
+from steer_eval.tasks.items import distinct_option_orders
 from steer_eval.tasks.lmeval_adapter import lmeval_name
 from steer_eval.tasks.registry import DATA_ENV, TaskError, all_tasks, select_tasks
 from steer_eval.vectors.control import random_like
@@ -76,9 +77,28 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
         )
     tasks, warnings = resolve_tasks(config)
     cells = plan(tasks, refs, config.alphas, config.fewshot, config.option_orders)
-    # A user's lm-eval task has no option-order control (its items are not ours to rotate).
-    cells = [c for c in cells if c.option_order == 0 or c.task.registry is not None]
-    return Prepared(config, path, model_map, vectors, tasks, cells, warnings)
+    return Prepared(config, path, model_map, vectors, tasks, cells, warnings + option_order_notes(tasks, config))
+
+
+def option_order_notes(tasks: list[TaskRef], config: RunConfig) -> list[str]:
+    """What --option-orders K means for each task when it is not K balanced rotations."""
+    wanted = config.option_orders
+    if wanted < 2:
+        return []
+    notes = []
+    for task in tasks:
+        runs = orders_for(task, wanted)
+        if task.registry is None:
+            notes.append(f"{task.name}: a user lm-eval task runs in its own option order only")
+        elif runs == 1:
+            notes.append(f"{task.name}: option order does not exist for the model here (generation or answers "
+                         "scored on their own), so it runs once")  # fmt: skip
+        elif runs < task.orders:
+            notes.append(
+                f"{task.name}: {runs} option orders over up to {task.orders} options: the target visits {runs} "
+                f"evenly spaced positions of each item, not all (--option-orders {task.orders} balances it)"
+            )
+    return notes
 
 
 def _layers(vector: SteeringVector, wanted: list[int] | None, where: str) -> list[int | None]:
@@ -122,7 +142,7 @@ def resolve_tasks(config: RunConfig) -> tuple[list[TaskRef], list[str]]:
         splits = spec.load(config.data_dir)  # raises TaskError naming the missing files
         refs.append(
             TaskRef(lmeval_name(spec), spec.name, spec.kind, spec.family, spec.output, spec.target_is_desired,
-                    data_hash({name: items for name, items in splits.items()}))
+                    data_hash(splits), distinct_option_orders(splits.get("test", [])))
         )  # fmt: skip
     warnings: list[str] = []
     if theirs:

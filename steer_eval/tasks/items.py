@@ -119,6 +119,10 @@ class MCItem:
         n = len(self.options)
         return self.permuted([(k - shift) % n for k in range(n)])
 
+    def in_order(self, order: int, orders: int) -> MCItem:
+        """The item as shown in option order `order` of `orders` (see `rotation_shift`)."""
+        return self.rotated(rotation_shift(order, orders, len(self.options)))
+
     def fingerprint(self) -> str:
         parts = [
             self.id,
@@ -130,6 +134,24 @@ class MCItem:
             str(self.correct),
         ]
         return "\x1f".join(parts)
+
+
+def rotation_shift(order: int, orders: int, n_options: int) -> int:
+    """How far option order `order` of `orders` rotates an item with `n_options` options. The shifts are
+    spread evenly over the item's positions: with orders = n every shift is used once (the target sits at
+    each position once: balanced); with fewer orders the target visits `orders` evenly spaced positions;
+    with more, each shift is used as equally often as the counts allow (exactly when n divides orders)."""
+    if not 0 <= order < orders:
+        raise ValueError(f"option order {order} is not one of 0..{orders - 1}")
+    return (order * n_options) // orders
+
+
+def distinct_option_orders(items: Sequence[MCItem | GenItem]) -> int:
+    """How many different option orders a task's items can be shown in: 1 for generation items and for the
+    `continuation` layout (each answer is scored on its own, so order does not exist for the model),
+    otherwise the largest option count."""
+    counts = [len(i.options) for i in items if isinstance(i, MCItem) and i.layout != "continuation"]
+    return max(counts, default=1)
 
 
 @dataclass(frozen=True)

@@ -49,10 +49,19 @@ def gen_row(item: GenItem) -> dict[str, Any]:
     }
 
 
-def dataset(steer_eval_task: str, option_order: int = 0, data_dir: str | None = None, **_: object):
-    """The task's splits as a `datasets.DatasetDict`; `option_order` k rotates every item's options by k."""
+def dataset(
+    steer_eval_task: str,
+    option_order: int = 0,
+    option_orders: int | None = None,
+    data_dir: str | None = None,
+    **_: object,
+):
+    """The task's splits as a `datasets.DatasetDict`. `option_order` k of `option_orders` K rotates every
+    item's options by k * n // K places (n: its option count; `items.rotation_shift`); without K, by k places
+    (the same when K = n)."""
     import datasets
 
+    order = int(option_order)
     splits = get_task(steer_eval_task).load(data_dir)
     rows = {}
     for split, items in splits.items():
@@ -60,8 +69,12 @@ def dataset(steer_eval_task: str, option_order: int = 0, data_dir: str | None = 
             continue
         if isinstance(items[0], GenItem):
             rows[split] = [gen_row(item) for item in items]
+        elif not order:
+            rows[split] = [mc_row(item) for item in items]
+        elif option_orders:
+            rows[split] = [mc_row(item.in_order(order, int(option_orders))) for item in items]
         else:
-            rows[split] = [mc_row(item.rotated(int(option_order)) if option_order else item) for item in items]
+            rows[split] = [mc_row(item.rotated(order)) for item in items]
     return datasets.DatasetDict({split: datasets.Dataset.from_list(r) for split, r in rows.items()})
 
 
