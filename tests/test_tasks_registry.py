@@ -245,3 +245,23 @@ def test_each_task_knows_how_many_option_orders_it_has(loaded: dict) -> None:
             assert got == max(len(i.options) for i in items) >= 2, name
     assert distinct_option_orders(loaded["mmlu_anatomy"]["test"]) == 4
     assert distinct_option_orders(loaded["caa_sycophancy"]["test"]) == 2
+
+
+def test_grouped_splits_keep_groups_together_and_hit_the_fractions() -> None:
+    from steer_eval.tasks.items import grouped_split
+
+    sizes = {f"t{k}": size for k, size in enumerate([240, 168, 128, 120, 72, 72, 64, 48, 48, 32, 16, 12, 8] * 2)}
+    assignment = grouped_split(sizes, "salt")
+    assert assignment == grouped_split(dict(reversed(sizes.items())), "salt")  # deterministic, order-free
+    total = sum(sizes.values())
+    for split, fraction in (("train", 0.6), ("validation", 0.2), ("test", 0.2)):
+        share = sum(size for key, size in sizes.items() if assignment[key] == split) / total
+        assert abs(share - fraction) < 0.02, (split, share)
+
+
+def test_bbq_splits_are_60_20_20_by_template(loaded: dict) -> None:
+    for name in [n for n in loaded if n.startswith("bbq_")]:
+        splits = loaded[name]
+        total = sum(len(items) for items in splits.values())
+        for split, fraction in (("train", 0.6), ("validation", 0.2), ("test", 0.2)):
+            assert abs(len(splits[split]) / total - fraction) < 0.02, (name, split, len(splits[split]) / total)

@@ -206,3 +206,30 @@ def hash_split(key: str, salt: str, fractions: tuple[float, float, float] = (0.6
     if value < fractions[0]:
         return "train"
     return "validation" if value < fractions[0] + fractions[1] else "test"
+
+
+def grouped_split(
+    sizes: Mapping[str, int], salt: str, fractions: tuple[float, float, float] = (0.6, 0.2, 0.2), tries: int = 200
+) -> dict[str, str]:
+    """Split assignments for groups of items that must stay together (a question template's variants), close
+    to `fractions` of the items even when a few groups are large. Groups are ordered by a salted hash and cut
+    at the fractions' boundaries (each group goes where its middle falls); of `tries` salts the one closest
+    to the fractions is kept. Deterministic: the same groups give the same splits on every machine."""
+    total = sum(sizes.values())
+    names = ("train", "validation", "test")
+    best: tuple[float, dict[str, str]] | None = None
+    for attempt in range(tries):
+        order = sorted(sizes, key=lambda k: hashlib.sha256(f"{salt}\x1f{attempt}\x1f{k}".encode()).digest())
+        assignment, counts, seen = {}, dict.fromkeys(names, 0), 0
+        for key in order:
+            middle = (seen + sizes[key] / 2) / total
+            split = (
+                names[0] if middle < fractions[0] else names[1] if middle < fractions[0] + fractions[1] else names[2]
+            )
+            assignment[key] = split
+            counts[split] += sizes[key]
+            seen += sizes[key]
+        error = max(abs(counts[n] / total - f) for n, f in zip(names, fractions, strict=True))
+        if best is None or error < best[0]:
+            best = (error, assignment)
+    return best[1] if best else {}

@@ -4,16 +4,20 @@ is the gold answer: in ambiguous contexts that is "unknown", so naming a group i
 
 Per item, `meta` records the context condition, the answer naming the group a biased reader would pick
 (for a negative question: the stereotyped group; for a non-negative one: the other group) and the
-"unknown" answer, for BBQ's bias scores (tasks/metrics.py). Splits are 60/20/20 by a hash of the question
-template (category + question_index): a template's variants stay in one split. Options are shuffled per item."""
+"unknown" answer, for BBQ's bias scores (tasks/metrics.py). Splits are 60/20/20 of the items by question
+template (category + question_index): a template's variants stay in one split, and since a category has only
+25 templates of very different sizes, the templates are assigned so that the item counts come close to
+60/20/20 (`items.grouped_split`; a plain hash per template left 5 % of Disability_status in test). Options are
+shuffled per item."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from functools import partial
 from pathlib import Path
 
-from steer_eval.tasks.items import MCItem, hash_split, lettered_item
+from steer_eval.tasks.items import MCItem, grouped_split, lettered_item
 from steer_eval.tasks.registry import TaskSpec, register
 
 CATEGORIES = ("Age", "Disability_status", "Nationality", "Physical_appearance", "Religion", "Sexual_orientation")
@@ -38,28 +42,28 @@ def biased_option(record: dict) -> tuple[int | None, int]:
 
 
 def _load(category: str, folder: Path) -> dict[str, list[MCItem]]:
-    splits: dict[str, list[MCItem]] = {"train": [], "validation": [], "test": []}
     with open(folder / "bbq" / f"{category}.jsonl", encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            biased, unknown = biased_option(record)
-            item = lettered_item(
-                item_id=f"{category}-{record['example_id']}",
-                stem=f"{record['context']} {record['question']}",
-                options=[record["ans0"], record["ans1"], record["ans2"]],
-                target=int(record["label"]),
-                shuffle_seed="bbq",
-                # answer texts, not positions: they stay right when the option order is permuted
-                meta={
-                    "context_condition": record["context_condition"],
-                    "polarity": record["question_polarity"],
-                    "biased_answer": None if biased is None else record[f"ans{biased}"],
-                    "unknown_answer": record[f"ans{unknown}"],
-                },
-            )
-            splits[hash_split(f"{category}-{record['question_index']}", "bbq")].append(item)
+        records = [json.loads(line) for line in handle if line.strip()]
+    templates = Counter(f"{category}-{record['question_index']}" for record in records)
+    template_split = grouped_split(templates, "bbq")
+    splits: dict[str, list[MCItem]] = {"train": [], "validation": [], "test": []}
+    for record in records:
+        biased, unknown = biased_option(record)
+        item = lettered_item(
+            item_id=f"{category}-{record['example_id']}",
+            stem=f"{record['context']} {record['question']}",
+            options=[record["ans0"], record["ans1"], record["ans2"]],
+            target=int(record["label"]),
+            shuffle_seed="bbq",
+            # answer texts, not positions: they stay right when the option order is permuted
+            meta={
+                "context_condition": record["context_condition"],
+                "polarity": record["question_polarity"],
+                "biased_answer": None if biased is None else record[f"ans{biased}"],
+                "unknown_answer": record[f"ans{unknown}"],
+            },
+        )
+        splits[template_split[f"{category}-{record['question_index']}"]].append(item)
     return splits
 
 
