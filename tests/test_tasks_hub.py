@@ -64,6 +64,17 @@ HUB_ROWS = {
         ]
         for split in ("train", "validation")
     },
+    ("hails/agieval-lsat-lr", None): {
+        "test": [
+            {
+                "query": f"Q: Passage {k}. Which one of the following must be true? Answer Choices: (A)alpha "
+                "(B)beta (C)gamma (D)delta (E)epsilon\nA: Among A through E, the answer is",
+                "choices": ["(A)alpha", "(B)beta", "(C)gamma", "(D)delta", "(E)epsilon"],
+                "gold": [3],
+            }
+            for k in range(30)
+        ]
+    },
 }
 
 
@@ -105,6 +116,12 @@ def test_hub_rows_become_items(fake_hub) -> None:
     assert sst.options[sst.target] == "negative" and sst.layout == "continuation"
     swag = load_split("hellaswag", "train")[0]
     assert swag.stem == "Cooking: A man 0" and swag.target == 1
+    lsat = [i for s in ("train", "validation", "test") for i in load_split("lsat_lr", s)]
+    assert len(lsat) == 30 and all(i.options[i.target] == "delta" for i in lsat)
+    first = load_split("lsat_lr", "test")[0]
+    assert first.stem.startswith("Passage ") and first.stem.endswith("must be true?")
+    assert first.options == ("alpha", "beta", "gamma", "delta", "epsilon")
+    assert first.prompt.endswith("E. epsilon\nAnswer:") and "Answer Choices" not in first.prompt
 
 
 def test_local_files_win_when_a_folder_is_given(fake_hub, shared_data: Path) -> None:

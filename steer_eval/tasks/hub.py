@@ -5,6 +5,7 @@ which one it used (`TaskSpec.load` returns the same items for the same source ev
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -156,3 +157,27 @@ def hellaswag() -> HubSource:
     return HubSource(
         "Rowan/hellaswag", None, convert, "train = the hub's train; its validation halved into validation/test"
     )
+
+
+def agieval_lsat(section: str) -> HubSource:
+    """AGIEval's LSAT sections (`hails/agieval-lsat-<section>`, the copy lm-eval's agieval tasks read): each
+    row is a rendered `query` ("Q: <passage and question> Answer Choices: (A)... \\nA: Among A through E, the
+    answer is"), its `choices` ("(A)text", ...) and `gold` ([index]). The stem and option texts are taken
+    apart again so that our layout and the option-order control apply; test only upstream, so 60/20/20 by a
+    hash of the question."""
+
+    def convert(dd) -> Items:
+        splits: Items = {"train": [], "validation": [], "test": []}
+        for i, r in enumerate(_rows(dd, "test")):
+            query = str(r["query"]).strip()
+            stem = query.removeprefix("Q:").split("Answer Choices:")[0].split("\nA:")[0].strip()
+            options = tuple(re.sub(r"^\s*\(?[A-Ea-e]\)\s*", "", str(c)).strip() for c in r["choices"])
+            gold = r["gold"]
+            target = int(gold[0] if isinstance(gold, (list, tuple)) else gold)
+            if not stem or not all(options):
+                raise ValueError(f"row {i}: no question or an empty option after taking the query apart")
+            item = MCItem(f"lsat_{section}-{i}", stem, options, target)
+            splits[hash_split(stem, f"lsat_{section}")].append(item)
+        return splits
+
+    return HubSource(f"hails/agieval-lsat-{section}", None, convert, "AGIEval's test set, split 60/20/20 here")

@@ -177,6 +177,7 @@ def _load_sources() -> None:
         ethics,
         gsm8k,
         hellaswag,
+        lsat,
         mmlu,
         openbookqa,
         refusal,
