@@ -65,3 +65,25 @@ def test_per_document_scoring() -> None:
     assert mc_results(doc, results)["acc"] == 1.0
     scored = bbq_results(doc, results)
     assert scored["acc"] == 1.0 and scored["bias_ambiguous"]["chosen"] == 1
+
+
+def test_registry_groups_aggregate_accuracy_in_lm_eval(lm: SteerEvalLM, shared_data: Path, monkeypatch) -> None:
+    """`se_mmlu` is an lm-eval group of its four categories, each of its subjects, with accuracy weighted by
+    size (the accuracy over all items), as lm-eval's own MMLU group reports it."""
+    monkeypatch.setenv(DATA_ENV, str(shared_data))
+    out = simple_evaluate(
+        model=lm, tasks=["se_mmlu"], limit=2, task_manager=TaskManager(include_path=str(tasks_dir())), bootstrap_iters=0
+    )
+    results = out["results"]
+    subjects = [name for name in results if name.startswith("se_mmlu_") and "n-samples" not in name]
+    subjects = [
+        s for s in subjects if s.removeprefix("se_mmlu_") not in ("stem", "other", "social_sciences", "humanities")
+    ]
+    assert len(subjects) == 57
+    overall = sum(results[s]["acc,none"] for s in subjects) / len(subjects)  # 2 items each: equal weights
+    assert results["se_mmlu"]["acc,none"] == pytest.approx(overall)
+    stem = [
+        s for s in subjects if "se_mmlu_stem" in out["group_subtasks"] and s in out["group_subtasks"]["se_mmlu_stem"]
+    ]
+    assert len(stem) == 19
+    assert results["se_mmlu_stem"]["acc,none"] == pytest.approx(sum(results[s]["acc,none"] for s in stem) / 19)

@@ -268,3 +268,12 @@ def test_each_task_runs_only_the_option_orders_it_has() -> None:
     args = ("demo", None, None, 0)
     assert Cell(tasks[1], 0, 0, option_orders=3).key(*args) == Cell(tasks[1], 0, 0, option_orders=4).key(*args)
     assert Cell(tasks[1], 0, 1, option_orders=3).key(*args) != Cell(tasks[1], 0, 1, option_orders=4).key(*args)
+
+
+def test_our_lm_eval_names_select_registry_tasks(shared_data: Path) -> None:
+    from steer_eval.run.prepare import resolve_tasks
+
+    config = RunConfig(model="demo", vectors=[], tasks=["se_mmlu_stem", "se_bbq_age"], data_dir=str(shared_data))
+    refs, _ = resolve_tasks(config)
+    assert len(refs) == 20 and all(ref.registry is not None for ref in refs)
+    assert {ref.orders for ref in refs} == {3, 4}  # BBQ: three options, MMLU: four

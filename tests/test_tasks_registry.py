@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from steer_eval.tasks import TaskError, all_tasks, get_task, load_split
 from steer_eval.tasks.items import GenItem, MCItem, lettered_item
@@ -210,10 +211,16 @@ def test_lmeval_yaml_files_match_the_registry() -> None:
     from steer_eval.paths import tasks_dir
     from steer_eval.tasks.lmeval_adapter import expected_files
 
-    for path, text in expected_files(tasks_dir()).items():
+    expected = expected_files(tasks_dir())
+    for path, text in expected.items():
         assert path.is_file() and path.read_text() == text, (
             f"{path} is stale: run python -m steer_eval.tasks.lmeval_adapter"
         )
+    generated = {p for kind in ("behavior", "intelligence") for p in (tasks_dir() / kind).iterdir() if p.is_file()}
+    assert generated <= set(expected), f"files no task or group makes: {sorted(generated - set(expected))}"
+    mmlu = yaml.safe_load((tasks_dir() / "intelligence" / "_se_mmlu.yaml").read_text())
+    assert mmlu["task"] == [f"se_mmlu_{c}" for c in ("stem", "other", "social_sciences", "humanities")]
+    assert mmlu["aggregate_metric_list"][0] == {"metric": "acc", "aggregation": "mean", "weight_by_size": True}
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 13])

@@ -3,7 +3,8 @@ tasks/behavior and tasks/intelligence load through `custom_dataset`), per-docume
 beyond accuracy, and the YAML files themselves (generated from the registry, so the two never drift).
 
 lm-eval task names are the registry names prefixed `se_` (lm-eval ships its own `arc_easy`, `gsm8k`, ...
-with other prompts and splits); tags name the kind, family and set with the same prefix. The option-order
+with other prompts and splits); tags name the kind and family with the same prefix, and each registry group
+(`mmlu`, `mmlu_stem`, `bbq`, ...) is an lm-eval group `se_<group>` that aggregates accuracy. The option-order
 control is the dataset keyword `option_order` (a rotation of every item's options)."""
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ def task_config(spec: TaskSpec) -> dict[str, Any]:
     """The lm-eval task config of one registry task (what the YAML file holds)."""
     config: dict[str, Any] = {
         "task": lmeval_name(spec),
-        "tag": [PREFIX + t for t in dict.fromkeys((spec.kind, spec.family, *spec.groups))],
+        # kind and family are tags; the registry's groups are lm-eval groups (group_config) with metrics
+        "tag": [PREFIX + t for t in dict.fromkeys((spec.kind, spec.family))],
         "dataset_path": "",
         "custom_dataset": "!function utils.dataset",
         "training_split": "train",
@@ -190,12 +192,43 @@ def task_config(spec: TaskSpec) -> dict[str, Any]:
     return config
 
 
-def render_yaml(spec: TaskSpec) -> str:
-    text = yaml.safe_dump(task_config(spec), sort_keys=False, allow_unicode=True, width=200)
+def registry_groups() -> dict[str, list[TaskSpec]]:
+    """The registry's groups (except the demo's, which has its own YAML) and their member tasks."""
+    members: dict[str, list[TaskSpec]] = {}
+    for spec in all_tasks().values():
+        for group in spec.groups:
+            if group != "demo":
+                members.setdefault(group, []).append(spec)
+    return members
+
+
+def group_config(group: str, members: dict[str, list[TaskSpec]]) -> dict[str, Any]:
+    """An lm-eval group over a registry group, with accuracy aggregated as lm-eval does for MMLU (weighted by
+    size: the accuracy over all the group's items). A group made exactly of smaller groups (MMLU of its four
+    categories) lists those, so lm-eval reports them too."""
+    names = {spec.name for spec in members[group]}
+    inner = [g for g, specs in members.items() if g != group and {s.name for s in specs} < names]
+    covered = {s.name for g in inner for s in members[g]}
+    disjoint = sum(len(members[g]) for g in inner) == len(covered)
+    parts = [PREFIX + g for g in inner] if inner and covered == names and disjoint else None
+    return {
+        "group": PREFIX + group,
+        "task": parts or [lmeval_name(spec) for spec in members[group]],
+        "aggregate_metric_list": [{"metric": "acc", "aggregation": "mean", "weight_by_size": True}],
+        "metadata": {"version": 1.0, "steer_eval_group": group},
+    }
+
+
+def _dump(config: dict[str, Any], what: str) -> str:
+    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=200)
     # `!function` is lm-eval's YAML tag; safe_dump writes it as a quoted string, so unquote it.
     text = re.sub(r"'(!function [\w.]+)'", r"\1", text)
-    header = f"# Generated from steer-eval's task registry ({spec.name}); do not edit.\n"
+    header = f"# Generated from steer-eval's task registry ({what}); do not edit.\n"
     return header + "# Regenerate: python -m steer_eval.tasks.lmeval_adapter\n" + text
+
+
+def render_yaml(spec: TaskSpec) -> str:
+    return _dump(task_config(spec), spec.name)
 
 
 UTILS = '''"""lm-eval hooks for steer-eval's registry tasks (generated; see steer_eval/tasks/lmeval_adapter.py)."""
@@ -220,6 +253,9 @@ def expected_files(root: Path) -> dict[Path, str]:
         files[root / spec.kind / f"{lmeval_name(spec)}.yaml"] = render_yaml(spec)
     for kind in ("behavior", "intelligence"):
         files[root / kind / "utils.py"] = UTILS
+    members = registry_groups()
+    for group, specs in members.items():
+        files[root / specs[0].kind / f"_{PREFIX}{group}.yaml"] = _dump(group_config(group, members), f"group {group}")
     return files
 
 
