@@ -32,7 +32,7 @@ def verdict(row: dict[str, Any], settings) -> tuple[str, str]:
         share = row.get("letter_share", math.nan)
         if not same_side or (not math.isnan(share) and share >= 0.5):
             return "artifact", (
-                f"significant at the original option order; under {row.get('orders')} balanced rotations "
+                f"significant at the original option order; under {row.get('orders')} option-order rotations "
                 f"{'it vanishes' if not same_side else f'{100 * share:.0f}% of it goes'} (letter prior)"
             )
     if significant and wanted < 0:
