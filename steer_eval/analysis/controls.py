@@ -3,10 +3,10 @@
 - Placebo: a vector's effect against its same-norm random control's, on the same items at the same
   strength, layer, positions, few-shot and option order (paired: steered vs control answers per item).
 - Option order: a vector's effect at the original option order against its effect pooled over the K
-  rotations the run made (balanced when K is the option count). Per item, the differences are averaged over the rotations (so items,
-  not item x rotation pairs, are the units of the interval). A significant effect at the original order
-  that does not survive the rotations is a letter-prior artifact; `letter_share` is the part of the
-  original effect the rotations take away.
+  rotations the run made (balanced when K is the option count). Per item, the differences are averaged over
+  the rotations (so items, not item x rotation pairs, are the units of the interval). A significant effect
+  at the original order that does not survive the rotations is a letter-prior artifact; `letter_share` is
+  the part of the original effect the rotations take away.
 """
 
 from __future__ import annotations
