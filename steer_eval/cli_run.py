@@ -61,6 +61,15 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--output", dest="run_output", type=Path, default=Path("reports/run"), help="run folder (default reports/run)"
     )
+    run.add_argument(
+        "--reuse",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="RUN",
+        help="earlier run folders (or folders of them): their finished cells that match this grid are copied, "
+        "not recomputed (e.g. the unsteered baselines of the same model, tasks and limit)",
+    )
     add_analysis_options(run)
     run.add_argument("--dry-run", action="store_true", help="print the grid size and the work, compute nothing")
 
@@ -110,6 +119,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         data_dir=args.run_data_dir,
         include_path=args.include_path,
         output=args.run_output,
+        reuse=list(args.reuse),
         command="steer-eval " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
     )
     result = run(config, dry_run=args.dry_run, settings=analysis_settings(args))
@@ -119,7 +129,8 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
     counts = result.counts
     if not result.rows and not result.summary:  # a data-parallel worker (rank > 0): rank 0 reports
         return 0
-    print(f"\n{counts['computed']} cell(s) computed, {counts['already_done']} reused from {result.output}")
+    copied = f", {counts['reused']} copied from --reuse" if counts.get("reused") else ""
+    print(f"\n{counts['computed']} cell(s) computed, {counts['already_done']} reused from {result.output}{copied}")
     print(result.summary)
     print(f"\nreport:    {result.output / 'report.html'}")
     print(f"effects:   {result.output / 'effects.csv'} (one row per steered cell, with verdicts)")

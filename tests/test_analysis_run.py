@@ -146,3 +146,29 @@ def test_analyze_command(analysed, capsys) -> None:
     assert "bh correction" in out and "helps:" in out and (folder / "effects.csv").is_file()
     assert main(["analyze", str(folder.parent / "missing")]) == 2
     assert "not a steer-eval run folder" in capsys.readouterr().err
+
+
+def test_pooled_rows_count_wanted_answers_over_groups_families_and_kinds(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    run = SyntheticRun(tmp_path / "run")
+    vec = vector_ref("v.safetensors")
+    wanted = task_ref("wanted", family="alignment")
+    unwanted = task_ref("unwanted", target_is_desired=False, family="alignment")
+    probe = task_ref("probe", target_is_desired=None, family="alignment")
+    bases = {t.name: (rng.random(n) < 0.5).astype(float) for t, n in ((wanted, 200), (unwanted, 100), (probe, 50))}
+    steered = {
+        "wanted": _flip(bases["wanted"], 0.4, 0.0, rng),  # more of a wanted target
+        "unwanted": _flip(bases["unwanted"], 0.0, 0.6, rng),  # less of an unwanted one: also a help
+        "probe": _flip(bases["probe"], 0.9, 0.0, rng),  # no direction: left out
+    }
+    for task in (wanted, unwanted, probe):
+        run.add(Cell(task, 0, 0), bases[task.name])
+        run.add(Cell(task, 0, 0, vec, 2.0, 3), steered[task.name])
+    run.finish()
+    groups = analyze(tmp_path / "run").groups.set_index("group")
+    assert set(groups.index) == {"alignment", "behavior"} and set(groups["level"]) == {"family", "kind"}
+    row = groups.loc["alignment"]
+    gained = (steered["wanted"] - bases["wanted"]).sum() - (steered["unwanted"] - bases["unwanted"]).sum()
+    assert row["tasks"] == 2 and row["n"] == 300
+    assert row["delta"] == pytest.approx(gained / 300) and row["delta"] > 0.2
+    assert row["ci_low"] > 0 and row["p_value"] < 0.001

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from steer_eval.cli import main
-from steer_eval.errors import EXIT_BAD_INPUT
+from steer_eval.errors import EXIT_BAD_INPUT, SteerEvalError
 from steer_eval.run.config import RunConfig
 from steer_eval.run.main import run
 from steer_eval.tasks import load_split
@@ -57,7 +57,7 @@ def _records(folder: Path) -> dict[str, list]:
 def test_grid_store_manifest_and_resume(demo_vector: Path, tmp_path: Path) -> None:
     result = run(_config(demo_vector, tmp_path / "run"), progress=False)
     # 2 tasks x (1 baseline + (vector + control) x 2 strengths)
-    assert result.counts == {"cells": 10, "already_done": 0, "computed": 10}
+    assert result.counts == {"cells": 10, "already_done": 0, "computed": 10, "reused": 0}
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["model"]["name"] == "demo" and len(manifest["model"]["config_sha256"]) == 64
     assert manifest["versions"]["torch"] and manifest["versions"]["lm-eval"] and manifest["finished"]
@@ -80,6 +80,22 @@ def test_grid_store_manifest_and_resume(demo_vector: Path, tmp_path: Path) -> No
     assert again.counts["computed"] == 0 and again.counts["already_done"] == 10
     wider = run(_config(demo_vector, tmp_path / "run", alphas=[-2.0, 2.0, 4.0]), progress=False)
     assert wider.counts["computed"] == 4  # only the new strength's cells
+
+
+def test_cells_of_an_earlier_run_are_reused_not_recomputed(demo_vector: Path, tmp_path: Path, capsys) -> None:
+    first = run(_config(demo_vector, tmp_path / "first", alphas=[2.0]), progress=False)
+    assert first.counts["computed"] == 6
+    config = _config(demo_vector, tmp_path / "second", alphas=[2.0, 4.0], reuse=[tmp_path])
+    assert "6 to copy from --reuse" in run(config, progress=False, dry_run=True)
+    second = run(config, progress=False)
+    # the baselines and the strength-2 cells (vector and control) come from the first run; strength 4 is new
+    assert second.counts["reused"] == 6 and second.counts["computed"] == 4
+    assert _records(tmp_path / "first").items() <= _records(tmp_path / "second").items()
+    assert json.loads((tmp_path / "second" / "manifest.json").read_text())["reused_from"] == [str(tmp_path)]
+    other = _config(demo_vector, tmp_path / "third", alphas=[2.0], limit=12, reuse=[tmp_path / "first"])
+    assert run(other, progress=False).counts["reused"] == 0  # another limit is another cell
+    with pytest.raises(SteerEvalError, match="--reuse"):
+        run(_config(demo_vector, tmp_path / "fourth", reuse=[tmp_path / "nowhere"]), progress=False)
 
 
 def test_steering_changes_the_steered_cells_and_the_baseline_matches_an_unsteered_model(demo_vector, tmp_path) -> None:

@@ -1,5 +1,6 @@
 """Heterogeneity: effects within subgroups of items (BBQ's ambiguous vs disambiguated contexts) and
-pooled over the tasks of a group (MMLU's categories, BBQ's categories, ...), paired at the item level."""
+pooled over sets of tasks (the registry's groups such as MMLU and its categories, and the run's families
+and kinds), paired at the item level, in the wanted direction of each task."""
 
 from __future__ import annotations
 
@@ -40,39 +41,63 @@ def subgroup_rows(cells: list[CellData], baselines: dict, rng: np.random.Generat
     return rows
 
 
+def pooled_memberships(cells: list[CellData]) -> dict[str, tuple[str, set[str]]]:
+    """What effects are pooled over: name -> (level, the task names in it). The registry's groups (MMLU and
+    its categories, BBQ, ...), and the run's families and kinds (all its knowledge tasks, all its
+    intelligence tasks). Names are task selectors, so `steer-eval check` can ask for them."""
+    from steer_eval.tasks.registry import all_tasks
+
+    out: dict[str, tuple[str, set[str]]] = {}
+    registry = all_tasks()
+    for cell in cells:
+        spec = registry.get(cell.registry) if cell.registry else None
+        for group in spec.groups if spec else ():
+            out.setdefault(group, ("group", set()))[1].add(cell.task)
+        if cell.family != "user":
+            out.setdefault(cell.family, ("family", set()))[1].add(cell.task)
+        out.setdefault(cell.kind, ("kind", set()))[1].add(cell.task)
+    return out
+
+
+def wanted_outcome(cell: CellData) -> np.ndarray:
+    """1 where the item's answer is the wanted one: the target where more of it is wanted, anything else
+    where the target is the unwanted behaviour (CAA sycophancy)."""
+    return cell.correct if cell.target_is_desired is not False else 1 - cell.correct
+
+
 def pooled_group_rows(
     cells: list[CellData], baselines: dict, rng: np.random.Generator, settings
 ) -> list[dict[str, Any]]:
-    from steer_eval.tasks.registry import all_tasks
-
-    registry = all_tasks()
-    membership: dict[str, list[str]] = {}
-    for spec in registry.values():
-        for group in spec.groups:
-            membership.setdefault(group, []).append(spec.name)
+    """Per vector setting and pooled set of tasks: the paired change in the share of wanted answers over all
+    the set's items (for tasks that all want their target, the change in accuracy over the pooled items).
+    Probes (no wanted answer) and tasks without per-item correctness are left out of a pool."""
+    memberships = pooled_memberships(cells)
     series: dict[tuple, list[CellData]] = {}
     for cell in cells:
-        if cell.vector is not None and cell.registry is not None:
+        if cell.vector is not None:
             series.setdefault(
                 (cell.vector, cell.alpha, cell.layer, cell.positions, cell.fewshot, cell.option_order), []
             ).append(cell)
     rows = []
     for (vector, alpha, layer, positions, fewshot, order), members in series.items():
-        by_registry = {c.registry: c for c in members}
-        for group, names in membership.items():
-            present = [by_registry[n] for n in names if n in by_registry]
-            if len(present) < 2:
+        by_task = {c.task: c for c in members}
+        for name, (level, tasks) in memberships.items():
+            present = [by_task[t] for t in sorted(tasks) if t in by_task]
+            pairs = [
+                (baselines[c.group], c)
+                for c in present
+                if c.group in baselines and c.target_is_desired is not None and not np.isnan(c.correct).any()
+            ]
+            if len(pairs) < 2:
                 continue
-            pairs = [(baselines.get(c.group), c) for c in present]
-            if any(b is None or np.isnan(c.correct).any() for b, c in pairs):
-                continue
-            b = np.concatenate([b.correct for b, _ in pairs])
-            s = np.concatenate([c.correct for _, c in pairs])
+            b = np.concatenate([wanted_outcome(base) for base, _ in pairs])
+            s = np.concatenate([wanted_outcome(c) for _, c in pairs])
             effect = paired_binary(b, s, rng, settings.bootstrap, settings.level)
             rows.append(
                 {
-                    "group": group,
-                    "tasks": len(present),
+                    "group": name,
+                    "level": level,
+                    "tasks": len(pairs),
                     "vector": vector,
                     "alpha": alpha,
                     "layer": layer,
@@ -86,6 +111,7 @@ def pooled_group_rows(
                     "ci_low": effect.ci_low,
                     "ci_high": effect.ci_high,
                     "p_value": effect.p_value,
+                    "desired_sign": 1,  # the outcome is already the wanted one
                 }
             )
     return rows

@@ -38,6 +38,7 @@ class RunConfig:
     include_path: str | None = None
     output: Path = Path("reports/run")
     command: str = ""
+    reuse: list[Path] = field(default_factory=list)  # run stores whose finished cells are copied, not recomputed
 
     def check(self) -> None:
         if not self.vectors:

@@ -23,7 +23,7 @@ from steer_eval.run.grid import Cell
 from steer_eval.run.prepare import Prepared
 from steer_eval.run.provenance import manifest
 from steer_eval.run.records import item_record
-from steer_eval.run.store import RunStore
+from steer_eval.run.store import RunStore, stores_under
 from steer_eval.steering.interventions import Intervention, interventions_from_vector
 
 FEWSHOT_SEED = 1234  # lm-eval's default few-shot sampler seed, offset by --seed
@@ -89,6 +89,10 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
     config = prepared.config
     todo = [cell for cell in prepared.cells if not store.done(cell_key(prepared, cell))]
     counts = {"cells": len(prepared.cells), "already_done": len(prepared.cells) - len(todo), "computed": 0, "rank": 0}
+    sources = [source for source in stores_under(config.reuse) if source.root.resolve() != store.root.resolve()]
+    adopted = [cell for cell in todo if sources and store.adopt(cell_key(prepared, cell), sources)]
+    counts["reused"] = len(adopted)
+    todo = [cell for cell in todo if cell not in adopted]
     if not todo:
         return counts
     lm = lm or load_lm(prepared)

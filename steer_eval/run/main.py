@@ -14,7 +14,7 @@ from steer_eval.run.config import RunConfig
 from steer_eval.run.execute import cell_key, run_cells
 from steer_eval.run.prepare import Prepared, prepare
 from steer_eval.run.provenance import manifest
-from steer_eval.run.store import RunStore
+from steer_eval.run.store import RunStore, stores_under
 from steer_eval.run.summary import cell_rows, write_csv
 
 
@@ -32,6 +32,9 @@ def estimate(prepared: Prepared, store: RunStore) -> str:
     from steer_eval.tasks.registry import get_task
 
     todo = [c for c in prepared.cells if not store.done(cell_key(prepared, c))]
+    sources = stores_under(prepared.config.reuse)
+    reusable = [c for c in todo if any(source.done(cell_key(prepared, c)) for source in sources)]
+    todo = [c for c in todo if c not in reusable]
     requests = 0
     unknown = set()
     for cell in todo:
@@ -47,7 +50,9 @@ def estimate(prepared: Prepared, store: RunStore) -> str:
         f"grid: {len(prepared.cells)} cells = {len(prepared.tasks)} task(s) x {len(prepared.config.fewshot)} few-shot "
         f"setting(s) x up to {prepared.config.option_orders} option order(s) x (1 baseline + {n_vectors} vector(s) "
         f"incl. controls x {len([a for a in prepared.config.alphas if a != 0])} strength(s) x layers x position modes)",
-        f"to compute: {len(todo)} cells ({len(prepared.cells) - len(todo)} already in {store.root}); "
+        f"to compute: {len(todo)} cells ({len(prepared.cells) - len(todo) - len(reusable)} already in {store.root}"
+        + (f", {len(reusable)} to copy from --reuse" if reusable else "")
+        + "); "
         f"about {requests:,} scored continuations or generations"
         + (f" plus user task(s) {', '.join(sorted(unknown))}" if unknown else ""),
     ]

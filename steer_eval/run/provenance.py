@@ -104,6 +104,7 @@ def manifest(prepared, store, started: str, finished: str | None, counts: dict |
             "cells": [cell_key(prepared, cell) for cell in prepared.cells],
         },
         "counts": counts,
+        "reused_from": [str(path) for path in config.reuse],
         "warnings": prepared.user_warnings,
     }
 

@@ -63,3 +63,27 @@ class RunStore:
     def write_cell(self, key: str, content: dict[str, Any]) -> None:
         with atomic_path(self.cell_path(key)) as tmp:
             Path(tmp).write_text(json.dumps(content, default=str))
+
+    def adopt(self, key: str, sources: list[RunStore]) -> bool:
+        """Copy the finished cell `key` from the first source that holds it; False if none does."""
+        for source in sources:
+            content = source.read_cell(key)
+            if content is not None and isinstance(content.get("records"), list):
+                self.write_cell(key, content)
+                return True
+        return False
+
+
+def stores_under(paths: list[Path]) -> list[RunStore]:
+    """Every run store in or below `paths` (a run folder, or a folder of them such as a check's --output)."""
+    found: dict[Path, RunStore] = {}
+    for path in paths:
+        path = Path(path)
+        if path.is_file():  # a results.json: its run folder
+            path = path.parent
+        if not path.is_dir():
+            raise SteerEvalError(f"--reuse: {path} is not a folder (give a run folder or a folder of them)")
+        for cells in sorted([path / "cells", *path.rglob("cells")]):
+            if cells.is_dir():
+                found.setdefault(cells.parent.resolve(), RunStore(cells.parent))
+    return list(found.values())
