@@ -61,17 +61,19 @@ def test_demo_verdicts_match_the_ground_truth(ground_truth_run) -> None:
 
 
 def test_a_letter_bias_vector_is_flagged_as_an_artifact(real_model_dir: Path, tmp_path: Path) -> None:
-    from letter_bias import TASK, letter_a_vector, letter_prior_task
+    from letter_bias import TASK, letter_prior_task, letter_vector
 
-    with letter_prior_task(tmp_path) as include:
-        path = letter_a_vector(real_model_dir, tmp_path / "letter_a.safetensors")
+    with letter_prior_task(tmp_path, real_model_dir) as include:
+        path = letter_vector(real_model_dir, tmp_path / "letter_a.safetensors")
         config = RunConfig(model=str(real_model_dir), vectors=[path], tasks=[TASK], alphas=[30.0],
                            option_orders=4, include_path=str(include), output=tmp_path / "run")  # fmt: skip
         effects = run(config, progress=False).analysis.effects
     original = effects[effects.option_order == 0].iloc[0]
     assert original.delta > 0.3  # at the original order the letter bias looks like a large gain
     rotated = effects[effects.option_order > 0]
-    assert (rotated.delta <= 0).all() and (rotated.delta < 0).any()  # where the answer is not A, it loses
+    assert (rotated.delta <= 0).all() and (
+        rotated.delta < 0
+    ).any()  # where the answer moved away from its letter, it loses
     assert original.verdict == "artifact", original.verdict_reason
     assert original.letter_share > 0.5 and np.isfinite(original.pooled_delta)
 

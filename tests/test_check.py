@@ -82,10 +82,10 @@ def test_a_vector_that_harms_a_capability_fails_not_worse(mood: Path, tmp_path: 
 
 
 def test_a_letter_bias_vector_fails_no_artifact(real_model_dir: Path, tmp_path: Path) -> None:
-    from letter_bias import TASK, letter_a_vector, letter_prior_task
+    from letter_bias import TASK, letter_prior_task, letter_vector
 
-    with letter_prior_task(tmp_path) as include:
-        vector = letter_a_vector(real_model_dir, tmp_path / "letter.safetensors")
+    with letter_prior_task(tmp_path, real_model_dir) as include:
+        vector = letter_vector(real_model_dir, tmp_path / "letter.safetensors")
         expect = [f"  - {{vector: mood, task: {TASK}, alpha: 30, no_artifact: true}}"]
         spec = _spec(tmp_path, vector, expect, model=str(real_model_dir), extra_defaults=f", include_path: {include}")
         assert _check(spec, tmp_path) == 1
@@ -137,6 +137,91 @@ def test_a_regression_against_a_stored_baseline_is_detected(mood: Path, tmp_path
 def test_malformed_specs_exit_2_with_one_clear_line(mood: Path, tmp_path: Path, capsys, mutate, message) -> None:
     spec = _spec(tmp_path, mood, [IMPROVES])
     spec.write_text(mutate(spec.read_text()))
+    assert main(["check", str(spec), "--output", str(tmp_path / "out")]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_a_group_is_judged_on_all_its_items_pooled(real_model_dir: Path, shared_data: Path, tmp_path: Path) -> None:
+    """`task: se_mmlu_stem` (a registry group, by its lm-eval name) runs its 19 subjects and is judged on
+    the paired change over all their items, as the analysis pools it."""
+    import json
+
+    from letter_bias import letter_vector
+
+    from steer_eval.check.gate import run_checks
+    from steer_eval.check.spec import load_spec
+
+    vector = letter_vector(real_model_dir, tmp_path / "letter.safetensors")
+    expect = ["  - {vector: mood, task: se_mmlu_stem, alpha: 20, not_worse: {margin: 0.99}}"]
+    spec = _spec(
+        tmp_path, vector, expect, model=str(real_model_dir), extra_defaults=f", limit: 3, data_dir: {shared_data}"
+    )
+    loaded = load_spec(spec)
+    assert loaded.expect[0].task == "mmlu_stem" and loaded.expect[0].pooled
+    [outcome] = run_checks(loaded, tmp_path / "out", progress=False)
+    assert outcome.passed and outcome.check == "not_worse"
+    cells = [json.loads(p.read_text()) for p in (tmp_path / "out").rglob("cells/*.json")]
+    by_task: dict[str, dict[float, list[float]]] = {}
+    for cell in cells:
+        by_task.setdefault(cell["cell"]["task"]["name"], {})[cell["cell"]["alpha"]] = [
+            r["correct"] for r in cell["records"]
+        ]
+    assert len(by_task) == 19
+    gained = sum(sum(run[20.0]) - sum(run[0.0]) for run in by_task.values())
+    assert outcome.measured == f"{100 * gained / 57:+.1f} points"
+
+
+def test_artifacts_are_found_in_a_group_and_named(real_model_dir: Path, tmp_path: Path) -> None:
+    from letter_bias import TASK, letter_prior_task, letter_vector
+
+    names = (TASK, f"{TASK}_again")
+    with letter_prior_task(tmp_path, real_model_dir, names, groups=("test_letters",)) as include:
+        vector = letter_vector(real_model_dir, tmp_path / "letter.safetensors")
+        expect = ["  - {vector: mood, task: test_letters, alpha: 30, no_artifact: true, improves: {min_delta: 0.1}}"]
+        spec = _spec(tmp_path, vector, expect, model=str(real_model_dir), extra_defaults=f", include_path: {include}")
+        assert _check(spec, tmp_path) == 1
+    cases = {case.get("classname"): case for case in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")}
+    # at the original order the target is always A, so the letter vector "improves" the pooled tasks ...
+    assert cases["steer_eval.improves"].find("failure") is None
+    # ... and the rotations show it is the letter: both tasks named
+    failure = cases["steer_eval.no_artifact"].find("failure")
+    assert failure is not None and all(f"se_{name}:" in (failure.text or "") for name in names)
+
+
+def test_cells_of_the_baseline_run_are_reused(mood: Path, tmp_path: Path, capsys) -> None:
+    tail = "regression: {max_drop: 0.05}"
+    first = tmp_path / "first"
+    first.mkdir()
+    assert _check(_spec(first, mood, [IMPROVES], tail=tail), first) == 0
+    capsys.readouterr()
+    second = tmp_path / "second"
+    second.mkdir()
+    more = [IMPROVES, IMPROVES.replace("alpha: 0.1", "alpha: 0.2")]
+    assert _check(_spec(second, mood, more, tail=tail), second, "--baseline", str(first / "out")) == 0
+    manifest = next((second / "out").rglob("manifest.json")).read_text()
+    import json
+
+    counts = json.loads(manifest)["counts"]
+    assert counts["reused"] == 2 and counts["computed"] == 1  # baseline and strength 0.1 copied; 0.2 is new
+    assert "not compared" in capsys.readouterr().out  # strength 0.2 is a new expectation: no baseline cell
+    # a baseline that holds none of the expectations' cells is the wrong baseline: that fails
+    other = tmp_path / "other"
+    other.mkdir()
+    only_new = [IMPROVES.replace("alpha: 0.1", "alpha: 0.2")]
+    assert _check(_spec(other, mood, only_new, tail=tail), other, "--baseline", str(first / "out")) == 1
+    assert "no matching cell in the baseline run" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ("mmlu_stemm", "unknown task 'mmlu_stemm' (did you mean 'mmlu_stem'?)"),
+        ("airisk_self_awareness_web_gpt", "holds only probes"),
+    ],
+)
+def test_tasks_must_be_known_and_have_a_wanted_answer(mood: Path, tmp_path: Path, capsys, task, message) -> None:
+    spec = _spec(tmp_path, mood, [IMPROVES.replace("demo_sentiment", task)])
     assert main(["check", str(spec), "--output", str(tmp_path / "out")]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err

@@ -2,8 +2,9 @@
 
 One model load for everything: the expectations are grouped by (vector, task, layer, positions), each group
 is run (only its strengths, with option rotations where `no_artifact` asks) into its own run folder under
-`--output`, so re-running the gate reuses every finished cell. The q-values of `improves` are Holm-corrected
-across the gate's own expectations.
+`--output`, so re-running the gate reuses every finished cell, and the baseline run's identical cells are
+copied rather than recomputed. A task that names a group, family or kind is judged on the analysis' pooled
+row for it. The q-values of `improves` are Holm-corrected across the gate's own expectations.
 
 Rules (docs/check.md):
 - improves: the change in the task's wanted direction is at least `min_delta` and its corrected q <= `q`.
@@ -82,16 +83,51 @@ def _config(spec: CheckSpec, key: tuple, members: list[Expectation], output: Pat
     )
 
 
-def _row(effects: pd.DataFrame, expectation: Expectation, label: str) -> pd.Series:
-    match = effects[
+def _cells(effects: pd.DataFrame, expectation: Expectation, label: str) -> pd.DataFrame:
+    """The run's effect rows for the expectation's vector and strength at the original option order."""
+    return effects[
         (effects["vector"] == label)
         & (effects["alpha"] == expectation.alpha)
         & (effects["option_order"] == 0)
-        & (~effects["is_control"])
+        & (~effects["is_control"].astype(bool))
     ]
-    if match.empty:
+
+
+def _row(analysis, expectation: Expectation, label: str) -> pd.Series:
+    """What an expectation is judged on: its task's effect row, or for a group, family or kind the pooled
+    row (the change in wanted answers over all its items), with its members' artifact verdicts."""
+    cells = _cells(analysis.effects, expectation, label)
+    if cells.empty:
         raise SpecError(f"no result for {expectation.name}; the run did not produce that cell")
-    return match.iloc[0]
+    if not expectation.pooled:
+        if cells["task"].nunique() > 1:
+            raise SpecError(
+                f"{expectation.name}: {expectation.task} ran as {cells['task'].nunique()} tasks; name one task, or "
+                "a group, family or kind of steer-eval's registry (judged pooled)"
+            )
+        return cells.iloc[0]
+    groups = analysis.groups
+    match = (
+        groups[
+            (groups["group"] == expectation.task)
+            & (groups["vector"] == label)
+            & (groups["alpha"] == expectation.alpha)
+            & (groups["option_order"] == 0)
+        ]
+        if len(groups)
+        else groups
+    )
+    if match.empty:
+        raise SpecError(f"no pooled result for {expectation.name}: fewer than two of its tasks gave per-item answers")
+    row = match.iloc[0].copy()
+    row["task"] = expectation.task
+    artifacts = cells[cells["verdict"] == "artifact"]
+    rotated = cells[pd.to_numeric(cells["orders"], errors="coerce") > 1]
+    row["orders"] = len(rotated)  # member tasks with an option-order control
+    row["letter_share"] = float("nan")
+    row["verdict"] = "artifact" if len(artifacts) else "pooled"
+    row["verdict_reason"] = "; ".join(f"{r['task']}: {r['verdict_reason']}" for _, r in artifacts.iterrows())
+    return row
 
 
 def run_checks(spec: CheckSpec, output: Path, baseline: Path | None = None, progress: bool = True) -> list[Outcome]:
@@ -101,6 +137,9 @@ def run_checks(spec: CheckSpec, output: Path, baseline: Path | None = None, prog
 
     groups = _groups(spec)
     configs = {key: _config(spec, key, members, output) for key, members in groups.items()}
+    reuse = [path for path in (baseline or spec.baseline,) if path is not None]
+    for config in configs.values():  # the baseline run's cells that are the same cells are not recomputed
+        config.reuse = reuse
     for config in configs.values():  # every vector, layer, task and data file checked before any compute
         prepare(config, progress=False)
     lm = None
@@ -111,17 +150,24 @@ def run_checks(spec: CheckSpec, output: Path, baseline: Path | None = None, prog
             lm = load_lm(prepare(config, progress=False))
         result = run(config, progress=progress, lm=lm)
         for expectation in members:
-            rows.append((expectation, _row(result.analysis.effects, expectation, config.vectors[0].name)))
+            rows.append((expectation, _row(result.analysis, expectation, config.vectors[0].name)))
     return judge(spec, rows, _baseline_effects(baseline or spec.baseline))
 
 
 def _baseline_effects(path: Path | None) -> pd.DataFrame | None:
+    """The baseline's effect rows and its pooled rows (their `group` as the `task`), as one table."""
     if path is None:
         return None
     files = [path] if path.is_file() else sorted(path.rglob("results.json"))
     if not files:
         raise SpecError(f"baseline {path} holds no results.json (give a run folder of steer-eval or the file)")
-    frames = [pd.DataFrame(json.loads(f.read_text()).get("effects", [])) for f in files]
+    frames = []
+    for file in files:
+        results = json.loads(file.read_text())
+        frames.append(pd.DataFrame(results.get("effects", [])))
+        pooled = pd.DataFrame(results.get("groups", []))
+        if len(pooled):
+            frames.append(pooled.rename(columns={"group": "task"}).assign(is_control=False, pooled=True))
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
@@ -170,28 +216,50 @@ def judge(spec: CheckSpec, rows: list[tuple[Expectation, pd.Series]], baseline: 
                 )
             )
         if expectation.no_artifact:
-            share = row.get("letter_share")
-            detail = (
-                row["verdict_reason"]
-                if row["verdict"] == "artifact"
-                else (
-                    f"verdict {row['verdict']}; letter share {share:.0%}"
-                    if share == share and share is not None
-                    else f"verdict {row['verdict']}"
-                )
-            )
             outcomes.append(
-                Outcome(expectation, "no_artifact", row["verdict"] != "artifact", measured, interval, detail)
+                Outcome(
+                    expectation, "no_artifact", row["verdict"] != "artifact", measured, interval, _artifact_detail(row)
+                )
             )
         if baseline is not None and spec.regression is not None:
             outcomes.append(_regression(expectation, row, baseline, spec.regression, sign, measured, interval))
+    return _unmatched_baseline(outcomes)
+
+
+NO_BASELINE_CELL = "no matching cell in the baseline run"
+
+
+def _unmatched_baseline(outcomes: list[Outcome]) -> list[Outcome]:
+    """An expectation the baseline has no cell for is new: nothing to compare, so it passes, saying so. If
+    no expectation matches, the baseline is the wrong one (another model, limit or task), which fails."""
+    regressions = [o for o in outcomes if o.check == "regression"]
+    if not regressions or all(o.detail == NO_BASELINE_CELL for o in regressions):
+        return outcomes
+    for outcome in regressions:
+        if outcome.detail == NO_BASELINE_CELL:
+            outcome.passed = True
+            outcome.detail = "not compared: the baseline run has no cell for this setting (a new expectation)"
     return outcomes
+
+
+def _artifact_detail(row: pd.Series) -> str:
+    if row["verdict"] == "artifact":
+        return str(row["verdict_reason"])
+    orders = pd.to_numeric(row.get("orders"), errors="coerce")
+    if pd.isna(orders) or orders < 1 or (row["verdict"] != "pooled" and orders < 2):
+        return "no option-order rotations ran: option order does not exist for the model on this task, nothing to check"
+    if row["verdict"] == "pooled":
+        return f"no member task is a letter-prior artifact ({int(orders)} with rotations)"
+    share = row.get("letter_share")
+    return f"verdict {row['verdict']}" + (f"; letter share {share:.0%}" if share == share and share is not None else "")
 
 
 def _regression(expectation, row, baseline, rule, sign, measured, interval) -> Outcome:
     match = baseline[(baseline["alpha"].astype(float) == float(row["alpha"])) & (baseline["option_order"] == 0)]
     if "is_control" in match:
         match = match[~match["is_control"].astype(bool)]
+    pooled = match["pooled"].fillna(False).astype(bool) if "pooled" in match else pd.Series(False, index=match.index)
+    match = match[pooled == bool(expectation.pooled)]
     for key in ("vector", "task", "layer", "positions", "fewshot"):  # the same setting, not just the same name
         if key in match and key in row:
             match = match[[_same_value(value, row[key]) for value in match[key]]]
@@ -199,7 +267,7 @@ def _regression(expectation, row, baseline, rule, sign, measured, interval) -> O
         detail = f"the baseline has {len(match)} cells for this setting; pass a run of one setting"
         return Outcome(expectation, "regression", False, measured, interval, detail)
     if match.empty:
-        return Outcome(expectation, "regression", False, measured, interval, "no matching cell in the baseline run")
+        return Outcome(expectation, "regression", False, measured, interval, NO_BASELINE_CELL)
     before = match.iloc[0]
     if any(pd.isna(pd.to_numeric(before.get(c), errors="coerce")) for c in ("delta", "ci_low", "ci_high")):
         return Outcome(expectation, "regression", False, measured, interval, "the baseline cell has no accuracy change")

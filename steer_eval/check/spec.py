@@ -7,7 +7,7 @@
     defaults: {limit: 200, seed: 0}  # also: fewshot, option_orders, data_dir, include_path, device, dtype, batch_size
     expect:
       - {vector: bias, task: bbq_age, alpha: 4, improves: {min_delta: 0.03, q: 0.05}}
-      - {vector: bias, task: mmlu_anatomy, alpha: 4, not_worse: {margin: 0.01}}
+      - {vector: bias, task: mmlu, alpha: 4, not_worse: {margin: 0.01}}   # a group: judged pooled
       - {vector: bias, task: bbq_age, alpha: 4, no_artifact: true}
     baseline: runs/main              # optional: a previous run folder (or its results.json)
     regression: {max_drop: 0.02}     # with a baseline: an effect may not fall by more than this, significantly
@@ -56,6 +56,7 @@ class Expectation:
     improves: dict[str, float] | None = None
     not_worse: dict[str, float] | None = None
     no_artifact: bool = False
+    pooled: bool = False  # `task` names several registry tasks (a group, family or kind): judged pooled
 
 
 @dataclass
@@ -138,7 +139,7 @@ def load_spec(path: str | Path) -> CheckSpec:
             raise SpecError(
                 f"{path}: a baseline needs `regression: {{max_drop: ...}}` to say what counts as a regression"
             )
-    _check_tasks(expectations, path)
+    _check_tasks(expectations, path, defaults.get("include_path"))
     return CheckSpec(
         path=path,
         model=str(raw["model"]),
@@ -230,12 +231,29 @@ def _expectation(item: Any, index: int, vectors: dict[str, Path], path: Path) ->
     )
 
 
-def _check_tasks(expectations: list[Expectation], path: Path) -> None:
-    from steer_eval.tasks.registry import all_tasks
+def _check_tasks(expectations: list[Expectation], path: Path, include_path: str | None) -> None:
+    """Every `task` is a registry task, group, family or kind (also as its lm-eval name `se_...`); with
+    `include_path`, other names are left for lm-eval to resolve (an unknown one fails before any compute)."""
+    from steer_eval.tasks.registry import all_tasks, select_tasks
 
     known = all_tasks()
+    selectors = {s for spec in known.values() for s in (spec.name, spec.family, spec.kind, *spec.groups)}
     for expectation in expectations:
-        if expectation.task not in known:
-            close = difflib.get_close_matches(expectation.task, list(known), n=1)
+        name = expectation.task.removeprefix("se_") if expectation.task.removeprefix("se_") in selectors else None
+        if name is None:
+            if include_path:
+                continue
+            close = difflib.get_close_matches(expectation.task, sorted(selectors), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise SpecError(f"{path}: unknown task {expectation.task!r}{hint}; `steer-eval tasks` lists them")
+            raise SpecError(
+                f"{path}: unknown task {expectation.task!r}{hint}; a task, group, family or kind of `steer-eval "
+                "tasks`, or set defaults.include_path for your own lm-eval tasks"
+            )
+        members = select_tasks([name])
+        if all(spec.target_is_desired is None for spec in members):
+            raise SpecError(
+                f"{path}: {expectation.name}: {name} holds only probes (no answer is wanted), so nothing can "
+                "improve or get worse there"
+            )
+        expectation.task = name
+        expectation.pooled = len(members) > 1
