@@ -13,7 +13,9 @@ RUN_EXAMPLE = """\
 the main job:
   steer-eval --model demo --vectors sentiment.safetensors --tasks demo --alphas -2,2,4 --controls random
   steer-eval --model meta-llama/Llama-3.1-8B-Instruct --vectors bias.safetensors --tasks bias,mmlu_stem \\
-      --alphas -4,-2,2,4,8 --fewshot 0,5 --option-orders 3 --data-dir ~/data --output reports/bias
+      --alphas -4,-2,2,4,8 --fewshot 0,5 --option-orders 4 --data-dir ~/data --output reports/bias
+  steer-eval --model meta-llama/Llama-3.1-8B-Instruct --vectors bias-v2.safetensors --tasks bias,mmlu_stem \\
+      --data-dir ~/data --reuse reports/bias --output reports/bias-v2     # baselines copied, not recomputed
 """
 
 
@@ -39,7 +41,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--positions", help="position modes, e.g. all,last_prompt (default: each vector's own)")
     run.add_argument("--fewshot", default="0", help="few-shot counts from the train split, e.g. 0,5 (default 0)")
     run.add_argument(
-        "--option-orders", type=int, default=1, help="K: run each multiple-choice task under K rotations of its options"
+        "--option-orders",
+        type=int,
+        default=1,
+        help="K: run each multiple-choice task under K rotations of its options (K = the option count balances "
+        "the answer's position; a task runs at most as many orders as it has)",
     )
     run.add_argument("--controls", help="'random': add a same-norm random vector per vector (the placebo)")
     run.add_argument("--combine", action="store_true", help="also run all vectors together (interaction analysis)")
