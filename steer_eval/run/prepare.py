@@ -16,7 +16,7 @@ from steer_eval.run.grid import Cell, TaskRef, VectorRef, orders_for, plan
 from steer_eval.steering.model_map import ModelMap
 from steer_eval.tasks.items import distinct_option_orders
 from steer_eval.tasks.lmeval_adapter import PREFIX, lmeval_name
-from steer_eval.tasks.registry import DATA_ENV, TaskError, all_tasks, select_tasks
+from steer_eval.tasks.registry import DATA_ENV, TaskError, all_tasks, get_task, select_tasks
 from steer_eval.vectors.control import random_like
 from steer_eval.vectors.files import read_vector_file
 from steer_eval.vectors.format import SteeringVector, content_sha256, file_sha256, load_vector, save_vector
@@ -93,11 +93,23 @@ def option_order_notes(tasks: list[TaskRef], config: RunConfig) -> list[str]:
         elif runs == 1:
             notes.append(f"{task.name}: option order does not exist for the model here (generation or answers "
                          "scored on their own), so it runs once")  # fmt: skip
-        elif runs < task.orders:
-            notes.append(
-                f"{task.name}: {runs} option orders over up to {task.orders} options: the target visits {runs} "
-                f"evenly spaced positions of each item, not all (--option-orders {task.orders} balances it)"
-            )
+        else:
+            items = get_task(task.registry).load(config.data_dir)["test"]
+            counts = sorted({len(item.options) for item in items})
+            if counts == [runs]:
+                continue  # balanced: every item's answer visits every position once
+            if len(counts) == 1:
+                notes.append(
+                    f"{task.name}: {runs} option orders over {counts[0]} options: each answer visits {runs} evenly "
+                    f"spaced positions, not all (--option-orders {counts[0]} balances it)"
+                )
+            else:
+                unbalanced = sum(runs % len(item.options) != 0 for item in items)
+                notes.append(
+                    f"{task.name}: items have {counts[0]}-{counts[-1]} options; under {runs} option orders "
+                    f"{unbalanced} of {len(items)} test items are not balanced (their option count does not "
+                    f"divide {runs}: the answer visits evenly spaced positions, some more often than others)"
+                )
     return notes
 
 
