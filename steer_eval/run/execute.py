@@ -90,9 +90,9 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
     todo = [cell for cell in prepared.cells if not store.done(cell_key(prepared, cell))]
     counts = {"cells": len(prepared.cells), "already_done": len(prepared.cells) - len(todo), "computed": 0, "rank": 0}
     sources = [source for source in stores_under(config.reuse) if source.root.resolve() != store.root.resolve()]
-    adopted = [cell for cell in todo if sources and store.adopt(cell_key(prepared, cell), sources)]
+    adopted = {key for key in map(functools.partial(cell_key, prepared), todo) if sources and store.adopt(key, sources)}
     counts["reused"] = len(adopted)
-    todo = [cell for cell in todo if cell not in adopted]
+    todo = [cell for cell in todo if cell_key(prepared, cell) not in adopted]
     if not todo:
         return counts
     lm = lm or load_lm(prepared)

@@ -33,8 +33,8 @@ def estimate(prepared: Prepared, store: RunStore) -> str:
 
     todo = [c for c in prepared.cells if not store.done(cell_key(prepared, c))]
     sources = stores_under(prepared.config.reuse)
-    reusable = [c for c in todo if any(source.done(cell_key(prepared, c)) for source in sources)]
-    todo = [c for c in todo if c not in reusable]
+    reusable = {cell_key(prepared, c) for c in todo if any(source.done(cell_key(prepared, c)) for source in sources)}
+    todo = [c for c in todo if cell_key(prepared, c) not in reusable]
     requests = 0
     unknown = set()
     for cell in todo:
