@@ -234,16 +234,15 @@ def _expectation(item: Any, index: int, vectors: dict[str, Path], path: Path) ->
 def _check_tasks(expectations: list[Expectation], path: Path, include_path: str | None) -> None:
     """Every `task` is a registry task, group, family or kind (also as its lm-eval name `se_...`); with
     `include_path`, other names are left for lm-eval to resolve (an unknown one fails before any compute)."""
-    from steer_eval.tasks.registry import all_tasks, select_tasks
+    from steer_eval.tasks.registry import all_tasks, as_selector, select_tasks
 
-    known = all_tasks()
-    selectors = {s for spec in known.values() for s in (spec.name, spec.family, spec.kind, *spec.groups)}
     for expectation in expectations:
-        name = expectation.task.removeprefix("se_") if expectation.task.removeprefix("se_") in selectors else None
+        name = as_selector(expectation.task)
         if name is None:
             if include_path:
                 continue
-            close = difflib.get_close_matches(expectation.task, sorted(selectors), n=1)
+            known = {s for spec in all_tasks().values() for s in (spec.name, spec.family, spec.kind, *spec.groups)}
+            close = difflib.get_close_matches(expectation.task, sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise SpecError(
                 f"{path}: unknown task {expectation.task!r}{hint}; a task, group, family or kind of `steer-eval "

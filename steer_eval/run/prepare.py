@@ -15,8 +15,8 @@ from steer_eval.run.config import RunConfig
 from steer_eval.run.grid import Cell, TaskRef, VectorRef, orders_for, plan
 from steer_eval.steering.model_map import ModelMap
 from steer_eval.tasks.items import distinct_option_orders
-from steer_eval.tasks.lmeval_adapter import PREFIX, lmeval_name
-from steer_eval.tasks.registry import DATA_ENV, TaskError, all_tasks, get_task, select_tasks
+from steer_eval.tasks.lmeval_adapter import lmeval_name
+from steer_eval.tasks.registry import DATA_ENV, TaskError, all_tasks, as_selector, get_task, select_tasks
 from steer_eval.vectors.control import random_like
 from steer_eval.vectors.files import read_vector_file
 from steer_eval.vectors.format import SteeringVector, content_sha256, file_sha256, load_vector, save_vector
@@ -145,12 +145,9 @@ def resolve_tasks(config: RunConfig) -> tuple[list[TaskRef], list[str]]:
     """Registry selectors (names, families, kinds, groups) and, for anything else, lm-eval task or group
     names (from lm-eval itself or --include-path). Registry tasks' data is loaded here: missing data is an
     error before any compute."""
-    registry = all_tasks()
-    selectors_known = {s for spec in registry.values() for s in (spec.name, spec.family, spec.kind, *spec.groups)}
     # our lm-eval names (se_mmlu, se_bbq_age) mean our registry tasks, whose data and controls we know
-    selectors = [s.removeprefix(PREFIX) if s.removeprefix(PREFIX) in selectors_known else s for s in config.tasks]
-    ours = [s for s in selectors if s in selectors_known]
-    theirs = [s for s in selectors if s not in selectors_known]
+    ours = [s for s in map(as_selector, config.tasks) if s is not None]
+    theirs = [s for s in config.tasks if as_selector(s) is None]
     refs: list[TaskRef] = []
     for spec in select_tasks(ours) if ours else []:
         splits = spec.load(config.data_dir)  # raises TaskError naming the missing files

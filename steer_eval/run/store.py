@@ -83,7 +83,7 @@ def stores_under(paths: list[Path]) -> list[RunStore]:
             path = path.parent
         if not path.is_dir():
             raise SteerEvalError(f"--reuse: {path} is not a folder (give a run folder or a folder of them)")
-        for cells in sorted([path / "cells", *path.rglob("cells")]):
+        for cells in sorted(path.rglob("cells")):  # includes path/cells itself
             if cells.is_dir():
                 found.setdefault(cells.parent.resolve(), RunStore(cells.parent))
     return list(found.values())

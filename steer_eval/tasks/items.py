@@ -203,6 +203,11 @@ def hash_split(key: str, salt: str, fractions: tuple[float, float, float] = (0.6
     """A stable split assignment from a hash of `key`: the same item lands in the same split on every
     machine and in every version, whatever else the dataset holds."""
     value = int.from_bytes(hashlib.sha256(f"{salt}\x1f{key}".encode()).digest()[:8], "big") / 2**64
+    return _split_at(value, fractions)
+
+
+def _split_at(value: float, fractions: tuple[float, float, float]) -> str:
+    """The split a point in [0, 1) falls in when [0, 1) is cut at the fractions."""
     if value < fractions[0]:
         return "train"
     return "validation" if value < fractions[0] + fractions[1] else "test"
@@ -222,10 +227,7 @@ def grouped_split(
         order = sorted(sizes, key=lambda k: hashlib.sha256(f"{salt}\x1f{attempt}\x1f{k}".encode()).digest())
         assignment, counts, seen = {}, dict.fromkeys(names, 0), 0
         for key in order:
-            middle = (seen + sizes[key] / 2) / total
-            split = (
-                names[0] if middle < fractions[0] else names[1] if middle < fractions[0] + fractions[1] else names[2]
-            )
+            split = _split_at((seen + sizes[key] / 2) / total, fractions)  # where the group's middle falls
             assignment[key] = split
             counts[split] += sizes[key]
             seen += sizes[key]

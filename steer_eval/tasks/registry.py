@@ -122,6 +122,16 @@ def get_task(name: str) -> TaskSpec:
     return tasks[name]
 
 
+def as_selector(name: str) -> str | None:
+    """The registry selector (task name, family, kind or group) that `name` means, also when given as our
+    lm-eval name (`se_mmlu` -> `mmlu`); None for a name the registry does not know."""
+    known = {s for spec in all_tasks().values() for s in (spec.name, spec.family, spec.kind, *spec.groups)}
+    for candidate in (name, name.removeprefix("se_")):
+        if candidate in known:
+            return candidate
+    return None
+
+
 def select_tasks(selectors: Sequence[str]) -> list[TaskSpec]:
     """Tasks named by task names, families, kinds (`behavior`, `intelligence`) or groups, in registry
     order, without duplicates."""
