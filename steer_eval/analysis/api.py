@@ -167,6 +167,8 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     notes = []
     if any(c.option_order > 0 for c in cells):
         notes.append("option-order rotations present: artifact checks applied to original-order cells")
+    interactions, interaction_notes = interaction_rows(cells, base, settings.level)
+    notes += interaction_notes
     return Analysis(
         settings=settings,
         manifest=manifest,
@@ -176,7 +178,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         groups=pd.DataFrame(pooled_group_rows(cells, base, rng, settings)),
         breakdown=pd.DataFrame(breakdown_strengths(effects)) if len(effects) else pd.DataFrame(),
         flips=pd.DataFrame(flip_rows(cells, base, load_texts(run_dir, cells))),
-        interactions=pd.DataFrame(interaction_rows(cells, base, settings.level)),
+        interactions=pd.DataFrame(interactions),
         item_slopes=item_slopes,
         notes=notes,
     )

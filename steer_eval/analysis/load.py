@@ -26,6 +26,9 @@ class CellData:
     control_of: str | None
     vector_sha: str | None
     members: tuple[str, ...]  # a combination's member vectors (sha256); empty otherwise
+    # the layer each member was applied at (None: all of its tensors); None when the cell does not say
+    # (a combination cell written before steer-eval recorded them)
+    member_layers: tuple[int | None, ...] | None
     alpha: float
     layer: int | None
     positions: str | None
@@ -67,6 +70,7 @@ def _cell(key: str, content: dict) -> CellData:
         control_of=None if vector is None else vector.get("control_of"),
         vector_sha=None if vector is None else vector.get("sha256"),
         members=() if vector is None else tuple(vector.get("members") or ()),
+        member_layers=None if vector is None or "member_layers" not in vector else tuple(vector["member_layers"]),
         alpha=float(cell["alpha"]),
         layer=cell["layer"],
         positions=cell["positions"],

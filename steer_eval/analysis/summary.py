@@ -53,4 +53,5 @@ def plain_words(analysis: Analysis, top: int = 3) -> str:
             else ""
         )
         lines.append(f"{undecided} cells show no effect the data can detect or cannot tell{typical}")
+    lines += [f"note: {note}" for note in analysis.notes]
     return "\n".join(lines)

@@ -149,11 +149,11 @@ def interventions_for(prepared: Prepared, cell: Cell) -> list[Intervention]:
     """What the model applies for `cell` (nothing for a baseline)."""
     if cell.vector is None:
         return []
-    if cell.vector.members:  # a combination: every member at its own chosen layer, in file order
+    if cell.vector.members:  # a combination: every member at the layer its cell records, in file order
         interventions = []
-        for sha in cell.vector.members:
+        for sha, layer in zip(cell.vector.members, cell.vector.member_layers, strict=True):
             interventions += interventions_from_vector(
-                prepared.vectors[sha], alpha=cell.alpha, positions=cell.positions
+                prepared.vectors[sha], alpha=cell.alpha, positions=cell.positions, layer=layer
             )
         return interventions
     vector = prepared.vectors[cell.vector.sha256]

@@ -23,6 +23,10 @@ class VectorRef:
     control_of: str | None = None  # the label of the vector a random control imitates
     file_sha256: str | None = None  # the file as read, for provenance
     members: tuple[str, ...] = ()  # a combination: the member vectors' sha256 (all applied together)
+    # a combination: the layer each member is applied at, in `members` order (None: all of its tensors, for a
+    # vector that is not per-layer). Recorded in every cell's description, so the analysis pairs the
+    # combination with the singles at exactly these layers (analysis/interactions.py).
+    member_layers: tuple[int | None, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -62,22 +62,48 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
             control_ref, control = _control(vector, ref, config)
             vectors[control_ref.sha256] = control
             refs.append((control_ref, layers, modes))
+    combination_notes: list[str] = []
     if config.combine:
-        singles = [ref for ref, _, _ in refs if ref.control_of is None]
-        members = tuple(ref.sha256 for ref in singles)
-        identity = hashlib.sha256(("combination:" + ":".join(members)).encode()).hexdigest()
-        label = " + ".join(ref.label for ref in singles)
-        modes = list(config.positions) if config.positions else [None]
-        refs.append(
-            (
-                VectorRef(label=label, path=";".join(ref.path for ref in singles), sha256=identity, members=members),
-                [None],
-                modes,
-            )
-        )
+        ref, combination_notes = _combination([(r, layers) for r, layers, _ in refs if r.control_of is None], vectors)
+        refs.append((ref, [None], list(config.positions) if config.positions else [None]))
     tasks, warnings = resolve_tasks(config)
     cells = plan(tasks, refs, config.alphas, config.fewshot, config.option_orders)
-    return Prepared(config, path, model_map, vectors, tasks, cells, warnings + option_order_notes(tasks, config))
+    notes = warnings + option_order_notes(tasks, config) + combination_notes
+    return Prepared(config, path, model_map, vectors, tasks, cells, notes)
+
+
+def combination_layer(vector: SteeringVector) -> int | None:
+    """The layer at which a combination applies a member: a per-layer vector at its default layer (a
+    combination has no --layers axis of its own), any other vector with all of its tensors (None)."""
+    return vector.meta.default_layer if vector.meta.per_layer else None
+
+
+def _combination(
+    singles: list[tuple[VectorRef, list[int | None]]], vectors: dict[str, SteeringVector]
+) -> tuple[VectorRef, list[str]]:
+    """The VectorRef of all vectors applied together, each at `combination_layer`, and notes on members whose
+    combination layer is not among the layers their single cells run at (--layers without the default layer):
+    the interaction needs a single cell at that very layer, so the analysis will skip such a combination."""
+    members = tuple(ref.sha256 for ref, _ in singles)
+    layers = tuple(combination_layer(vectors[sha]) for sha in members)
+    # the layers are part of what the combination does, so of its identity (and cell keys): a cell written
+    # before combinations recorded their members' layers is recomputed rather than adopted without them
+    text = "combination:" + ":".join(members) + ":layers:" + ":".join(map(str, layers))
+    ref = VectorRef(
+        label=" + ".join(ref.label for ref, _ in singles),
+        path=";".join(ref.path for ref, _ in singles),
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        members=members,
+        member_layers=layers,
+    )
+    notes = [
+        f"--combine applies {single.label} at its default layer {layer}, which --layers "
+        f"{','.join(map(str, wanted))} leaves out: the combination runs, but its interaction with the single "
+        "vectors cannot be computed (add that layer to --layers)"
+        for (single, wanted), layer in zip(singles, layers, strict=True)
+        if layer not in wanted
+    ]
+    return ref, notes
 
 
 def option_order_notes(tasks: list[TaskRef], config: RunConfig) -> list[str]:
