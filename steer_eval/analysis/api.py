@@ -20,6 +20,7 @@ from steer_eval.analysis.examples import flip_rows
 from steer_eval.analysis.groups import pooled_group_rows, subgroup_rows
 from steer_eval.analysis.interactions import interaction_rows
 from steer_eval.analysis.load import baselines, load_run, load_texts
+from steer_eval.analysis.saturation import saturation
 from steer_eval.analysis.verdicts import verdict
 from steer_eval.atomic import atomic_path
 from steer_eval.errors import SteerEvalError
@@ -27,14 +28,13 @@ from steer_eval.errors import SteerEvalError
 CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}
 EFFECT_COLUMNS = [
     "task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "option_order", "n",
-    "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict", "verdict_reason",
+    "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict", "verdict_reason", "saturated",
     "q_holm", "q_bh", "mde", "noninferiority_p", "noninferiority_q", "propensity_baseline", "propensity_delta",
-    "propensity_ci_low",
-    "propensity_ci_high", "propensity_p", "placebo_steered", "vs_placebo_delta", "vs_placebo_ci_low",
-    "vs_placebo_ci_high", "vs_placebo_p", "orders", "pooled_delta", "pooled_ci_low", "pooled_ci_high",
-    "letter_share", "steerability_mean", "anti_steerable", "monotonicity_rho", "bias_ambiguous_baseline",
-    "bias_ambiguous_delta", "bias_disambiguated_baseline", "bias_disambiguated_delta", "target_is_desired",
-    "desired_sign", "is_control", "control_of", "cell", "baseline_cell",
+    "propensity_ci_low", "propensity_ci_high", "propensity_p", "placebo_steered", "vs_placebo_delta",
+    "vs_placebo_ci_low", "vs_placebo_ci_high", "vs_placebo_p", "orders", "pooled_delta", "pooled_ci_low",
+    "pooled_ci_high", "letter_share", "steerability_mean", "anti_steerable", "monotonicity_rho",
+    "bias_ambiguous_baseline", "bias_ambiguous_delta", "bias_disambiguated_baseline", "bias_disambiguated_delta",
+    "target_is_desired", "desired_sign", "is_control", "control_of", "cell", "baseline_cell",
 ]  # fmt: skip
 
 
@@ -159,6 +159,10 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     for row in rows:
         row.setdefault("q_value", math.nan)
         row["verdict"], row["verdict_reason"] = verdict(row, settings)
+        # saturation qualifies the verdict (in its reason), it never changes it
+        row["saturated"], words = saturation(row)
+        if words:
+            row["verdict_reason"] += f"; {words}"
     effects = pd.DataFrame(rows)
     for column in EFFECT_COLUMNS:
         if column not in effects:

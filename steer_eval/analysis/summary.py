@@ -8,14 +8,16 @@ import math
 import pandas as pd
 
 from steer_eval.analysis.api import Analysis
+from steer_eval.analysis.saturation import is_saturated
 
 
 def _cell_words(row) -> str:
     layer = "" if pd.isna(row["layer"]) else f" (layer {int(row['layer'])})"
     interval = f"[{100 * row['ci_low']:+.1f}, {100 * row['ci_high']:+.1f}]"
+    capped = "; at the bound of the measure, so possibly capped" if is_saturated(row.get("saturated")) else ""
     return (
         f"{row['vector']}{layer} at strength {row['alpha']:g} on {row['task']}: {row['baseline']:.3f} -> "
-        f"{row['steered']:.3f} ({100 * row['delta']:+.1f} points {interval}, q = {row['q_value']:.2g})"
+        f"{row['steered']:.3f} ({100 * row['delta']:+.1f} points {interval}, q = {row['q_value']:.2g}{capped})"
     )
 
 
@@ -53,5 +55,18 @@ def plain_words(analysis: Analysis, top: int = 3) -> str:
             else ""
         )
         lines.append(f"{undecided} cells show no effect the data can detect or cannot tell{typical}")
+    saturated = mine[mine["verdict"].isin(["inconclusive", "no detectable effect", "non-inferior"])]
+    saturated = saturated[saturated["saturated"].map(is_saturated)]
+    if len(saturated):
+        lines.append(
+            f"saturated: {len(saturated)} inconclusive, no-effect or non-inferior cells sit at the bound of the "
+            "measure, or nearer to it than the minimum detectable effect, in the direction that matters (improvement; "
+            "for capabilities, worsening), so their verdict cannot tell the vector from the ceiling or floor:"
+        )
+        lines += [
+            f"  {row['vector']} x{row['alpha']:g} on {row['task']}, {row['verdict']}: "
+            + str(row["verdict_reason"]).split("saturated: ")[-1]
+            for _, row in saturated.head(top).iterrows()
+        ]
     lines += [f"note: {note}" for note in analysis.notes]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from steer_eval.analysis.api import Analysis, Settings, analyze
+from steer_eval.analysis.saturation import is_saturated
 from steer_eval.analysis.summary import plain_words
 from steer_eval.atomic import atomic_path
 from steer_eval.report import figures
@@ -58,6 +59,7 @@ def _effect_rows(effects: pd.DataFrame) -> list[dict]:
                 if pd.isna(row.get("vs_placebo_delta"))
                 else f"{100 * (row['steered'] - row['placebo_steered']):+.1f} vs control",
                 "verdict": row["verdict"],
+                "saturated": is_saturated(row.get("saturated")),
                 "verdict_index": order.index(row["verdict"]) + 1 if row["verdict"] in order else 0,
                 "reason": row["verdict_reason"],
             }
