@@ -1,5 +1,7 @@
-"""Bad vector files refused with one line and exit 2 (never a traceback): NaN inside any vector format, and
-damaged vector files of every format steer-eval reads."""
+"""Bad input that used to get through, refused before any compute with one line and exit 2 (never a
+traceback): non-finite strengths wherever a strength is given, vectors whose applied tensors are all zero
+(the run, the gate, the lm-eval model), NaN inside any vector format, and damaged vector files of every
+format steer-eval reads."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ import torch
 from safetensors.torch import save_file
 
 from steer_eval.cli import main
-from steer_eval.errors import EXIT_BAD_INPUT
+from steer_eval.errors import EXIT_BAD_INPUT, SteerEvalError, VectorFileError
+from steer_eval.steering.loading import load_interventions
+from steer_eval.steering.model_map import ModelMap
 from steer_eval.vectors.format import METADATA_KEY, SiteKey, SteeringVector, VectorMeta, save_vector
 from steer_eval.vocab import Site
 
@@ -34,6 +38,84 @@ def _vector(path: Path, layers: dict[int, torch.Tensor], per_layer: bool = False
     directions = {SiteKey(Site.RESID, layer): tensor for layer, tensor in layers.items()}
     meta = VectorMeta(per_layer=per_layer, default_layer=default_layer)
     return save_vector(SteeringVector(directions, meta), path)
+
+
+# ---- non-finite strengths ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "2,NaN", "1e999"])
+def test_non_finite_alphas_are_refused(tiny_dir: Path, tmp_path: Path, capsys, value: str) -> None:
+    vector = _vector(tmp_path / "v.safetensors", {1: torch.ones(HIDDEN)})
+    args = ["--model", str(tiny_dir), "--vectors", str(vector), "--tasks", "demo_facts", f"--alphas={value}",
+            "--output", str(tmp_path / "run")]  # fmt: skip
+    assert main(args) == EXIT_BAD_INPUT
+    line = _one_error(capsys)
+    assert "--alphas" in line and "not a finite strength" in line
+    assert not (tmp_path / "run").exists()  # refused before the run folder is even made
+
+
+def test_non_finite_strengths_of_build_and_export_are_refused(tmp_path: Path, capsys) -> None:
+    build = ["vectors", "build", "--method", "caa", "--model", "demo", "--task", "demo_facts", "--select-on",
+             "validation", "--strengths", "1,inf", "-o", str(tmp_path / "b.safetensors")]  # fmt: skip
+    assert main(build) == EXIT_BAD_INPUT
+    assert "--strengths: 'inf' is not a finite strength" in _one_error(capsys)
+    vector = _vector(tmp_path / "v.safetensors", {1: torch.ones(HIDDEN)})
+    assert main(["vectors", "export", str(vector), "-o", str(tmp_path / "v.gguf"), "--alpha", "nan"]) == EXIT_BAD_INPUT
+    assert "--alpha" in _one_error(capsys) and not (tmp_path / "v.gguf").exists()
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_non_finite_alpha_in_a_check_spec_is_refused(tmp_path: Path, capsys, value: str) -> None:
+    vector = _vector(tmp_path / "v.safetensors", {1: torch.ones(HIDDEN)})
+    spec = tmp_path / "steering.yaml"
+    spec.write_text(f"model: demo\nvectors: {{v: {vector}}}\nexpect:\n"
+                    f"  - {{vector: v, task: demo_facts, alpha: {value}, not_worse: {{margin: 0.1}}}}\n")  # fmt: skip
+    assert main(["check", str(spec), "--output", str(tmp_path / "out")]) == EXIT_BAD_INPUT
+    line = _one_error(capsys)
+    assert "expect[0].alpha" in line and "must be a finite number" in line
+
+
+def test_the_lm_eval_model_refuses_a_non_finite_alpha(tiny_dir: Path, tmp_path: Path) -> None:
+    vector = _vector(tmp_path / "v.safetensors", {1: torch.ones(HIDDEN)})
+    with pytest.raises(SteerEvalError, match="alpha 'nan' is not a finite strength"):
+        load_interventions([vector], ModelMap.from_config_only(str(tiny_dir)), alpha="nan")
+
+
+# ---- all-zero vectors ----------------------------------------------------------------------------------
+
+
+def test_an_all_zero_vector_is_refused_by_the_run(tiny_dir: Path, tmp_path: Path, capsys) -> None:
+    zero = _vector(tmp_path / "zero.safetensors", {1: torch.zeros(HIDDEN), 2: torch.zeros(HIDDEN)})
+    args = ["--model", str(tiny_dir), "--vectors", str(zero), "--tasks", "demo_facts", "--output", str(tmp_path / "r")]
+    assert main(args) == EXIT_BAD_INPUT
+    line = _one_error(capsys)
+    assert str(zero) in line and "every tensor it would apply is zero (resid.1, resid.2)" in line
+    assert not list((tmp_path / "r" / "cells").glob("*.json"))
+
+
+def test_a_per_layer_vector_is_refused_where_its_acting_layer_is_zero(tiny_dir: Path, tmp_path: Path, capsys) -> None:
+    """The chosen (e.g. validation-selected) layer's tensor is zero; another layer of the sweep is not."""
+    path = _vector(tmp_path / "sweep.safetensors", {1: torch.ones(HIDDEN), 2: torch.zeros(HIDDEN)}, True, 2)
+    base = ["--model", str(tiny_dir), "--vectors", str(path), "--tasks", "demo_facts", "--output", str(tmp_path / "r")]
+    assert main([*base, "--dry-run"]) == EXIT_BAD_INPUT
+    line = _one_error(capsys)
+    assert str(path) in line and "at layer 2 is zero (resid.2)" in line and "choose another of its layers" in line
+    assert main([*base, "--layers", "1", "--dry-run"]) == 0  # layer 1 steers
+    assert main([*base, "--layers", "1,2", "--dry-run"]) == EXIT_BAD_INPUT
+
+
+def test_an_all_zero_vector_is_refused_by_the_gate_and_the_lm_eval_model(
+    tiny_dir: Path, tmp_path: Path, capsys
+) -> None:
+    zero = _vector(tmp_path / "zero.safetensors", {1: torch.zeros(HIDDEN)})
+    spec = tmp_path / "steering.yaml"
+    spec.write_text(f"model: {tiny_dir}\nvectors: {{z: {zero}}}\nexpect:\n"
+                    "  - {vector: z, task: demo_facts, alpha: 2, not_worse: {margin: 0.1}}\n")  # fmt: skip
+    assert main(["check", str(spec), "--output", str(tmp_path / "out")]) == EXIT_BAD_INPUT
+    assert "is zero" in _one_error(capsys)
+    assert not list((tmp_path / "out").rglob("cells/*.json"))
+    with pytest.raises(VectorFileError, match="is zero"):
+        load_interventions([zero], ModelMap.from_config_only(str(tiny_dir)))
 
 
 # ---- NaN inside a vector, every format ----------------------------------------------------------------
