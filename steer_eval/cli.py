@@ -216,8 +216,11 @@ def _vectors_import(args: argparse.Namespace) -> int:
 
 
 def _vectors_export(args: argparse.Namespace) -> int:
+    from steer_eval.strengths import finite_strength
     from steer_eval.vectors.format import load_vector
 
+    if args.alpha is not None:
+        finite_strength(args.alpha, "--alpha")
     vector = load_vector(args.file)
     suffix = args.output.suffix.lower()
     if suffix == ".gguf":

@@ -67,15 +67,11 @@ def parse_layers(text: str | None) -> list[int] | None:
 
 
 def parse_floats(text: str | None, option: str) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise SteerEvalError(f"{option} {text!r}: give comma-separated numbers, e.g. 0.5,1,2,4") from None
-    if not values:
-        raise SteerEvalError(f"{option} is empty")
-    return values
+    """Comma-separated finite numbers (NaN and infinities are refused: they are no strength)."""
+    from steer_eval.strengths import parse_strengths
+
+    values = parse_strengths(text, option, allow_selected=False)
+    return None if values is None else [float(v) for v in values]
 
 
 def run(args: argparse.Namespace) -> int:

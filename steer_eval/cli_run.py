@@ -36,7 +36,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         help="names, families, kinds, groups (ours or lm-eval's); default behavior,intelligence",
     )
-    run.add_argument("--alphas", help="strengths, e.g. -4,-2,2,4,8 (0 is the shared baseline)")
+    run.add_argument(
+        "--alphas",
+        help="strengths, e.g. -2,selected,4: 'selected' is each vector's validation-selected strength (0 is the "
+        "shared baseline; default -4,-2,2,4,8 plus each vector's selected strength where it recorded one)",
+    )
     run.add_argument("--layers", help="layers of per-layer vectors, e.g. 12,14 (default: each vector's chosen layer)")
     run.add_argument("--positions", help="position modes, e.g. all,last_prompt (default: each vector's own)")
     run.add_argument("--fewshot", default="0", help="few-shot counts from the train split, e.g. 0,5 (default 0)")
@@ -94,9 +98,10 @@ def analysis_settings(args: argparse.Namespace):
 
 
 def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
-    from steer_eval.cli_build import parse_floats, parse_layers
+    from steer_eval.cli_build import parse_layers
     from steer_eval.run.config import RunConfig, parse_list, parse_model_args, parse_positions, split_selectors
     from steer_eval.run.main import run
+    from steer_eval.strengths import parse_strengths
 
     if not args.vectors:
         raise SteerEvalError("the main job needs --vectors FILE [FILE ...] (build one with `steer-eval vectors build`)")
@@ -107,7 +112,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         model=args.model,
         vectors=list(args.vectors),
         tasks=split_selectors(args.tasks),
-        alphas=parse_floats(args.alphas, "--alphas") or [-4.0, -2.0, 2.0, 4.0, 8.0],
+        alphas=parse_strengths(args.alphas, "--alphas"),  # None: the default grid + each vector's selected
         layers=parse_layers(args.layers) if args.layers else None,
         positions=parse_positions(args.positions),
         fewshot=parse_list(args.fewshot, int, "--fewshot", "0,5"),

@@ -268,14 +268,14 @@ def test_prefix_reuse_gives_the_same_records_as_full_passes(demo_vector: Path, t
 
 
 def test_each_task_runs_only_the_option_orders_it_has() -> None:
-    from steer_eval.run.grid import Cell, TaskRef, VectorRef, plan
+    from steer_eval.run.grid import Cell, TaskRef, VectorPlan, VectorRef, plan
 
     def task(name: str, orders: int, output: str = "multiple_choice") -> TaskRef:
         return TaskRef(name, name, "behavior", "x", output, True, "data", orders)
 
     tasks = [task("binary", 2), task("four", 4), task("gen", 1, "generate_until"), task("user", 1)]
     vector = VectorRef("v", "v.safetensors", "sha")
-    cells = plan(tasks, [(vector, [None], [None])], [0.0, 2.0], [0], 3)
+    cells = plan(tasks, [VectorPlan(vector, [None], [None], [0.0, 2.0])], [0], 3)
     orders = {t.name: sorted({c.option_order for c in cells if c.task == t}) for t in tasks}
     assert orders == {"binary": [0, 1], "four": [0, 1, 2], "gen": [0], "user": [0]}
     assert all(c.option_orders == len(orders[c.task.name]) for c in cells)

@@ -28,11 +28,11 @@ from steer_eval.errors import SteerEvalError
 CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}
 EFFECT_COLUMNS = [
     "task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "option_order", "n",
-    "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict", "verdict_reason", "saturated",
-    "q_holm", "q_bh", "mde", "noninferiority_p", "noninferiority_q", "propensity_baseline", "propensity_delta",
-    "propensity_ci_low", "propensity_ci_high", "propensity_p", "placebo_steered", "vs_placebo_delta",
-    "vs_placebo_ci_low", "vs_placebo_ci_high", "vs_placebo_p", "orders", "pooled_delta", "pooled_ci_low",
-    "pooled_ci_high", "letter_share", "steerability_mean", "anti_steerable", "monotonicity_rho",
+    "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict", "verdict_reason",
+    "saturated", "selected", "q_holm", "q_bh", "mde", "noninferiority_p", "noninferiority_q", "propensity_baseline",
+    "propensity_delta", "propensity_ci_low", "propensity_ci_high", "propensity_p", "placebo_steered",
+    "vs_placebo_delta", "vs_placebo_ci_low", "vs_placebo_ci_high", "vs_placebo_p", "orders", "pooled_delta",
+    "pooled_ci_low", "pooled_ci_high", "letter_share", "steerability_mean", "anti_steerable", "monotonicity_rho",
     "bias_ambiguous_baseline", "bias_ambiguous_delta", "bias_disambiguated_baseline", "bias_disambiguated_delta",
     "target_is_desired", "desired_sign", "is_control", "control_of", "cell", "baseline_cell",
 ]  # fmt: skip
@@ -126,12 +126,14 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     rng = np.random.default_rng(settings.seed)
     base = baselines(cells)
     site = _site(manifest)
+    chosen = selected_cells(manifest)
     rows = []
     for cell in cells:
         if cell.vector is None or cell.group not in base:
             continue
         row = effect_row(base[cell.group], cell, rng, settings)
         row["site"] = site.get(cell.vector, "")
+        row["selected"] = chosen.get(cell.vector) == (cell.alpha, cell.layer)
         rows.append(row)
     placebo = placebo_rows(cells, rng, settings)
     orders = option_order_rows(cells, base, settings)
@@ -186,6 +188,19 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         item_slopes=item_slopes,
         notes=notes,
     )
+
+
+def selected_cells(manifest: dict) -> dict[str, tuple[float, int | None]]:
+    """Vector label -> the (strength, layer) its validation sweep chose, as the run recorded it in the
+    manifest (a random control: its vector's, the strength it ran at too). Runs written before the manifest
+    recorded selections, and vectors that recorded none, have no selected cell."""
+    out = {}
+    for label, info in (manifest.get("vectors") or {}).items():
+        chosen = info.get("selected") if isinstance(info, dict) else None
+        if isinstance(chosen, dict) and isinstance(chosen.get("alpha"), (int, float)):
+            layer = chosen.get("layer")
+            out[label] = (float(chosen["alpha"]), None if layer is None else int(layer))
+    return out
 
 
 def _site(manifest: dict) -> dict[str, str]:

@@ -39,6 +39,7 @@ def plain_words(analysis: Analysis, top: int = 3) -> str:
         chosen = chosen.reindex(chosen["delta"].abs().sort_values(ascending=False).index).head(top)
         lines.append(f"{title}:")
         lines += [f"  {_cell_words(row)}" for _, row in chosen.iterrows()]
+    lines += _selected_words(mine)
     capability = mine[mine["kind"] == "intelligence"]
     if not capability.empty:
         safe = int((capability["verdict"] == "non-inferior").sum())
@@ -70,3 +71,21 @@ def plain_words(analysis: Analysis, top: int = 3) -> str:
         ]
     lines += [f"note: {note}" for note in analysis.notes]
     return "\n".join(lines)
+
+
+SELECTED_LINES = 8
+
+
+def _selected_words(mine: pd.DataFrame) -> list[str]:
+    """The cells at each vector's validation-selected strength and layer: the setting its builder would
+    recommend, so the one a reader looks for first."""
+    if "selected" not in mine:
+        return []
+    picked = mine[mine["selected"].fillna(False).astype(bool)]
+    if picked.empty:
+        return []
+    lines = ["at the validation-selected strength:"]
+    lines += [f"  {_cell_words(row)}: {row['verdict']}" for _, row in picked.head(SELECTED_LINES).iterrows()]
+    if len(picked) > SELECTED_LINES:
+        lines.append(f"  ... and {len(picked) - SELECTED_LINES} more (effects.csv, column selected)")
+    return lines

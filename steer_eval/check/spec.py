@@ -8,7 +8,7 @@
     expect:
       - {vector: bias, task: bbq_age, alpha: 4, improves: {min_delta: 0.03, q: 0.05}}
       - {vector: bias, task: mmlu, alpha: 4, not_worse: {margin: 0.01}}   # a group: judged pooled
-      - {vector: bias, task: bbq_age, alpha: 4, no_artifact: true}
+      - {vector: bias, task: bbq_age, alpha: selected, no_artifact: true}   # the vector's validation-selected strength
     baseline: runs/main              # optional: a previous run folder (or its results.json)
     regression: {max_drop: 0.02}     # with a baseline: an effect may not fall by more than this, significantly
 """
@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import yaml
 
 from steer_eval.errors import SteerEvalError
+from steer_eval.strengths import SELECTED
 
 TOP_KEYS = {"model", "model_args", "revision", "vectors", "defaults", "expect", "baseline", "regression"}
 DEFAULT_KEYS = {
@@ -57,6 +59,7 @@ class Expectation:
     not_worse: dict[str, float] | None = None
     no_artifact: bool = False
     pooled: bool = False  # `task` names several registry tasks (a group, family or kind): judged pooled
+    selected: bool = False  # `alpha: selected`: `alpha` is the vector's validation-selected strength
 
 
 @dataclass
@@ -88,7 +91,22 @@ def _mapping(value: Any, where: str) -> dict:
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"{where} must be a number, not {value!r}")
+    if not math.isfinite(value):  # YAML's .nan and .inf are numbers, but no threshold or strength
+        raise SpecError(f"{where} must be a finite number, not {value!r}")
     return float(value)
+
+
+def _selected_alpha(path: Path, where: str) -> float:
+    """`alpha: selected`: the strength the vector's validation sweep chose, read from its file. Only
+    steer-eval's own files record a selection; any other format has none."""
+    from steer_eval.strengths import no_selection
+    from steer_eval.vectors.format import load_vector
+    from steer_eval.vectors.select import recorded_selection
+
+    chosen = recorded_selection(load_vector(path), str(path)) if path.suffix == ".safetensors" else None
+    if chosen is None:
+        raise no_selection(f"{where} ({path})", "alpha:")
+    return chosen.alpha
 
 
 def load_spec(path: str | Path) -> CheckSpec:
@@ -211,10 +229,15 @@ def _expectation(item: Any, index: int, vectors: dict[str, Path], path: Path) ->
         raise SpecError(f"{where}.no_artifact must be true or false")
     if not checks and not no_artifact:
         raise SpecError(f"{where}: says nothing to check; add improves, not_worse or no_artifact")
-    alpha = _number(item["alpha"], f"{where}.alpha")
+    selected = isinstance(item["alpha"], str) and item["alpha"].strip().lower() == SELECTED
+    if selected:
+        alpha = _selected_alpha(vectors[item["vector"]], f"{where}: vector {item['vector']!r}")
+    else:
+        alpha = _number(item["alpha"], f"{where}.alpha (a number or {SELECTED!r})")
     if alpha == 0:
         raise SpecError(f"{where}: alpha 0 is the unsteered baseline; expectations are about a steered strength")
-    name = str(item.get("name") or f"{item['vector']} x{alpha:g} on {item['task']}")
+    strength = f"{alpha:g} (selected)" if selected else f"{alpha:g}"
+    name = str(item.get("name") or f"{item['vector']} x{strength} on {item['task']}")
     layer = item.get("layer")
     if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int)):
         raise SpecError(f"{where}.layer must be an integer")
@@ -228,6 +251,7 @@ def _expectation(item: Any, index: int, vectors: dict[str, Path], path: Path) ->
         checks.get("improves"),
         checks.get("not_worse"),
         no_artifact,
+        selected=selected,
     )
 
 

@@ -40,6 +40,11 @@ def _share(value: float, low: float, high: float) -> str:
     return f"{100 * value:.0f}% [{100 * low:.0f}, {100 * high:.0f}]"
 
 
+def _flag(value: Any) -> bool:
+    """A boolean column's value (missing, e.g. in a run analysed before the column existed: False)."""
+    return False if value is None or pd.isna(value) else bool(value)
+
+
 def _effect_rows(effects: pd.DataFrame) -> list[dict]:
     order = list(figures.VERDICT_COLOURS)
     rows = []
@@ -49,6 +54,7 @@ def _effect_rows(effects: pd.DataFrame) -> list[dict]:
                 "task": row["task"],
                 "vector": row["vector"],
                 "alpha": _fmt(row["alpha"], 2),
+                "selected": _flag(row.get("selected")),
                 "layer": "" if pd.isna(row["layer"]) else int(row["layer"]),
                 "n": int(row["n"]),
                 "baseline": _fmt(row["baseline"]),

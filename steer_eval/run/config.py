@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from steer_eval.errors import SteerEvalError
+from steer_eval.strengths import SELECTED, Strength, check_strengths
 from steer_eval.vocab import PositionMode, parse_enum
 
 DEFAULT_ALPHAS = (-4.0, -2.0, 2.0, 4.0, 8.0)
@@ -19,7 +20,9 @@ class RunConfig:
     model: str
     vectors: list[Path]
     tasks: list[str] = field(default_factory=lambda: list(DEFAULT_TASKS))
-    alphas: list[float] = field(default_factory=lambda: list(DEFAULT_ALPHAS))
+    # Numbers and `selected` (each vector's validation-selected strength; an error for a vector that
+    # recorded none). None: DEFAULT_ALPHAS plus the selected strength of each vector that recorded one.
+    alphas: list[Strength] | None = None
     layers: list[int] | None = None  # per-layer vectors: which layers (default: each vector's chosen one)
     positions: list[PositionMode] | None = None  # default: each vector's own mode
     fewshot: list[int] = field(default_factory=lambda: [0])
@@ -40,11 +43,22 @@ class RunConfig:
     command: str = ""
     reuse: list[Path] = field(default_factory=list)  # run stores whose finished cells are copied, not recomputed
 
+    @property
+    def strengths(self) -> list[Strength]:
+        """The strengths asked for, `selected` included (the default grid ends with it)."""
+        return list(self.alphas) if self.alphas is not None else [*DEFAULT_ALPHAS, SELECTED]
+
+    @property
+    def selected_required(self) -> bool:
+        """`selected` was asked for explicitly: a vector without a recorded selection is an error."""
+        return self.alphas is not None and SELECTED in self.alphas
+
     def check(self) -> None:
         if not self.vectors:
             raise SteerEvalError("--vectors needs at least one vector file")
-        if not self.alphas:
+        if self.alphas is not None and not self.alphas:
             raise SteerEvalError("--alphas is empty")
+        check_strengths(self.strengths, "--alphas")
         if self.option_orders < 1:
             raise SteerEvalError(f"--option-orders must be at least 1 (got {self.option_orders})")
         if any(n < 0 for n in self.fewshot):

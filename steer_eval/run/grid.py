@@ -97,26 +97,31 @@ class Cell:
         return out
 
 
-def plan(
-    tasks: list[TaskRef],
-    vectors: list[tuple[VectorRef, list[int | None], list[PositionMode | None]]],
-    alphas: list[float],
-    fewshot: list[int],
-    option_orders: int,
-) -> list[Cell]:
+@dataclass
+class VectorPlan:
+    """One vector's part of the grid. Its strengths are numbers here (`selected` already resolved to the
+    vector's own), so a selected strength of 2 is the very cell `--alphas 2` computes: same key."""
+
+    ref: VectorRef
+    layers: list[int | None]
+    modes: list[PositionMode | None]
+    alphas: list[float]
+
+
+def plan(tasks: list[TaskRef], vectors: list[VectorPlan], fewshot: list[int], option_orders: int) -> list[Cell]:
     """Baselines first (every vector cell is compared with one), then vector cells, grouped so that cells
     sharing a task, few-shot count and option order run together. A task gets at most as many option orders
     as its items have distinct ones (`TaskRef.orders`): a rotation that repeats another would be computed
     twice, and one that changes nothing (generation, continuation layout) is no control."""
     cells: list[Cell] = []
-    steered = [a for a in dict.fromkeys(alphas) if a != 0.0]  # strength 0 is the baseline itself
     for task, shots in product(tasks, fewshot):
         orders = orders_for(task, option_orders)
         for order in range(orders):
             cells.append(Cell(task, shots, order, option_orders=orders))
-            for (vector, layers, modes), alpha in product(vectors, steered):
-                for layer, mode in product(layers, modes):
-                    cells.append(Cell(task, shots, order, vector, float(alpha), layer, mode, orders))
+            for vector in vectors:
+                steered = [a for a in dict.fromkeys(map(float, vector.alphas)) if a != 0.0]  # 0 is the baseline
+                for alpha, layer, mode in product(steered, vector.layers, vector.modes):
+                    cells.append(Cell(task, shots, order, vector.ref, alpha, layer, mode, orders))
     return cells
 
 

@@ -49,7 +49,8 @@ def estimate(prepared: Prepared, store: RunStore) -> str:
     lines = [
         f"grid: {len(prepared.cells)} cells = {len(prepared.tasks)} task(s) x {len(prepared.config.fewshot)} few-shot "
         f"setting(s) x up to {prepared.config.option_orders} option order(s) x (1 baseline + {n_vectors} vector(s) "
-        f"incl. controls x {len([a for a in prepared.config.alphas if a != 0])} strength(s) x layers x position modes)",
+        "incl. controls x strengths x layers x position modes)",
+        *strength_lines(prepared),
         f"to compute: {len(todo)} cells ({len(prepared.cells) - len(todo) - len(reusable)} already in {store.root}"
         + (f", {len(reusable)} to copy from --reuse" if reusable else "")
         + "); "
@@ -57,6 +58,28 @@ def estimate(prepared: Prepared, store: RunStore) -> str:
         + (f" plus user task(s) {', '.join(sorted(unknown))}" if unknown else ""),
     ]
     return "\n".join(lines)
+
+
+def strength_lines(prepared: Prepared) -> list[str]:
+    """Each vector's strengths, the validation-selected one starred (controls run at their vector's)."""
+    lines = []
+    for vector_plan in prepared.plans:
+        ref = vector_plan.ref
+        if ref.control_of is not None:
+            continue
+        selected = prepared.selections.get(ref.label)
+        shown = [f"{a:g}*" if selected and a == selected.alpha else f"{a:g}" for a in vector_plan.alphas if a != 0]
+        if ref.members:
+            note = "(a combination has no selected strength)"
+        elif selected is None:
+            note = "(no validation-selected strength recorded)"
+        else:
+            layer = "" if selected.layer is None else f" at layer {selected.layer}"
+            note = f"(* selected on validation{layer})"
+        lines.append(f"  strengths of {ref.label}: {', '.join(shown) or 'none'} {note}")
+    if "random" in prepared.config.controls:
+        lines.append("  random controls run at the strengths of the vector they imitate")
+    return lines
 
 
 def run(

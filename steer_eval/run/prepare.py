@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from steer_eval.errors import SteerEvalError
 from steer_eval.models import model_path
 from steer_eval.run.config import RunConfig
-from steer_eval.run.grid import Cell, TaskRef, VectorRef, orders_for, plan
+from steer_eval.run.grid import Cell, TaskRef, VectorPlan, VectorRef, orders_for, plan
 from steer_eval.steering.model_map import ModelMap
+from steer_eval.strengths import SELECTED, resolve
 from steer_eval.tasks.items import distinct_option_orders
 from steer_eval.tasks.lmeval_adapter import lmeval_name
 from steer_eval.tasks.registry import DATA_ENV, TaskError, all_tasks, as_selector, get_task, select_tasks
 from steer_eval.vectors.control import random_like
 from steer_eval.vectors.files import read_vector_file
 from steer_eval.vectors.format import SteeringVector, content_sha256, file_sha256, load_vector, save_vector
+from steer_eval.vectors.select import Selected, recorded_selection
 from steer_eval.vocab import PositionMode
 
 
@@ -32,6 +34,10 @@ class Prepared:
     tasks: list[TaskRef]
     cells: list[Cell]
     user_warnings: list[str]
+    plans: list[VectorPlan] = field(default_factory=list)  # each vector's strengths, layers, modes
+    # vector label -> the layer and strength chosen on validation (a control: its reference's, the
+    # strength it runs at); vectors that recorded none are absent. The manifest carries it to the analysis.
+    selections: dict[str, Selected] = field(default_factory=dict)
 
 
 def prepare(config: RunConfig, progress: bool = True) -> Prepared:
@@ -47,7 +53,9 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
             f"two vector files are named {repeated[0]}; results are labelled by file name, so give them distinct names"
         )
     vectors: dict[str, SteeringVector] = {}
-    refs: list[tuple[VectorRef, list[int | None], list[PositionMode | None]]] = []
+    plans: list[VectorPlan] = []
+    selections: dict[str, Selected] = {}
+    modes: list[PositionMode | None] = list(config.positions) if config.positions else [None]
     for file in config.vectors:
         vector = read_vector_file(file, model_map.key_for_hookpoint)
         model_map.check_fits(vector, str(file))
@@ -55,21 +63,32 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
             label=Path(file).name, path=str(file), sha256=content_sha256(vector), file_sha256=file_sha256(file)
         )
         layers = _layers(vector, config.layers, str(file))
-        modes: list[PositionMode | None] = list(config.positions) if config.positions else [None]
+        for layer in layers:  # an all-zero tensor where it acts would run and be judged as if it had steered
+            vector.check_applies(str(file), layer)
+        if config.combine:
+            vector.check_applies(str(file))  # in the combination it acts at its own chosen layer
+        selected = recorded_selection(vector, str(file))
+        alphas = resolve(
+            config.strengths, None if selected is None else selected.alpha, config.selected_required, str(file)
+        )
         vectors[ref.sha256] = vector
-        refs.append((ref, layers, modes))
-        if "random" in config.controls:
+        plans.append(VectorPlan(ref, layers, modes, alphas))
+        if selected is not None:
+            selections[ref.label] = selected
+        if "random" in config.controls:  # the placebo runs wherever its vector runs, `selected` included
             control_ref, control = _control(vector, ref, config)
             vectors[control_ref.sha256] = control
-            refs.append((control_ref, layers, modes))
-    combination_notes: list[str] = []
+            plans.append(VectorPlan(control_ref, layers, modes, alphas))
+            if selected is not None:
+                selections[control_ref.label] = selected
+    notes: list[str] = []
     if config.combine:
-        ref, combination_notes = _combination([(r, layers) for r, layers, _ in refs if r.control_of is None], vectors)
-        refs.append((ref, [None], list(config.positions) if config.positions else [None]))
+        singles = [(p.ref, p.layers) for p in plans if p.ref.control_of is None]
+        plans.append(_combination(singles, vectors, modes, config, notes))
     tasks, warnings = resolve_tasks(config)
-    cells = plan(tasks, refs, config.alphas, config.fewshot, config.option_orders)
-    notes = warnings + option_order_notes(tasks, config) + combination_notes
-    return Prepared(config, path, model_map, vectors, tasks, cells, notes)
+    cells = plan(tasks, plans, config.fewshot, config.option_orders)
+    notes = warnings + notes + option_order_notes(tasks, config)
+    return Prepared(config, path, model_map, vectors, tasks, cells, notes, plans, selections)
 
 
 def combination_layer(vector: SteeringVector) -> int | None:
@@ -79,16 +98,38 @@ def combination_layer(vector: SteeringVector) -> int | None:
 
 
 def _combination(
-    singles: list[tuple[VectorRef, list[int | None]]], vectors: dict[str, SteeringVector]
-) -> tuple[VectorRef, list[str]]:
-    """The VectorRef of all vectors applied together, each at `combination_layer`, and notes on members whose
-    combination layer is not among the layers their single cells run at (--layers without the default layer):
-    the interaction needs a single cell at that very layer, so the analysis will skip such a combination."""
+    singles: list[tuple[VectorRef, list[int | None]]],
+    vectors: dict[str, SteeringVector],
+    modes: list,
+    config: RunConfig,
+    notes: list[str],
+) -> VectorPlan:
+    """All vectors together, each at `combination_layer`, at the numeric strengths: `selected` is each
+    vector's own strength, and a combination has none (its interaction is judged against the singles at one
+    shared strength). Notes name members whose combination layer is not among the layers their single cells
+    run at (--layers without the default layer): the interaction needs a single cell at that very layer, so
+    the analysis will skip such a combination."""
     members = tuple(ref.sha256 for ref, _ in singles)
     layers = tuple(combination_layer(vectors[sha]) for sha in members)
     # the layers are part of what the combination does, so of its identity (and cell keys): a cell written
     # before combinations recorded their members' layers is recomputed rather than adopted without them
     text = "combination:" + ":".join(members) + ":layers:" + ":".join(map(str, layers))
+    alphas = [float(a) for a in config.strengths if a != SELECTED]
+    if config.selected_required:
+        if not [a for a in alphas if a != 0]:
+            raise SteerEvalError(
+                "--combine runs all vectors together at shared strengths, and 'selected' is each vector's own; "
+                "add numeric strengths to --alphas (e.g. selected,2,4)"
+            )
+        notes.append(f"--combine: the combination runs at {','.join(f'{a:g}' for a in alphas)} only; 'selected' is "
+                     "each vector's own strength and a combination has none")  # fmt: skip
+    notes += [
+        f"--combine applies {single.label} at its default layer {layer}, which --layers "
+        f"{','.join(map(str, wanted))} leaves out: the combination runs, but its interaction with the single "
+        "vectors cannot be computed (add that layer to --layers)"
+        for (single, wanted), layer in zip(singles, layers, strict=True)
+        if layer not in wanted
+    ]
     ref = VectorRef(
         label=" + ".join(ref.label for ref, _ in singles),
         path=";".join(ref.path for ref, _ in singles),
@@ -96,14 +137,7 @@ def _combination(
         members=members,
         member_layers=layers,
     )
-    notes = [
-        f"--combine applies {single.label} at its default layer {layer}, which --layers "
-        f"{','.join(map(str, wanted))} leaves out: the combination runs, but its interaction with the single "
-        "vectors cannot be computed (add that layer to --layers)"
-        for (single, wanted), layer in zip(singles, layers, strict=True)
-        if layer not in wanted
-    ]
-    return ref, notes
+    return VectorPlan(ref, [None], modes, alphas)
 
 
 def option_order_notes(tasks: list[TaskRef], config: RunConfig) -> list[str]:

@@ -58,13 +58,18 @@ def manifest(prepared, store, started: str, finished: str | None, counts: dict |
     from steer_eval.run.execute import cell_key
 
     config = prepared.config
+    strengths = {plan.ref.label: plan.alphas for plan in prepared.plans}
     vectors = {}
     for cell in prepared.cells:
         if cell.vector is not None:
+            selected = prepared.selections.get(cell.vector.label)
             vectors[cell.vector.label] = {
                 "path": cell.vector.path,
                 "sha256": cell.vector.sha256,
                 "control_of": cell.vector.control_of,
+                "alphas": strengths.get(cell.vector.label),
+                # what the analysis marks as the validation-selected cell (a control: its vector's choice)
+                "selected": None if selected is None else {"alpha": selected.alpha, "layer": selected.layer},
             }
     return {
         "steer_eval_run": 1,
@@ -95,7 +100,7 @@ def manifest(prepared, store, started: str, finished: str | None, counts: dict |
         "data_dir": config.data_dir,
         "data_files_sha256": _data_files(prepared),
         "grid": {
-            "alphas": config.alphas,
+            "alphas": config.strengths,  # as asked: numbers and "selected" (per vector: vectors.*.alphas)
             "layers": config.layers,
             "positions": [p.value for p in config.positions] if config.positions else None,
             "fewshot": config.fewshot,

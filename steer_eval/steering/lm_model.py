@@ -31,6 +31,7 @@ from steer_eval.steering.loading import load_interventions
 from steer_eval.steering.positions import SequenceLayout
 from steer_eval.steering.prefix import PrefixReplay
 from steer_eval.steering.sweep import Sweep, request_key
+from steer_eval.strengths import finite_strength
 from steer_eval.vocab import PositionMode
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class SteerEvalLM(HFLM):
         self.steerer.set_interventions(interventions)
 
     def set_alpha(self, alpha: float) -> None:
-        self.steerer.set_alpha(alpha)
+        self.steerer.set_alpha(finite_strength(alpha, "alpha"))
 
     @contextmanager
     def steering(self, interventions: Sequence[Intervention]) -> Iterator[SteerEvalLM]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from steer_eval.errors import SteerEvalError
 from steer_eval.steering.interventions import Intervention, interventions_from_vector
 from steer_eval.steering.model_map import ModelMap
+from steer_eval.strengths import finite_strength
 from steer_eval.vectors.files import read_vector_file
 from steer_eval.vectors.format import SteeringVector
 from steer_eval.vocab import PositionMode, parse_enum
@@ -39,9 +40,12 @@ def load_interventions(
     """Interventions for every applied tensor of every file (per-layer vectors: their default layer, or
     `layer`), in file order then site order."""
     mode = None if positions is None else parse_enum(PositionMode, positions, "position mode")
+    if alpha is not None:
+        alpha = finite_strength(alpha, "alpha")
     interventions: list[Intervention] = []
     for path in split_paths(paths):
         vector = read_for_model(path, model_map)
+        vector.check_applies(str(path), layer)  # an all-zero vector would steer nothing, silently
         try:
             interventions += interventions_from_vector(
                 vector, alpha=alpha, positions=mode, label=Path(path).name, layer=layer

@@ -49,16 +49,21 @@ def read_vector_files(
         source = _detect(paths[0], PAS_NAME, CAA_NAME)
     if len(paths) > 1 and source != "caa":
         raise VectorFileError(f"several files make one vector only for CAA per-layer files, not for {source}")
-    if source == "caa":
-        return read_caa(paths, layer)
     path = paths[0]
-    if source == "steer-eval":
-        return load_vector(path)
-    if source == "lmeval":
-        return read_lmeval_pt(path, resolve_hookpoint)
-    if source == "pas":
-        return read_pas(path, layer)
-    return read_gguf(path)
+    if source == "caa":
+        vector = read_caa(paths, layer)
+    elif source == "steer-eval":
+        vector = load_vector(path)
+    elif source == "lmeval":
+        vector = read_lmeval_pt(path, resolve_hookpoint)
+    elif source == "pas":
+        vector = read_pas(path, layer)
+    else:
+        vector = read_gguf(path)
+    # every format passes the same checks (finite, 1-D, consistent sizes), named by the file read, so a
+    # NaN in a CAA tensor is refused here and not when the converted file is written or, worse, applied
+    vector.check(", ".join(str(p) for p in paths))
+    return vector
 
 
 def _detect(path: Path, pas_name, caa_name) -> str:

@@ -126,6 +126,7 @@ class VectorMeta:
                 f"{where}: unknown metadata field(s) {', '.join(unknown)}; the file was written by a newer "
                 f"or different tool (this is steer-eval {steer_eval_version()})"
             )
+        _check_field_types(raw, where)
         if raw.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
             raise VectorFileError(
                 f"{where}: vector format version {raw['format_version']} is newer than this steer-eval "
@@ -142,6 +143,51 @@ class VectorMeta:
         except SteerEvalError as exc:
             raise VectorFileError(f"{where}: {exc}") from None
         return meta
+
+
+_TEXT = (str, type(None))
+_WHOLE = (int, type(None))
+# JSON types of the metadata fields: a hand-edited or damaged record (a norm written as text, a string
+# format version) is refused here with its field's name rather than failing later in arithmetic.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "method": (str,),
+    "model_name": _TEXT,
+    "model_revision": _TEXT,
+    "hidden_size": _WHOLE,
+    "action": (str,),
+    "positions": (str,),
+    "default_alpha": (int, float),
+    "per_layer": (bool, int),
+    "default_layer": _WHOLE,
+    "read_site": _TEXT,
+    "read_positions": _TEXT,
+    "data_hash": _TEXT,
+    "created": (str,),
+    "steer_eval_version": (str,),
+    "sites": (list,),
+    "layers": (list,),
+    "norms": (dict,),
+    "extra": (dict,),
+    "format_version": (int,),
+}
+
+
+def _check_field_types(raw: dict[str, Any], where: str) -> None:
+    for name, value in raw.items():
+        types = _FIELD_TYPES.get(name)
+        if types is None:
+            continue
+        wrong = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+        if wrong:
+            wanted = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise VectorFileError(f"{where}: metadata field {name!r} is {value!r}, not {wanted}; the file is damaged")
+    norms = raw.get("norms", {})
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in norms.values()):
+        raise VectorFileError(
+            f"{where}: metadata field 'norms' holds a value that is not a number; the file is damaged"
+        )
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in raw.get("layers", [])):
+        raise VectorFileError(f"{where}: metadata field 'layers' holds a value that is not a layer number")
 
 
 @dataclass
@@ -218,6 +264,29 @@ class SteeringVector:
             raise VectorFileError(f"{where}: a per-layer vector needs a default layer")
         if self.biases and self.meta.action is not Action.CLAMP:
             raise VectorFileError(f"{where}: biases are only meaningful for the 'clamp' action")
+        if not math.isfinite(self.meta.default_alpha):
+            raise VectorFileError(
+                f"{where}: its default strength is {self.meta.default_alpha}; a strength must be a finite number "
+                "(the file is damaged, or the tool that wrote it stored a non-finite coefficient)"
+            )
+
+    def check_applies(self, where: str, layer: int | None = None) -> list[SiteKey]:
+        """The keys that act when applied at `layer` (as `applied_keys`), refusing a vector whose applied
+        tensors are all zero: it would run, change nothing and be judged like a vector that was tried
+        and failed. A per-layer vector is judged at the one layer that acts."""
+        try:
+            keys = self.applied_keys(layer)
+        except SteerEvalError as exc:
+            raise VectorFileError(f"{where}: {exc}") from None
+        if not any(bool(self.directions[key].any()) for key in keys):
+            names = ", ".join(key.tensor_name for key in keys)
+            at = f" at layer {keys[0].layer}" if self.meta.per_layer else ""
+            other = " or choose another of its layers" if self.meta.per_layer and len(self.layers) > 1 else ""
+            raise VectorFileError(
+                f"{where}: every tensor it would apply{at} is zero ({names}), so it cannot steer; rebuild it "
+                f"(`steer-eval vectors show` shows its build diagnostics){other}"
+            )
+        return keys
 
     def _all_tensors(self) -> list[tuple[str, torch.Tensor]]:
         named = [(key.tensor_name, t) for key, t in self.directions.items()]

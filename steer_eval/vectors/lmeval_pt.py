@@ -9,6 +9,7 @@ caller passes in as `resolve_hookpoint` (without it, the usual `<blocks>.<L>[.ml
 
 from __future__ import annotations
 
+import math
 import pickle
 import re
 from collections.abc import Callable
@@ -49,14 +50,30 @@ def safe_torch_load(path: str | Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        detail = _unpickler_detail(str(exc))
+        if "global" not in detail.lower():  # an opcode the safe unpickler does not know: damaged bytes
+            raise VectorFileError(f"{where} is not a readable PyTorch file (damaged or not written by torch.save: "
+                                  f"{detail}); re-export it from the tool that made it") from None  # fmt: skip
         raise VectorFileError(
             f"refused to load {where}: it contains pickled Python objects beyond tensors and plain values, "
             "and unpickling them could run arbitrary code. Re-save it as a dict of tensors, floats, strings "
-            f"and None (the lm-eval steered format) or as a bare tensor. Detail: {str(exc).splitlines()[0]}"
+            f"and None (the lm-eval steered format) or as a bare tensor. Detail: {detail}"
         ) from None
     except (RuntimeError, OSError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         # a damaged zip or pickle stream surfaces as any of these, depending on where the damage is
-        raise VectorFileError(f"{where} is not a readable PyTorch file ({type(exc).__name__}: {exc})") from None
+        detail = " ".join(str(exc).split())[:300]
+        raise VectorFileError(
+            f"{where} is not a readable PyTorch file ({type(exc).__name__}: {detail}); re-export it from the tool "
+            "that made it"
+        ) from None
+
+
+def _unpickler_detail(message: str) -> str:
+    """The one informative line of torch's weights-only refusal (the rest is advice to unpickle anyway)."""
+    marker = "WeightsUnpickler error:"
+    text = message.split(marker, 1)[1] if marker in message else message
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return (lines[0] if lines else "unknown")[:200]
 
 
 def read_lmeval_pt(path: str | Path, resolve_hookpoint: HookpointResolver | None = None) -> SteeringVector:
@@ -86,6 +103,10 @@ def _from_entries(raw: dict, where: str, resolve: HookpointResolver) -> Steering
         vector = entry.get("steering_vector")
         if not isinstance(vector, torch.Tensor):
             raise VectorFileError(f"{where}: entry {hookpoint!r} has no 'steering_vector' tensor")
+        if not vector.is_floating_point():
+            raise VectorFileError(
+                f"{where}: entry {hookpoint!r} has a steering_vector of dtype {vector.dtype}; expected floating point"
+            )
         if entry.get("head_index") is not None:
             raise VectorFileError(
                 f"{where}: entry {hookpoint!r} uses head_index, which steer-eval does not import: lm-eval applies it "
@@ -100,11 +121,17 @@ def _from_entries(raw: dict, where: str, resolve: HookpointResolver) -> Steering
             coefficient = float(entry.get("steering_coefficient", 1.0))
         except (TypeError, ValueError):
             raise VectorFileError(f"{where}: entry {hookpoint!r} has a non-numeric steering_coefficient") from None
+        if not math.isfinite(coefficient):
+            raise VectorFileError(
+                f"{where}: entry {hookpoint!r} has steering_coefficient {coefficient}; a strength must be finite"
+            )
         key = resolve(hookpoint)
         if key in directions:
             raise VectorFileError(f"{where}: hookpoints {hookpoints[key]!r} and {hookpoint!r} are the same site {key}")
         directions[key] = vector.reshape(-1).to(torch.float32)
         bias = entry.get("bias")
+        if bias is not None and not (isinstance(bias, torch.Tensor) and bias.is_floating_point()):
+            raise VectorFileError(f"{where}: entry {hookpoint!r} has a bias that is not a floating-point tensor")
         if bias is not None:
             if action != "clamp":
                 raise VectorFileError(f"{where}: entry {hookpoint!r} has a bias, which lm-eval only allows with clamp")

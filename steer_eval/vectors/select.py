@@ -5,6 +5,7 @@ are stored in the vector's metadata."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from steer_eval.errors import VectorFileError
 from steer_eval.steering.hooks import Steerer
 from steer_eval.steering.interventions import interventions_from_vector
 from steer_eval.steering.positions import SequenceLayout
@@ -117,3 +119,34 @@ def select_on_validation(
         vector.meta.default_layer = int(best["layer"])
     vector.meta.extra["selection"] = record
     return record
+
+
+@dataclass(frozen=True)
+class Selected:
+    """The layer and strength a vector's validation sweep chose (`extra.selection.chosen`)."""
+
+    alpha: float
+    layer: int | None  # None: not a per-layer vector (all its tensors act together)
+
+
+def recorded_selection(vector: SteeringVector, where: str) -> Selected | None:
+    """What `select_on_validation` recorded in the vector, or None when it was never selected (built
+    without --select-on, imported, or a random control). Only the record counts: `default_alpha` is set
+    by every builder and importer, so it cannot tell a selected strength from a default one."""
+    record = vector.meta.extra.get("selection")
+    if record is None:
+        return None
+    chosen = record.get("chosen") if isinstance(record, dict) else None
+    alpha = chosen.get("alpha") if isinstance(chosen, dict) else None
+    layer = chosen.get("layer") if isinstance(chosen, dict) else None
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
+        raise VectorFileError(
+            f"{where}: its selection record (extra.selection.chosen) holds no finite strength; rebuild it with "
+            "--select-on validation"
+        )
+    if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int) or layer not in vector.layers):
+        raise VectorFileError(
+            f"{where}: its selection record names layer {layer!r}, which the file does not hold (layers "
+            f"{vector.layers}); rebuild it with --select-on validation"
+        )
+    return Selected(float(alpha), layer)
