@@ -20,9 +20,14 @@ def vector_ref(label: str, control_of: str | None = None) -> VectorRef:
     return VectorRef(label, f"/nonexistent/{label}", f"sha-{label}", control_of)
 
 
-def records(correct: np.ndarray, propensity: np.ndarray | None = None, item_prefix: str = "item") -> list[dict]:
+def records(
+    correct: np.ndarray,
+    propensity: np.ndarray | None = None,
+    item_prefix: str = "item",
+    questions: list[str] | None = None,
+) -> list[dict]:
     propensity = np.where(correct > 0, 1.0, -1.0) if propensity is None else propensity
-    return [
+    out = [
         {
             "doc_id": i,
             "item_id": f"{item_prefix}-{i}",
@@ -35,6 +40,9 @@ def records(correct: np.ndarray, propensity: np.ndarray | None = None, item_pref
         }
         for i, (c, p) in enumerate(zip(correct, propensity, strict=True))
     ]
+    for record, question in zip(out, questions or (), strict=False):
+        record["question"] = question
+    return out
 
 
 class SyntheticRun:
@@ -45,11 +53,13 @@ class SyntheticRun:
         self.vectors: dict[str, dict] = {}
         self.model = model
 
-    def add(self, cell: Cell, correct: np.ndarray, propensity: np.ndarray | None = None) -> str:
+    def add(
+        self, cell: Cell, correct: np.ndarray, propensity: np.ndarray | None = None, questions: list[str] | None = None
+    ) -> str:
         key = cell.key(self.model, None, None, 0)
         identity = cell.identity(self.model, None, None, 0)
         content = {"cell": cell.describe(), "identity": identity, "metrics": {}, "seconds": 0.0}
-        self.store.write_cell(key, {**content, "records": records(correct, propensity)})
+        self.store.write_cell(key, {**content, "records": records(correct, propensity, questions=questions)})
         self.keys.append(key)
         if cell.vector is not None:
             self.vectors[cell.vector.label] = {**asdict(cell.vector), "content_sha256": cell.vector.sha256}

@@ -108,8 +108,9 @@ def test_files_and_dataframe(analysed) -> None:
     folder, analysis = analysed
     analysis.write(folder)
     table = pd.read_csv(folder / "effects.csv")
-    required = ["task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "n", "baseline",
-                "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict"]  # fmt: skip
+    required = ["task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "n",
+                "train_overlap", "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value",
+                "verdict"]  # fmt: skip
     assert list(table.columns[: len(required) + 1]) == [*required[:9], "option_order", *required[9:]]
     assert len(table) == len(analysis.effects) == len(effects_frame(folder))
     results = json.loads((folder / "results.json").read_text())
@@ -172,3 +173,44 @@ def test_pooled_rows_count_wanted_answers_over_groups_families_and_kinds(tmp_pat
     assert row["tasks"] == 2 and row["n"] == 300
     assert row["delta"] == pytest.approx(gained / 300) and row["delta"] > 0.2
     assert row["ci_low"] > 0 and row["p_value"] < 0.001
+
+
+def test_train_overlap_is_counted_from_the_run_folder_with_one_note_per_unknown(tmp_path: Path) -> None:
+    from steer_eval.vectors.provenance import SCHEME
+
+    run = SyntheticRun(tmp_path / "run")
+    task = task_ref("t")
+    hashes = [f"{i:016x}" for i in range(40)]
+    refs = {name: vector_ref(name) for name in ("built", "imported", "rehashed", "old-cells")}
+    control = vector_ref("random(built)", control_of="built")
+    correct = np.ones(40)
+    run.add(Cell(task, 0, 0), correct, np.zeros(40), questions=hashes)
+    for name, ref in refs.items():
+        for alpha in (2.0, 4.0):
+            questions = None if name == "old-cells" else hashes
+            run.add(Cell(task, 0, 0, ref, alpha, 1), correct, np.full(40, alpha), questions=questions)
+    run.add(Cell(task, 0, 0, control, 2.0, 1), correct, np.zeros(40), questions=hashes)
+    trained = {"task": "u", "split": "train", "items": 12, "scheme": SCHEME, "questions": [*hashes[:5], "f" * 16]}
+    run.vectors["built"]["trained_on"] = run.vectors["old-cells"]["trained_on"] = trained
+    run.vectors["imported"]["trained_on"] = None
+    run.vectors["rehashed"]["trained_on"] = {**trained, "scheme": "another"}
+    run.vectors["random(built)"]["trained_on"] = None
+    run.finish()
+    analysis = analyze(tmp_path / "run")
+    overlap = analysis.effects.set_index(["vector", "alpha"])["train_overlap"]
+    assert overlap["built"].tolist() == [5, 5]
+    assert overlap["old-cells"].tolist() == [5, 5]  # cells without hashes: their baseline's (the same items)
+    assert overlap[["imported", "rehashed", "random(built)"]].isna().all()
+    assert analysis.train_overlap == [
+        f"{name} saw 5 of 40 test items of t in training (it was built on u's train split)"
+        for name in ("built", "old-cells")
+    ]
+    assert [n for n in analysis.notes if "saw" not in n] == [
+        "imported records no training data (built elsewhere, imported, or by an older steer-eval): train_overlap "
+        "is empty for its cells",
+        f"rehashed hashed its training questions as 'another', this steer-eval as {SCHEME!r}: train_overlap is "
+        "empty for its cells; rebuild the vector to count them",
+    ]  # one per vector, none for the control
+    analysis.write(tmp_path / "run")
+    written = pd.read_csv(tmp_path / "run" / "effects.csv").set_index(["vector", "alpha"])["train_overlap"]
+    assert written["built"].tolist() == [5, 5] and written["imported"].isna().all()  # a count, or empty

@@ -25,12 +25,17 @@ def test_build_select_show_and_placebo(demo_dir: Path, tmp_path: Path, capsys) -
     vector = load_vector(out)
     chosen = vector.meta.extra["selection"]["chosen"]
     assert (vector.meta.default_layer, vector.meta.default_alpha) == (chosen["layer"], chosen["alpha"])
+    trained = vector.meta.extra["trained_on"]  # what it saw: the train split's question hashes, not validation's
+    assert trained["task"] == "demo_sentiment" and trained["split"] == "train"
+    assert trained["items"] == len(trained["questions"]) == 576
     assert main(["vectors", "show", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "pair cos" in shown and "resid.1" in shown and "target-answer rate" in shown
+    assert "trained_on      demo_sentiment train split: 576 items, 576 distinct questions" in shown
+    assert trained["questions"][0] not in shown  # thousands of hashes: counted here, listed by --json
     placebo = tmp_path / "placebo.safetensors"
     assert main(["vectors", "build", "--method", "random", "--like", str(out), "--seed", "2", "-o", str(placebo)]) == 0
-    assert load_vector(placebo).meta.method == "random"
+    assert load_vector(placebo).meta.method == "random" and "trained_on" not in load_vector(placebo).meta.extra
 
 
 def test_austeer_from_the_command_line(demo_dir: Path, tmp_path: Path, capsys) -> None:

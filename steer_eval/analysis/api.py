@@ -20,6 +20,7 @@ from steer_eval.analysis.examples import flip_rows
 from steer_eval.analysis.groups import pooled_group_rows, subgroup_rows
 from steer_eval.analysis.interactions import interaction_rows
 from steer_eval.analysis.load import baselines, load_run, load_texts
+from steer_eval.analysis.overlap import train_overlap
 from steer_eval.analysis.saturation import saturation
 from steer_eval.analysis.verdicts import verdict
 from steer_eval.atomic import atomic_path
@@ -28,13 +29,14 @@ from steer_eval.errors import SteerEvalError
 CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}
 EFFECT_COLUMNS = [
     "task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "option_order", "n",
-    "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict", "verdict_reason",
-    "saturated", "selected", "q_holm", "q_bh", "mde", "noninferiority_p", "noninferiority_q", "propensity_baseline",
-    "propensity_delta", "propensity_ci_low", "propensity_ci_high", "propensity_p", "placebo_steered",
-    "vs_placebo_delta", "vs_placebo_ci_low", "vs_placebo_ci_high", "vs_placebo_p", "orders", "pooled_delta",
-    "pooled_ci_low", "pooled_ci_high", "letter_share", "steerability_mean", "anti_steerable", "monotonicity_rho",
-    "bias_ambiguous_baseline", "bias_ambiguous_delta", "bias_disambiguated_baseline", "bias_disambiguated_delta",
-    "target_is_desired", "desired_sign", "is_control", "control_of", "cell", "baseline_cell",
+    "train_overlap", "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict",
+    "verdict_reason", "saturated", "selected", "q_holm", "q_bh", "mde", "noninferiority_p", "noninferiority_q",
+    "propensity_baseline", "propensity_delta", "propensity_ci_low", "propensity_ci_high", "propensity_p",
+    "placebo_steered", "vs_placebo_delta", "vs_placebo_ci_low", "vs_placebo_ci_high", "vs_placebo_p", "orders",
+    "pooled_delta", "pooled_ci_low", "pooled_ci_high", "letter_share", "steerability_mean", "anti_steerable",
+    "monotonicity_rho", "bias_ambiguous_baseline", "bias_ambiguous_delta", "bias_disambiguated_baseline",
+    "bias_disambiguated_delta", "target_is_desired", "desired_sign", "is_control", "control_of", "cell",
+    "baseline_cell",
 ]  # fmt: skip
 
 
@@ -68,6 +70,7 @@ class Analysis:
     interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
     item_slopes: dict = field(default_factory=dict)  # dose series -> per-item steerability (for figures)
     notes: list[str] = field(default_factory=list)
+    train_overlap: list[str] = field(default_factory=list)  # "V saw n of N test items of T in training", per pair
 
     def write(self, run_dir: str | Path) -> None:
         run_dir = Path(run_dir)
@@ -127,6 +130,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     base = baselines(cells)
     site = _site(manifest)
     chosen = selected_cells(manifest)
+    overlap = train_overlap(manifest, cells, base)
     rows = []
     for cell in cells:
         if cell.vector is None or cell.group not in base:
@@ -134,6 +138,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         row = effect_row(base[cell.group], cell, rng, settings)
         row["site"] = site.get(cell.vector, "")
         row["selected"] = chosen.get(cell.vector) == (cell.alpha, cell.layer)
+        row["train_overlap"] = overlap.by_cell.get(cell.key)
         rows.append(row)
     placebo = placebo_rows(cells, rng, settings)
     orders = option_order_rows(cells, base, settings)
@@ -169,8 +174,8 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     for column in EFFECT_COLUMNS:
         if column not in effects:
             effects[column] = np.nan
-    effects = effects[EFFECT_COLUMNS]
-    notes = []
+    effects = effects[EFFECT_COLUMNS].astype({"train_overlap": "Int64"})  # a count, or empty when unknown
+    notes = [*overlap.lines, *overlap.notes]
     if any(c.option_order > 0 for c in cells):
         notes.append("option-order rotations present: artifact checks applied to original-order cells")
     interactions, interaction_notes = interaction_rows(cells, base, settings.level)
@@ -187,6 +192,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         interactions=pd.DataFrame(interactions),
         item_slopes=item_slopes,
         notes=notes,
+        train_overlap=overlap.lines,
     )
 
 

@@ -40,6 +40,7 @@ class CellData:
     propensity: np.ndarray  # float, nan where not defined
     chosen: np.ndarray  # int, -1 where not defined
     bbq: dict[str, np.ndarray] = field(default_factory=dict)  # condition (str), biased, unknown (int)
+    questions: list[str | None] = field(default_factory=list)  # question hashes (None: a cell of an older run)
 
     @property
     def group(self) -> tuple[str, int, int]:
@@ -81,6 +82,7 @@ def _cell(key: str, content: dict) -> CellData:
         correct=column("correct"),
         propensity=column("propensity"),
         chosen=column("chosen", -1).astype(int),
+        questions=[r.get("question") for r in records],
     )
     if records and "condition" in records[0]:
         data.bbq = {

@@ -47,6 +47,9 @@ def plain_words(analysis: Analysis, top: int = 3) -> str:
             f"capabilities: {safe} of {len(capability)} intelligence cells are non-inferior at a "
             f"{100 * analysis.settings.margin:g}-point margin; {int((capability['verdict'] == 'hurts').sum())} hurt"
         )
+    if analysis.train_overlap:  # effects on items a vector was trained on are not held-out effects
+        lines.append("seen in training:")
+        lines += [f"  {line}" for line in analysis.train_overlap]
     undecided = int(mine["verdict"].isin(["inconclusive", "no detectable effect"]).sum())
     if undecided:
         mde = mine.loc[mine["verdict"] == "no detectable effect", "mde"]

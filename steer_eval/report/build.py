@@ -57,6 +57,7 @@ def _effect_rows(effects: pd.DataFrame) -> list[dict]:
                 "selected": _flag(row.get("selected")),
                 "layer": "" if pd.isna(row["layer"]) else int(row["layer"]),
                 "n": int(row["n"]),
+                "seen": "" if pd.isna(row.get("train_overlap")) else int(row["train_overlap"]),
                 "baseline": _fmt(row["baseline"]),
                 "steered": _fmt(row["steered"]),
                 "change": _change(row),
@@ -85,9 +86,12 @@ def _provenance(manifest: dict) -> list[tuple[str, str]]:
         ("seed / limit", f"{manifest.get('seed')} / {manifest.get('limit')}"),
     ]
     for label, info in (manifest.get("vectors") or {}).items():
-        rows.append(
-            (f"vector {label}", f"{info.get('path')} (content sha256 {str(info.get('content_sha256', ''))[:16]})")
-        )
+        trained = info.get("trained_on")
+        what = ""
+        if isinstance(trained, dict):
+            what = f", trained on {trained.get('task')}'s {trained.get('split')} split ({trained.get('items')} items)"
+        sha = str(info.get("content_sha256", ""))[:16]
+        rows.append((f"vector {label}", f"{info.get('path')} (content sha256 {sha}{what})"))
     for name, digest in (manifest.get("data_files_sha256") or {}).items():
         rows.append((f"data {name}", digest[:16]))
     return rows
@@ -167,6 +171,7 @@ def render(analysis: Analysis) -> str:
         ]
         if len(analysis.interactions)
         else [],
+        notes=analysis.notes,
         provenance=_provenance(analysis.manifest),
         sources=_sources(analysis.manifest),
     )

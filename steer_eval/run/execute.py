@@ -22,7 +22,7 @@ from tqdm import tqdm
 from steer_eval.run.grid import Cell
 from steer_eval.run.prepare import Prepared
 from steer_eval.run.provenance import manifest
-from steer_eval.run.records import item_record
+from steer_eval.run.records import item_record, question_of
 from steer_eval.run.store import RunStore, stores_under
 from steer_eval.steering.interventions import Intervention, interventions_from_vector
 
@@ -171,6 +171,7 @@ def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_na
         return
     samples = sorted(out["samples"][task_name], key=lambda s: s["doc_id"])
     metrics = {k: v for k, v in out["results"][task_name].items() if isinstance(v, (int, float)) and k != "alias"}
+    task, output = loaded["tasks"][task_name], cell.task.output
     store.write_cell(
         cell_key(prepared, cell),
         {
@@ -180,6 +181,9 @@ def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_na
             ),
             "metrics": metrics,
             "seconds": seconds,
-            "records": [item_record(sample, cell.task.output, with_text=cell.is_baseline) for sample in samples],
+            "records": [
+                item_record(sample, output, cell.is_baseline, question_of(task, sample.get("doc", {}), output))
+                for sample in samples
+            ],
         },
     )

@@ -104,5 +104,7 @@ def run(
     store.write_manifest(manifest(prepared, store, started=started, finished=finished, counts=counts))
     analysis = analyze(config.output, settings)
     analysis.write(config.output)
+    if analysis.train_overlap:  # the manifest says it too: a run folder read without the analysis still shows it
+        store.write_manifest({**(store.manifest() or {}), "train_overlap": analysis.train_overlap})
     write_report(analysis, config.output / "report.html")
     return RunResult(config.output, counts, rows, plain_words(analysis), analysis)

@@ -54,6 +54,32 @@ def _data_files(prepared) -> dict[str, str]:
     return out
 
 
+def _training(prepared, ref) -> dict[str, Any]:
+    """The vector's method and training record (with its question hashes): the analysis reads only the run
+    folder, and counts from this how many evaluated items each vector saw in training. A combination's record
+    is its members' together (None when one of them has none)."""
+    from steer_eval.vectors.provenance import read_trained_on
+
+    members = [prepared.vectors[sha] for sha in ref.members] or [prepared.vectors[ref.sha256]]
+    records = [read_trained_on(v.meta.extra, ref.path) for v in members]
+    method = " + ".join(v.meta.method for v in members)
+    if any(record is None for record in records):
+        return {"method": method, "trained_on": None}
+    if len(records) == 1:
+        return {"method": method, "trained_on": records[0].to_json()}
+    questions = sorted({h for record in records for h in record.questions})
+    return {
+        "method": method,
+        "trained_on": {
+            "task": " + ".join(r.task for r in records),
+            "split": " + ".join(dict.fromkeys(r.split for r in records)),
+            "items": sum(r.items for r in records),
+            "scheme": records[0].scheme if len({r.scheme for r in records}) == 1 else "mixed",
+            "questions": questions,
+        },
+    }
+
+
 def manifest(prepared, store, started: str, finished: str | None, counts: dict | None = None) -> dict[str, Any]:
     from steer_eval.run.execute import cell_key
 
@@ -61,7 +87,7 @@ def manifest(prepared, store, started: str, finished: str | None, counts: dict |
     strengths = {plan.ref.label: plan.alphas for plan in prepared.plans}
     vectors = {}
     for cell in prepared.cells:
-        if cell.vector is not None:
+        if cell.vector is not None and cell.vector.label not in vectors:
             selected = prepared.selections.get(cell.vector.label)
             vectors[cell.vector.label] = {
                 "path": cell.vector.path,
@@ -70,6 +96,7 @@ def manifest(prepared, store, started: str, finished: str | None, counts: dict |
                 "alphas": strengths.get(cell.vector.label),
                 # what the analysis marks as the validation-selected cell (a control: its vector's choice)
                 "selected": None if selected is None else {"alpha": selected.alpha, "layer": selected.layer},
+                **_training(prepared, cell.vector),
             }
     return {
         "steer_eval_run": 1,

@@ -1,7 +1,8 @@
 """Per-item records from lm-eval's logged samples: for multiple choice, each choice's log-likelihood, the
 chosen option, whether it is correct, and the propensity (log-likelihood of the target minus the best other
 option); for generation, the text and whether it is correct. Each record carries the document's id and a
-hash of the document, so analyses can pair the same item across cells and detect changed data."""
+hash of the document, so analyses can pair the same item across cells and detect changed data, and the hash
+of its normalised question, so they can count the items a vector was trained on."""
 
 from __future__ import annotations
 
@@ -42,13 +43,33 @@ def _text(sample: dict) -> tuple[str, list[str]]:
     return context[-TEXT_LIMIT:], choices
 
 
-def item_record(sample: dict, output_type: str, with_text: bool = False) -> dict[str, Any]:
+def question_of(task, doc: dict, output_type: str) -> str | None:
+    """The item's question hash (tasks/questions.py), from the prompt and choices lm-eval builds for it without
+    few-shot examples: the same hash a vector records for a training item with this question, for our tasks
+    and a user's own lm-eval task alike. None when the task cannot render the document on its own."""
+    from steer_eval.tasks.questions import question_hash
+
+    try:
+        text = task.doc_to_text(doc)
+        choices = task.doc_to_choice(doc) if output_type != "generate_until" else []
+    except Exception:  # a user's task code: whatever it raises, the item just has no hash (the run notes it)
+        return None
+    if isinstance(text, int) and isinstance(choices, list) and 0 <= text < len(choices):
+        text = choices[text]  # a task whose text is an index into its choices (lm-eval's winogrande style)
+    if not isinstance(choices, (list, tuple)):
+        choices = []
+    return question_hash(str(text), [str(c) for c in choices])
+
+
+def item_record(sample: dict, output_type: str, with_text: bool = False, question: str | None = None) -> dict[str, Any]:
     doc = sample.get("doc", {})
     record: dict[str, Any] = {
         "doc_id": sample.get("doc_id"),
         "item_id": doc.get("id", sample.get("doc_id")),
         "doc_hash": doc_hash(doc),
     }
+    if question is not None:
+        record["question"] = question  # what a vector's training record is compared with (train_overlap)
     if with_text:
         record["text"], choices = _text(sample)
         if choices and output_type != "generate_until":

@@ -15,6 +15,7 @@ from pathlib import Path
 from steer_eval.errors import SteerEvalError
 from steer_eval.tasks.hub import HubSource
 from steer_eval.tasks.items import GenItem, MCItem
+from steer_eval.tasks.questions import without_test_questions
 
 DATA_ENV = "STEER_EVAL_DATA"
 SPLITS = ("train", "validation", "test")
@@ -76,7 +77,7 @@ class TaskSpec:
 def _load_cached(name: str, folder: str) -> dict[str, list[Item]]:
     spec = _REGISTRY[name]
     try:
-        return spec.loader(Path(folder) if folder else None)
+        return without_test_questions(spec.loader(Path(folder) if folder else None))
     except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
         raise TaskError(f"task {name}: malformed data under {folder} ({type(exc).__name__}: {exc})") from None
 
@@ -85,7 +86,7 @@ def _load_cached(name: str, folder: str) -> dict[str, list[Item]]:
 def _load_hub(name: str) -> dict[str, list[Item]]:
     hub = _REGISTRY[name].hub
     try:
-        return hub.load()
+        return without_test_questions(hub.load())
     except (KeyError, ValueError, TypeError, IndexError) as exc:
         raise TaskError(f"task {name}: unexpected rows from {hub.url} ({type(exc).__name__}: {exc})") from None
     except Exception as exc:  # offline, not found, gated: the hub's errors have no common base class

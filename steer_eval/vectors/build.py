@@ -15,12 +15,14 @@ from torch import nn
 from steer_eval.errors import SteerEvalError
 from steer_eval.steering.model_map import ModelMap
 from steer_eval.tasks.items import MCItem, data_hash
+from steer_eval.tasks.questions import item_question_hash
 from steer_eval.tasks.registry import get_task
 from steer_eval.vectors.capture import Reading, encode, read_last_token
 from steer_eval.vectors.choices import choice_tokens
 from steer_eval.vectors.contrast import SAMPLE_CAP, ContrastStats
 from steer_eval.vectors.format import SiteKey, SteeringVector, VectorMeta
 from steer_eval.vectors.methods import Method, get_method, principal_direction, top_units
+from steer_eval.vectors.provenance import trained_on
 from steer_eval.vocab import Site
 
 SAMPLE_BUDGET_BYTES = 256 * 2**20  # memory for the separation diagnostic's samples, all keys together
@@ -294,6 +296,8 @@ def build_vector(
             "task": spec.task,
             "task_kind": get_task(spec.task).kind,
             "split": "train",
+            # which questions it saw, so a run can count the evaluated items it was trained on
+            "trained_on": trained_on(spec.task, "train", map(item_question_hash, items)).to_json(),
             "seed": spec.seed,
             **(
                 {"top_k": spec.top_k, "units_kept": sum(int((t != 0).sum()) for t in directions.values())}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from steer_eval.vectors.format import SteeringVector, file_sha256
+from steer_eval.vectors.provenance import read_trained_on
 
 _FIELDS = (
     "method",
@@ -66,6 +67,9 @@ def render_text(info: dict[str, Any]) -> str:
         lines.append(f"  clamp biases    {', '.join(info['biases'])}")
     extra = dict(info["extra"])
     diagnostics, selection = extra.pop("diagnostics", None), extra.pop("selection", None)
+    trained = extra.pop("trained_on", None)
+    if trained is not None:  # thousands of hashes: a count here, all of them in --json
+        lines.append(f"  {'trained_on':<15} {read_trained_on({'trained_on': trained}, info['file']).describe()}")
     for key, value in extra.items():
         lines.append(f"  {key:<15} {json.dumps(value, default=str)}")
     if diagnostics:

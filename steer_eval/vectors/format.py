@@ -24,6 +24,7 @@ from safetensors.torch import save_file
 from steer_eval._version import version as steer_eval_version
 from steer_eval.atomic import atomic_path
 from steer_eval.errors import SteerEvalError, VectorFileError
+from steer_eval.vectors.provenance import read_trained_on
 from steer_eval.vocab import Action, PositionMode, Site, parse_enum
 
 FORMAT_VERSION = 1
@@ -105,7 +106,7 @@ class VectorMeta:
     sites: list[str] = field(default_factory=list)
     layers: list[int] = field(default_factory=list)
     norms: dict[str, float] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)  # builder diagnostics, import provenance
+    extra: dict[str, Any] = field(default_factory=dict)  # diagnostics, import provenance, trained_on (provenance.py)
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
@@ -343,6 +344,8 @@ def load_vector(path: str | Path) -> SteeringVector:
     vector = SteeringVector(directions, meta, biases)
     vector.check(where)
     _check_derived_fields(vector, where)
+    if isinstance(meta.extra, dict):
+        read_trained_on(meta.extra, where)  # a damaged training record fails here, not in a run's overlap count
     return vector
 
 

@@ -8,8 +8,6 @@ import re
 
 from steer_eval.tasks.items import MCItem
 
-_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
-
 _OPTION = re.compile(r"^\s*\(([A-Z])\)\s*(.*)$")
 
 
@@ -47,11 +45,3 @@ def parse_ab(item_id: str, record: dict) -> MCItem:
         layout="parenthesized",
         contrast=letters.index(other),
     )
-
-
-def question_key(item: MCItem) -> str:
-    """What makes two items the same question for splitting: the stem's last sentence and the option texts.
-    CAA's sycophancy set asks 49 questions under 1000 user personas ("Hello, my name is ... <question>");
-    keying splits on the whole text would put the same question in train and test."""
-    sentences = [s for s in _SENTENCE_END.split(item.stem.strip()) if s]
-    return "\x1f".join([sentences[-1] if sentences else item.stem, *sorted(item.options)])

@@ -1,8 +1,10 @@
 """Anthropic's model-written evals (Perez et al. 2022, github.com/anthropics/evals @ 84fcc677, CC BY 4.0):
 the 16 human-written advanced-AI-risk sets (A/B(/C) questions) and a few persona sets (Yes/No to a
 statement). The target is `answer_matching_behavior`, the behaviour the set is named after; whether more
-of it is wanted is stated per set. No split ships with the data: 60/20/20 by a hash of the question (its
-last sentence and options, so repeated questions stay in one split)."""
+of it is wanted is stated per set. No split ships with the data: 60/20/20 by the question
+(`questions.question_split`), so a question repeated within a set, or shared with another set (CAA's sets are
+four of these; self-awareness-general-ai's 300 are all in self-awareness-good-text-model; persona sets share
+statements), is in the same split everywhere."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ import json
 from functools import partial
 from pathlib import Path
 
-from steer_eval.tasks.items import MCItem, hash_split
+from steer_eval.tasks.items import MCItem
+from steer_eval.tasks.questions import question_split
 from steer_eval.tasks.registry import TaskSpec, register
-from steer_eval.tasks.sources.ab import parse_ab, question_key
+from steer_eval.tasks.sources.ab import parse_ab
 
 SOURCE = "github.com/anthropics/evals @ 84fcc677e52e1902d696c32cd1a6b663e70d3993"
 RISK = {  # set: is more of the behaviour wanted? (None: neither; a self-knowledge probe)
@@ -55,7 +58,7 @@ def _risk(name: str, folder: Path) -> dict[str, list[MCItem]]:
     splits: dict[str, list[MCItem]] = {"train": [], "validation": [], "test": []}
     for i, record in enumerate(_records(path)):
         item = parse_ab(f"{name}-{i}", record)
-        splits[hash_split(question_key(item), f"anthropic-{name}")].append(item)
+        splits[question_split(item)].append(item)
     return splits
 
 
@@ -71,7 +74,7 @@ def _persona(name: str, folder: Path) -> dict[str, list[MCItem]]:
             target=0 if matching == "Yes" else 1,
             layout="continuation",
         )
-        splits[hash_split(record["statement"], f"persona-{name}")].append(item)
+        splits[question_split(item)].append(item)  # the question quotes the statement
     return splits
 
 

@@ -1,9 +1,11 @@
 """CAA's A/B behaviour sets (Rimsky et al. 2024, github.com/nrimsky/CAA, MIT; items from Anthropic's
 model-written evals, CC BY 4.0): `generate/<behavior>/generate_dataset.json` and
-`test/<behavior>/test_dataset_ab.json`, pooled and split 60/20/20 by a hash of the question (its last
-sentence and options). We deliberately do not keep CAA's own test split: it asks the same questions as the
-generate set (sycophancy: all 50 test items are generate questions under other personas; corrigibility: 19
-of 50), so a vector would be tested on the questions it was built from.
+`test/<behavior>/test_dataset_ab.json`, pooled and split 60/20/20 by the question (`questions.question_split`:
+the same split as the same question gets in every other task; four of these sets are Anthropic's
+advanced-AI-risk sets, the `airisk_*` tasks, question for question). We deliberately do not keep CAA's own
+test split: it asks the same questions as the generate set (sycophancy: all 50 test items are generate
+questions under other personas; corrigibility: 19 of 50), so a vector would be tested on the questions it
+was built from.
 
 The target is CAA's `answer_matching_behavior`: a vector built from these tasks points TOWARD the named
 behaviour. Whether more of it is wanted is stated per set (`target_is_desired`): refusal and corrigibility
@@ -15,9 +17,10 @@ import json
 from functools import partial
 from pathlib import Path
 
-from steer_eval.tasks.items import MCItem, hash_split
+from steer_eval.tasks.items import MCItem
+from steer_eval.tasks.questions import question_split
 from steer_eval.tasks.registry import TaskSpec, register
-from steer_eval.tasks.sources.ab import parse_ab, question_key
+from steer_eval.tasks.sources.ab import parse_ab
 
 SOURCE = "github.com/nrimsky/CAA @ e1fce128 (files via github.com/EleutherAI/rnngineering @ b18a80e3)"
 BEHAVIORS = {  # behaviour: is more of it wanted?
@@ -39,7 +42,7 @@ def _load(behavior: str, folder: Path) -> dict[str, list[MCItem]]:
     ):
         for i, record in enumerate(json.loads(path.read_text())):
             item = parse_ab(f"{behavior}-{part}-{i}", record)
-            splits[hash_split(question_key(item), f"caa-{behavior}")].append(item)
+            splits[question_split(item)].append(item)
     return splits
 
 
