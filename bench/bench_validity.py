@@ -552,6 +552,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{seconds:.0f} s"
     )
     print(text)
+    now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    print(f"machine: {machine()}, {_cores()} cores; {now}")
     print(
         "MC se: binomial standard error over cells (over runs for FWER; of the mean FDP for FDR). Status: met; "
         "within MC error (misses by < 2 se); MISSED."
