@@ -172,9 +172,11 @@ def _model_map(model: str | None, revision: str | None = None):
 def _demo(args: argparse.Namespace) -> int:
     from steer_eval.demo.run import run_demo
 
-    result = run_demo(args.output, rebuild=args.rebuild)
+    demo = run_demo(args.output, rebuild=args.rebuild)
+    result = demo.run
     print(f"\n{result.counts['computed']} cell(s) computed, {result.counts['already_done']} reused")
     print(result.summary)
+    print(f"\n{demo.truth_summary} (the world's truth per cell: {args.output / 'truth.csv'}; docs/demo.md)")
     print(f"\nreport:     {result.output / 'report.html'}")
     print(f"vectors:    {args.output / 'vectors'}")
     print(f"run folder: {result.output} (effects.csv with verdicts, results.json, cells.csv, manifest.json)")

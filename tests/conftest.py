@@ -58,3 +58,19 @@ def demo_dir() -> Path:
     from steer_eval.demo.cache import demo_model_dir
 
     return demo_model_dir(progress=False)
+
+
+@pytest.fixture(scope="session")
+def demo_output(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`steer-eval demo` run once for the session (about 3 minutes on 2 CPU cores): its output folder and
+    what it printed. tests/test_demo_run.py checks it against the demo world's known truth."""
+    import contextlib
+    import io
+
+    from steer_eval.cli import main
+
+    output = tmp_path_factory.mktemp("demo")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["demo", "--output", str(output)]) == 0
+    return output, printed.getvalue()

@@ -112,37 +112,3 @@ def test_console_script_exits_non_zero_without_traceback(tmp_path: Path) -> None
     result = subprocess.run([exe, "vectors", "show", str(pickled)], capture_output=True, text=True, timeout=120)
     assert result.returncode == EXIT_BAD_INPUT
     assert "pickled Python objects" in result.stderr and "Traceback" not in result.stderr
-
-
-def test_demo_command_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """`steer-eval demo` on the cached demo model (built once per machine; the ground-truth tests share it):
-    vectors built and selected on validation, the grid run through the runner, the run folder written."""
-    assert main(["demo", "--output", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "cell(s) computed" in out and str(tmp_path / "run") in out
-    vectors = sorted(p.name for p in (tmp_path / "vectors").glob("*.safetensors"))
-    assert "sentiment-caa.safetensors" in vectors and "sycophancy-ipasa.safetensors" in vectors
-    assert (
-        load_vector(tmp_path / "vectors" / "sentiment-pasf.safetensors").meta.extra["selection"]["split"]
-        == "validation"
-    )
-    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    n_vectors = len(vectors)
-    # 4 demo tasks x (1 baseline + (vectors + their random controls) x 5 strengths)
-    assert len(manifest["grid"]["cells"]) == 4 * (1 + 2 * n_vectors * 5)
-    assert (tmp_path / "run" / "cells.csv").is_file() and (tmp_path / "run" / "results.json").is_file()
-    # the verdicts docs/demo.md reports for the shipped model: PASf finds the mood direction (beyond its placebo
-    # at +1 and +2); no vector makes a capability better; nothing finds the flattery disposition from the
-    # task's own items
-    import pandas as pd
-
-    effects = pd.read_csv(tmp_path / "run" / "effects.csv")
-    mine = effects[~effects.is_control]
-    pasf = mine[(mine.vector == "sentiment-pasf.safetensors") & (mine.task == "demo_sentiment")].set_index("alpha")
-    assert (pasf.loc[[1.0, 2.0], "verdict"] == "helps").all(), pasf.verdict.to_dict()
-    assert pasf.loc[-1.0, "verdict"] == "hurts"
-    assert not (mine[mine.kind == "intelligence"].verdict == "helps").any()
-    assert not (mine[(mine.task == "demo_sycophancy") & (mine.alpha > 0)].verdict == "helps").any()
-    assert "helps:" in out and "effects.csv" in out
-    assert main(["demo", "--output", str(tmp_path)]) == 0  # a second run reuses every cell
-    assert "\n0 cell(s) computed" in capsys.readouterr().out

@@ -1,88 +1,80 @@
-"""The demo world's ground truth, asserted with the steering engine directly (docs/demo.md). Only effects
-that held for world seeds 0, 1 and 2 are asserted, with the margins seen there.
-
-Uses the real demo model (built once into the steer-eval cache, about 1.5 minutes on 2 CPU cores)."""
+"""The demo model's planted truth, measured with the steering engine directly (no runner, no analysis):
+pushes along the planted directions move their behaviour and nothing else, far pushes make the capabilities
+answer at random, and same-norm random pushes do next to nothing. docs/demo.md states these; the harness's
+verdicts are checked against them in tests/test_demo_run.py."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from steer_eval.demo.cache import demo_model_dir
-from steer_eval.demo.ground_truth import BEHAVIOURS, behaviour_vector, random_like, score_task, sweep
-from steer_eval.demo.world import MOOD_TAGS, STYLE_TAGS
-from steer_eval.steering.lm_model import SteerEvalLM
+from steer_eval.demo.model import DemoRecipe, planted_axis
+from steer_eval.steering.hooks import Steerer
+from steer_eval.steering.interventions import interventions_from_vector
+from steer_eval.tasks import load_split
+from steer_eval.vectors.format import SiteKey, SteeringVector, VectorMeta
+from steer_eval.vectors.select import score_items
+from steer_eval.vocab import PositionMode, Site
 
-CAPABILITIES = ("demo_facts", "demo_compare")
-ALPHAS = (-1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 8.0)
+TASKS = ("demo_sentiment", "demo_sycophancy", "demo_facts", "demo_compare")
+BEHAVIOUR_TASK = {"mood": "demo_sentiment", "style": "demo_sycophancy"}
 
 
 @pytest.fixture(scope="module")
-def lm() -> SteerEvalLM:
-    return SteerEvalLM(pretrained=str(demo_model_dir(progress=False)), device="cpu", batch_size=128)
+def engine():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = demo_model_dir(progress=False)
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    items = {task: load_split(task, "test") for task in TASKS}
+
+    def accuracy(task: str, vector: torch.Tensor | None = None) -> float:
+        steerer = None
+        if vector is not None:
+            steering = SteeringVector({SiteKey(Site.RESID, 1): vector}, VectorMeta(positions=PositionMode.LAST_PROMPT))
+            steerer = Steerer(model)
+            steerer.set_interventions(interventions_from_vector(steering))
+        return score_items(model, tokenizer, items[task], steerer, batch_size=64).accuracy
+
+    return accuracy
 
 
-@pytest.fixture(scope="module")
-def sweeps(lm: SteerEvalLM) -> dict:
-    results = {}
-    for behaviour in BEHAVIOURS:
-        vector = behaviour_vector(lm, behaviour)
-        results[behaviour] = {
-            "steered": sweep(lm, vector, ALPHAS),
-            "placebo": [sweep(lm, random_like(vector, seed), (1.0,))[1.0] for seed in range(3)],
-        }
-    return results
+def planted_push(behaviour: str, scales: float) -> torch.Tensor:
+    """`scales` planted scales along every one of the disposition's directions."""
+    recipe = DemoRecipe()
+    return planted_axis(recipe, behaviour) * scales * recipe.planted_scale * recipe.planted_width**0.5
 
 
-def test_capabilities_are_well_above_chance_through_lm_eval(lm: SteerEvalLM) -> None:
-    import lm_eval
-    from lm_eval.tasks import TaskManager
-
-    from steer_eval.paths import tasks_dir
-
-    out = lm_eval.simple_evaluate(
-        model=lm, tasks=["demo"], task_manager=TaskManager(include_path=str(tasks_dir())), verbosity="ERROR"
-    )
-    accuracy = {task: out["results"][task]["acc,none"] for task in ("demo_facts", "demo_compare")}
-    assert min(accuracy.values()) >= 0.8, accuracy  # chance: 0.25 and 0.5
+def test_capabilities_are_learnt_and_behaviours_sit_between_their_bounds(engine) -> None:
+    assert engine("demo_facts") >= 0.9 and engine("demo_compare") >= 0.9  # chance: 0.25 and 0.5
+    for task in BEHAVIOUR_TASK.values():  # half the items lean to the desired answer by default
+        assert 0.3 < engine(task) < 0.7, task
 
 
-@pytest.mark.parametrize(
-    ("behaviour", "tags"), [("sentiment", ("mood", MOOD_TAGS)), ("sycophancy", ("style", STYLE_TAGS))]
-)
-def test_behaviour_is_undecided_untagged_and_follows_its_tag(lm: SteerEvalLM, behaviour: str, tags: tuple) -> None:
-    """Untagged, the desired answer's odds stay within e^2 either way; each tag moves them its own way (the
-    desired tag by more than 1 nat; flattery is learnt less well than honesty, so its tag by more than 0.1)."""
-    task = BEHAVIOURS[behaviour]
-    untagged = score_task(lm, task)
-    assert abs(untagged.propensity) < 2.0, untagged
-    name, values = tags
-    for value, sign, least in ((values[True], 1, 1.0), (values[False], -1, 0.1)):
-        moved = score_task(lm, task, prefix=f"{name} : {value} . ").propensity - untagged.propensity
-        assert sign * moved > least, f"tag {value!r} moved {behaviour} by {moved:+.2f} nats"
+@pytest.mark.parametrize("behaviour", ["mood", "style"])
+def test_a_push_along_the_planted_directions_moves_its_behaviour_and_not_the_other(engine, behaviour) -> None:
+    own, other = BEHAVIOUR_TASK[behaviour], BEHAVIOUR_TASK["style" if behaviour == "mood" else "mood"]
+    base = {task: engine(task) for task in BEHAVIOUR_TASK.values()}
+    up, down = engine(own, planted_push(behaviour, 2.0)), engine(own, planted_push(behaviour, -2.0))
+    assert up - base[own] > 0.25 and base[own] - down > 0.25, (base[own], up, down)
+    assert abs(engine(other, planted_push(behaviour, 2.0)) - base[other]) < 0.03
 
 
-@pytest.mark.parametrize("behaviour", list(BEHAVIOURS))
-def test_vector_moves_its_behaviour_monotonically_both_ways(sweeps: dict, behaviour: str) -> None:
-    task = BEHAVIOURS[behaviour]
-    curve = {alpha: scores[task].propensity for alpha, scores in sweeps[behaviour]["steered"].items()}
-    assert curve[-1.0] < curve[-0.5] < curve[0.0] < curve[0.5] < curve[1.0] < curve[2.0], curve
+def test_far_pushes_make_capabilities_answer_at_random_and_calm_ones_do_not(engine) -> None:
+    base = engine("demo_facts")
+    assert engine("demo_facts", planted_push("mood", 0.5)) >= base - 0.03
+    assert engine("demo_facts", planted_push("mood", 4.0)) <= base - 0.3
 
 
-@pytest.mark.parametrize("behaviour", list(BEHAVIOURS))
-def test_vector_does_not_improve_capabilities_and_large_strengths_hurt(sweeps: dict, behaviour: str) -> None:
-    steered = sweeps[behaviour]["steered"]
-    for task in CAPABILITIES:
-        for alpha in (0.5, 1.0, 2.0):
-            assert steered[alpha][task].accuracy <= steered[0.0][task].accuracy + 0.03, (task, alpha)
-    drop = sum(steered[0.0][t].accuracy - steered[8.0][t].accuracy for t in CAPABILITIES) / len(CAPABILITIES)
-    assert drop >= 0.15, f"strength 8 should hurt the capabilities; mean accuracy drop {drop:.3f}"
-
-
-@pytest.mark.parametrize("behaviour", list(BEHAVIOURS))
-def test_same_norm_random_vectors_move_the_behaviour_much_less(sweeps: dict, behaviour: str) -> None:
-    task = BEHAVIOURS[behaviour]
-    baseline = sweeps[behaviour]["steered"][0.0][task].propensity
-    effect = sweeps[behaviour]["steered"][1.0][task].propensity - baseline
-    placebo = [scores[task].propensity - baseline for scores in sweeps[behaviour]["placebo"]]
-    assert effect > 0.3
-    assert max(abs(p) for p in placebo) < 0.5 * effect, (effect, placebo)
+def test_same_norm_random_pushes_barely_move_the_behaviours(engine) -> None:
+    generator = torch.Generator().manual_seed(0)
+    push = planted_push("mood", 2.0)
+    base = {task: engine(task) for task in BEHAVIOUR_TASK.values()}
+    moves = []
+    for _ in range(5):
+        noise = torch.randn(push.numel(), generator=generator)
+        noise = noise / noise.norm() * push.norm()
+        moves += [abs(engine(task, noise) - base[task]) for task in BEHAVIOUR_TASK.values()]
+    assert max(moves) < 0.1, moves

@@ -1,5 +1,5 @@
-"""A few plain sentences about an analysis: what helped, what hurt, what was an artifact, and how many
-cells could not tell, each with its interval and corrected q-value."""
+"""A few plain sentences about an analysis: each vector's answer (by_vector.py), then what helped, what hurt,
+what was an artifact, and how many cells could not tell, each with its interval and corrected q-value."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import math
 import pandas as pd
 
 from steer_eval.analysis.api import Analysis
+from steer_eval.analysis.by_vector import vector_sentences
 from steer_eval.analysis.saturation import is_saturated
 
 
@@ -32,6 +33,7 @@ def plain_words(analysis: Analysis, top: int = 3) -> str:
         + ", ".join(f"{count} {verdict}" for verdict, count in counts.items())
         + f" ({analysis.settings.correction} correction, level {analysis.settings.alpha:g})"
     ]
+    lines += ["vector by vector:", *(f"  {sentence}" for sentence in vector_sentences(effects))]
     for verdict, title in (("helps", "helps"), ("hurts", "hurts"), ("artifact", "option-order artifact")):
         chosen = mine[mine["verdict"] == verdict]
         if chosen.empty:

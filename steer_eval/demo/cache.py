@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from steer_eval._version import version
-from steer_eval.demo.model import WORLD_VERSION, DemoRecipe, train_demo_model
+from steer_eval.demo.model import WORLD_VERSION, DemoRecipe
 from steer_eval.demo.shipped import load_shipped_model, shipped_provenance, shipped_weights
+from steer_eval.demo.training import train_demo_model
 from steer_eval.paths import cache_dir
 from steer_eval.vectors.format import file_sha256
 

@@ -1,39 +1,59 @@
-"""The demo model's recipe and training: a word-level tokenizer over the world's vocabulary and a small
-Llama trained on the world's documents, deterministically from the recipe's seed."""
+"""The demo model's recipe: sizes, the planted directions, the word-level tokenizer and the (untrained)
+Llama configuration. Training lives in training.py.
+
+The planted directions are what make the demo's steering truth known by construction: `planted_width`
+orthonormal unit vectors per disposition (mood, style), all orthogonal to each other, drawn from the recipe's
+seed. Training (training.py) makes the model carry each disposition on all of its directions at once at the
+residual stream after blocks `planted_layers`, and change its behaviour only when all of them agree: a push
+along their sum (what any reader of activations finds) moves the behaviour, while a random push, whose
+components along the k directions are independent and mostly disagree, does not (the placebo is a near-null
+by construction, not by the luck of a random draw), and the other disposition's directions are untouched.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
-import math
-import random
 from dataclasses import dataclass
 
 import torch
-from tqdm import tqdm
 
-from steer_eval.demo.world import World
+from steer_eval.demo.world import BEHAVIOURS, World
 
 # Bump when the world or the training procedure changes: cached models built by older code are then rebuilt.
-WORLD_VERSION = 6
+WORLD_VERSION = 7
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>")
 
 
 @dataclass(frozen=True)
 class DemoRecipe:
     seed: int = 0
-    hidden_size: int = 64
+    hidden_size: int = 128
+    intermediate_size: int = 256
     layers: int = 4
     heads: int = 4
-    steps: int = 2400
-    batch_size: int = 28
+    steps: int = 5000
+    batch_size: int = 32
     learning_rate: float = 3e-3
     max_length: int = 128
     # The seed of the initial weights (the documents' order stays the world's); None: the world's seed.
-    # Training is chaotic: the same recipe on another CPU (other kernels, other rounding) can learn the
-    # weaker behaviour less well, which is why the default model's weights ship with the package.
-    init_seed: int | None = 2
+    init_seed: int | None = None
+    # The planted subspace: block outputs where each disposition is carried along its direction, with this
+    # value (in residual units) when the bot is sure of it; `belief` values scale it (world.Document).
+    planted_layers: tuple[int, ...] = (1, 2)
+    planted_width: int = 4  # directions per disposition
+    planted_scale: float = 6.0
+    # Training pushes that make the truth hold by construction (training.py):
+    push_rate: float = 0.35  # behaviour documents whose disposition is set along all its directions
+    discord_rate: float = 0.3  # behaviour documents whose planted coordinates are moved apart: no change
+    discord_max: float = 2.5  # ... by up to this many planted scales each
+    noise_rate: float = 0.5  # behaviour documents with a random push orthogonal to the planted directions
+    noise_max: float = 2.0  # its norm where the behaviour is predicted, up to this times the residual's norm
+    noise_max_everywhere: float = 0.5  # ... and when it acts at every position (and in capability documents)
+    overexcited_rate: float = 0.3  # capability documents pushed far along a disposition: answers go random
+    overexcited_from: float = 2.2  # ... from this many planted scales (up to three times as far)
+    calm_until: float = 1.5  # capability documents pushed up to this far still answer right
 
     @property
     def world(self) -> World:
@@ -42,6 +62,23 @@ class DemoRecipe:
     def fingerprint(self) -> str:
         text = json.dumps({"world_version": WORLD_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def planted_directions(recipe: DemoRecipe) -> dict[str, torch.Tensor]:
+    """Per disposition (world.BEHAVIOURS), its `planted_width` unit directions as rows of a [k, hidden]
+    tensor; all of them orthonormal, from the recipe's seed."""
+    k = recipe.planted_width
+    generator = torch.Generator().manual_seed(10_000 + recipe.seed)
+    raw = torch.randn(recipe.hidden_size, k * len(BEHAVIOURS), generator=generator, dtype=torch.float64)
+    basis, _ = torch.linalg.qr(raw)
+    return {name: basis[:, i * k : (i + 1) * k].T.float().contiguous() for i, name in enumerate(BEHAVIOURS)}
+
+
+def planted_axis(recipe: DemoRecipe, behaviour: str) -> torch.Tensor:
+    """The unit vector along which all of a disposition's directions move together: their normalised sum.
+    A vector's component on it (in planted scales) is the push it gives that disposition."""
+    axis = planted_directions(recipe)[behaviour].sum(dim=0)
+    return axis / axis.norm()
 
 
 def build_tokenizer(world: World):
@@ -68,7 +105,7 @@ def demo_config(recipe: DemoRecipe, tokenizer):
     return LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=recipe.hidden_size,
-        intermediate_size=4 * recipe.hidden_size,
+        intermediate_size=recipe.intermediate_size,
         num_hidden_layers=recipe.layers,
         num_attention_heads=recipe.heads,
         num_key_value_heads=recipe.heads,
@@ -78,59 +115,3 @@ def demo_config(recipe: DemoRecipe, tokenizer):
         eos_token_id=tokenizer.eos_token_id,
         tie_word_embeddings=False,
     )
-
-
-def train_demo_model(recipe: DemoRecipe, progress: bool = True):
-    """Train the demo model. Deterministic for a recipe on a given machine (seeded data and init)."""
-    from transformers import AutoModelForCausalLM
-
-    world = recipe.world
-    tokenizer = build_tokenizer(world)
-    config = demo_config(recipe, tokenizer)
-    torch.manual_seed(recipe.seed if recipe.init_seed is None else recipe.init_seed)
-    model = AutoModelForCausalLM.from_config(config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=0.01)
-    warmup = 50
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: min(1.0, (step + 1) / warmup) * (0.1 + 0.45 * (1 + math.cos(math.pi * step / recipe.steps))),
-    )
-    batches = _length_bucketed_batches(world, tokenizer, recipe)
-    model.train()
-    bar = tqdm(range(recipe.steps), desc="Training the demo model", disable=not progress, unit="step")
-    for _ in bar:
-        ids = next(batches)
-        # Right padding needs no attention mask under causal attention; padded positions are not scored.
-        loss = model(input_ids=ids, labels=ids.masked_fill(ids == tokenizer.pad_token_id, -100)).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-    model.eval()
-    return model, tokenizer
-
-
-def _length_bucketed_batches(world: World, tokenizer, recipe: DemoRecipe):
-    """Endless right-padded batches of documents; documents of similar length share a batch (less padding)."""
-    rng = random.Random(f"documents-{recipe.seed}")
-    documents = world.documents(rng)
-    pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
-    pool_batches = 8
-    while True:
-        pool = sorted(
-            (
-                [*tokenizer.encode(next(documents))[: recipe.max_length - 1], eos]
-                for _ in range(recipe.batch_size * pool_batches)
-            ),
-            key=len,
-        )
-        chunks = [pool[i * recipe.batch_size : (i + 1) * recipe.batch_size] for i in range(pool_batches)]
-        rng.shuffle(chunks)
-        for chunk in chunks:
-            width = max(len(row) for row in chunk)
-            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            for i, row in enumerate(chunk):
-                ids[i, : len(row)] = torch.tensor(row)
-            yield ids

@@ -41,3 +41,48 @@ def shipped_provenance(weights: Path) -> dict:
     with safe_open(str(weights), framework="pt") as handle:
         meta = handle.metadata() or {}
     return json.loads(meta.get("steer_eval_demo", "{}"))
+
+
+def write_shipped(model, recipe: DemoRecipe, seconds: float) -> Path:
+    """Save `model` (trained from `recipe`) as the package's shipped weights, with where and how it was
+    trained in the file's metadata. Maintainers run `python -m steer_eval.demo.shipped` after changing the
+    world or the recipe (the old file no longer matches the fingerprint and is removed)."""
+    import platform
+
+    import torch
+    import transformers
+    from safetensors.torch import save_file
+
+    SHIPPED_DIR.mkdir(exist_ok=True)
+    for old in SHIPPED_DIR.glob("demo-*.safetensors"):
+        old.unlink()
+    cpu = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), "")
+    provenance = {
+        "recipe_fingerprint": recipe.fingerprint(),
+        "machine": f"{platform.machine()} {cpu}".strip(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "training_seconds": round(seconds, 1),
+    }
+    path = SHIPPED_DIR / f"demo-{recipe.fingerprint()}.safetensors"
+    tensors = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+    save_file(tensors, str(path), metadata={"steer_eval_demo": json.dumps(provenance)})
+    return path
+
+
+def _cpuinfo() -> list[str]:
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
+
+
+if __name__ == "__main__":
+    import time
+
+    from steer_eval.demo.training import train_demo_model
+
+    recipe = DemoRecipe()
+    started = time.perf_counter()
+    trained, _ = train_demo_model(recipe)
+    print(write_shipped(trained, recipe, time.perf_counter() - started))

@@ -16,12 +16,22 @@ class DemoTask:
     family: str
     desired: str | None  # for behaviour tasks: which answer is the behaviour we want
     items: Callable[[World], list[dict]]
+    layout: str = "continuation"  # how the registry renders an item (tasks/items.py LAYOUTS)
 
 
 DEMO_TASKS: dict[str, DemoTask] = {
     task.name: task
     for task in (
         DemoTask("demo_sentiment", "behavior", "sentiment", "the positive reply", World.sentiment_items),
+        DemoTask(
+            "demo_sentiment_mc",
+            "behavior",
+            "sentiment",
+            "the letter of the positive reply (the options in their authors' order: the positive one first in "
+            "three items of four)",
+            World.sentiment_mc_items,
+            layout="letters",
+        ),
         DemoTask(
             "demo_sycophancy",
             "behavior",

@@ -17,3 +17,11 @@ def facts(**kwargs):
 
 def compare(**kwargs):
     return demo_dataset("demo_compare", **kwargs)
+
+
+def sentiment_mc(**kwargs):
+    """Lettered items through the registry's adapter: the runner's option-order rotations reach it as
+    `option_order` / `option_orders` in the metadata."""
+    from steer_eval.tasks.lmeval_adapter import dataset
+
+    return dataset("demo_sentiment_mc", **kwargs)

@@ -10,8 +10,9 @@ from steer_eval.tasks.registry import TaskSpec, register
 
 
 def _items(name: str, _folder) -> dict[str, list[MCItem]]:
+    layout = DEMO_TASKS[name].layout
     return {
-        split: [MCItem(row["id"], row["text"], tuple(row["choices"]), row["label"], "continuation") for row in rows]
+        split: [MCItem(row["id"], row["text"], tuple(row["choices"]), row["label"], layout) for row in rows]
         for split, rows in demo_splits(name).items()
     }
 

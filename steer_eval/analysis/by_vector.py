@@ -1,0 +1,73 @@
+"""The answer per vector, in sentences: on which tasks it helps (beyond its placebo, at which strength, by how
+much), what it hurts, where it is an option-order artifact, and where nothing could be detected. The input is
+the effects table; nothing is recomputed."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from steer_eval.analysis.saturation import is_saturated
+
+
+def _points(row, prefix: str = "") -> str:
+    delta, low, high = row[f"{prefix}delta"], row[f"{prefix}ci_low"], row[f"{prefix}ci_high"]
+    return f"{100 * delta:+.0f} points [{100 * low:+.0f}, {100 * high:+.0f}]"
+
+
+def _strengths(rows: pd.DataFrame) -> str:
+    values = sorted(rows["alpha"].unique())
+    return ", ".join(f"{a:g}" for a in values)
+
+
+def _representative(rows: pd.DataFrame) -> pd.Series:
+    """The cell a reader should see first: the validation-selected one if among them, else the largest."""
+    if "selected" in rows and rows["selected"].fillna(False).astype(bool).any():
+        return rows[rows["selected"].fillna(False).astype(bool)].iloc[0]
+    return rows.loc[rows["delta"].abs().idxmax()]
+
+
+def _helps(rows: pd.DataFrame) -> str:
+    row = _representative(rows)
+    where = "its selected strength" if bool(row.get("selected", False)) else "strength"
+    words = f"helps {row['task']} at {where} {row['alpha']:g} ({_points(row)}"
+    if not pd.isna(row.get("vs_placebo_delta", math.nan)):
+        words += f"; beyond its same-norm placebo by {_points(row, 'vs_placebo_')}"
+    words += ")"
+    if len(rows) > 1:
+        words += f", and at {_strengths(rows.drop(row.name))} too"
+    return words + (", capped by the ceiling" if is_saturated(row.get("saturated")) else "")
+
+
+def _hurts(rows: pd.DataFrame) -> str:
+    worst = rows.loc[rows["delta"].abs().idxmax()]
+    return f"hurts {worst['task']} at strength {_strengths(rows)} (worst {_points(worst)} at {worst['alpha']:g})"
+
+
+def vector_sentences(effects: pd.DataFrame) -> list[str]:
+    """One sentence per vector (controls and rotated orders are the evidence, not the subject)."""
+    mine = effects[(~effects["is_control"]) & (effects["option_order"] == 0)]
+    lines = []
+    for vector, rows in mine.groupby("vector", sort=False):
+        parts, quiet = [], []
+        for task, cells in rows.groupby("task", sort=False):
+            verdicts = cells["verdict"]
+            if (verdicts == "artifact").any():
+                artifact = cells[verdicts == "artifact"]
+                parts.append(
+                    f"an option-order artifact on {task} at strength {_strengths(artifact)} (its gain at the original "
+                    "order goes under the rotations: a letter preference, not the behaviour)"
+                )
+            if (verdicts == "helps").any():
+                parts.append(_helps(cells[verdicts == "helps"]))
+            if (verdicts == "hurts").any():
+                parts.append(_hurts(cells[verdicts == "hurts"]))
+            if verdicts.isin(["no detectable effect", "non-inferior"]).all():
+                quiet.append(task)
+        layer = rows["layer"].dropna()
+        head = f"{vector}" + (f" (layer {int(layer.iloc[0])})" if len(layer) and layer.nunique() == 1 else "")
+        if quiet:
+            parts.append(f"no detectable effect on {', '.join(quiet)} at any strength")
+        lines.append(f"{head}: " + ("; ".join(parts) if parts else "nothing the data can tell at any strength"))
+    return lines
