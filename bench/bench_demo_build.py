@@ -1,5 +1,5 @@
 """Time putting the demo model into an empty cache: from the shipped weights (what users get) and by
-training from scratch (`--rebuild`; the budget: at most 2 minutes on 2 CPU cores), and reusing it.
+training from scratch (`--rebuild`: 5,000 steps, about 7 minutes on 2 CPU cores), and reusing it.
 
 python bench/bench_demo_build.py
 """

@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = verbs.add_parser(
         "demo",
-        help="run the embedded demo world end to end (builds a tiny model on first use, ~2 min on 2 CPU cores)",
+        help="run the embedded demo world end to end and check its verdicts against the known truth "
+        "(~2.5 min on 2 CPU cores)",
         epilog="example:\n  steer-eval demo --output reports/demo",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -13,7 +13,8 @@ from steer_eval.demo.cache import MANIFEST, demo_model_dir, problem_with
 from steer_eval.demo.model import DemoRecipe
 from steer_eval.vectors.format import file_sha256
 
-TINY = DemoRecipe(hidden_size=16, heads=2, layers=2, steps=5, batch_size=4)
+TINY = DemoRecipe(hidden_size=16, intermediate_size=32, heads=2, layers=2, steps=5, batch_size=4, planted_layers=(1,),
+                  planted_width=2)  # fmt: skip
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from steer_eval.demo.cache import demo_model_dir
+from steer_eval.demo.ground_truth import HELPS_FROM, HURTS_FROM
 from steer_eval.demo.model import DemoRecipe, planted_axis
 from steer_eval.steering.hooks import Steerer
 from steer_eval.steering.interventions import interventions_from_vector
@@ -57,15 +58,17 @@ def test_capabilities_are_learnt_and_behaviours_sit_between_their_bounds(engine)
 def test_a_push_along_the_planted_directions_moves_its_behaviour_and_not_the_other(engine, behaviour) -> None:
     own, other = BEHAVIOUR_TASK[behaviour], BEHAVIOUR_TASK["style" if behaviour == "mood" else "mood"]
     base = {task: engine(task) for task in BEHAVIOUR_TASK.values()}
-    up, down = engine(own, planted_push(behaviour, 2.0)), engine(own, planted_push(behaviour, -2.0))
+    up = engine(own, planted_push(behaviour, HELPS_FROM))
+    down = engine(own, planted_push(behaviour, -HURTS_FROM))
     assert up - base[own] > 0.25 and base[own] - down > 0.25, (base[own], up, down)
-    assert abs(engine(other, planted_push(behaviour, 2.0)) - base[other]) < 0.03
+    assert abs(engine(other, planted_push(behaviour, HELPS_FROM)) - base[other]) < 0.03
 
 
 def test_far_pushes_make_capabilities_answer_at_random_and_calm_ones_do_not(engine) -> None:
     base = engine("demo_facts")
     assert engine("demo_facts", planted_push("mood", 0.5)) >= base - 0.03
     assert engine("demo_facts", planted_push("mood", 4.0)) <= base - 0.3
+    assert engine("demo_facts", planted_push("style", -4.0)) <= base - 0.3
 
 
 def test_same_norm_random_pushes_barely_move_the_behaviours(engine) -> None:

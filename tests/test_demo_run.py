@@ -1,6 +1,6 @@
 """`steer-eval demo` end to end, checked against the demo world's known truth (docs/demo.md) through the
 harness's own verdicts: each planted behaviour helped beyond its placebo at the validation-selected strength,
-the placebo a near-null, the letter-only vector caught as an artifact, the capability harm at strength 1,
+the placebo a near-null, the letter-only vector caught as an artifact, the capability harm at strength 2,
 the anti-steerable share, specificity, and the verdicts against the truth the construction implies."""
 
 from __future__ import annotations
@@ -79,10 +79,15 @@ def test_the_letter_only_vector_is_an_artifact_and_nothing_else_is(effects) -> N
     assert others.empty, others[["vector", "task", "alpha", "verdict_reason"]].to_string()
 
 
-def test_capabilities_are_hurt_at_strength_one_and_never_helped(effects) -> None:
+def test_capabilities_are_hurt_at_high_strength_and_never_helped(effects) -> None:
+    """The planted overexcitement: the PAS vectors push their disposition past 2.2 planted scales at strength 2
+    and demo_facts answers at random; at their selected strength 1 they do not hurt it."""
     mine = _original(effects[~effects.is_control & effects.task.isin(CAPABILITIES)])
     assert not (mine.verdict == "helps").any()
-    assert (mine[mine.alpha == 1.0].verdict == "hurts").any(), mine[mine.alpha == 1.0].verdict.value_counts()
+    for vector in ("sentiment-pasf.safetensors", "sycophancy-pasf.safetensors"):
+        facts = mine[(mine.vector == vector) & (mine.task == "demo_facts")].set_index("alpha")
+        assert facts.loc[2.0, "verdict"] == "hurts" and facts.loc[2.0, "delta"] < -0.2, facts.verdict.to_dict()
+        assert facts.loc[1.0, "verdict"] != "hurts", facts.verdict.to_dict()
 
 
 def test_the_anti_steerable_share_is_the_contrarian_topics(effects) -> None:

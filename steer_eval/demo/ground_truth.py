@@ -13,9 +13,11 @@ of the disposition's directions (in planted scales). The truth per cell:
   off (PLACEBO_ROBUST of the residual norm on behaviours, CAPABILITY_ROBUST on capabilities);
 - a built vector, while the part of it outside the planted subspace stays small (OFF_SUBSPACE of the
   residual norm: a builder reads other features too, whose effects the construction does not fix): on its
-  disposition's task `helps` (`hurts`, pushed the other way) when every direction is pushed past the default
-  (DECISIVE), `no detectable effect` when none moves by more than NEGLIGIBLE; on a capability `hurts` past the
-  overexcited threshold (with OVEREXCITED_MARGIN to spare), `no detectable effect` within the calm range;
+  disposition's task `helps` (`hurts`, pushed the other way) when every direction is pushed past the
+  default (HELPS_FROM, HURTS_FROM), `no detectable effect` when none moves by more than NEGLIGIBLE; on a
+  capability `hurts` past the overexcited threshold (with OVEREXCITED_MARGIN to spare), `no detectable
+  effect` within the calm range; the world's own planted vectors (run.py) have nothing outside the subspace,
+  so every band applies to them;
 - everything else is not asserted. "No detectable effect" agrees with any verdict that claims no effect
   (`no detectable effect`, `inconclusive`: too few items to rule one out, `non-inferior`).
 `truth_table` writes this per cell of a run; `summary` says where the run's verdicts agree.
@@ -31,12 +33,19 @@ import pandas as pd
 import torch
 
 from steer_eval.demo.model import DemoRecipe, planted_directions
-from steer_eval.demo.world import BEHAVIOURS, DEFAULT_CONFIDENCE
+from steer_eval.demo.world import BEHAVIOURS
 
 TASK_BEHAVIOUR = {"demo_sentiment": "mood", "demo_sentiment_mc": "mood", "demo_sycophancy": "style"}
 CAPABILITIES = ("demo_facts", "demo_compare")
+# Where the planted overexcitement is asserted: recall of facts (72 test items) falls to chance; comparing
+# numbers (36 items) resists it on the shipped model more often than not, so it is measured, not asserted.
+OVEREXCITABLE = ("demo_facts",)
 LETTER_TASK = "demo_sentiment_mc"
-DECISIVE = DEFAULT_CONFIDENCE + 0.3  # every direction pushed this far flips every item's default
+# Every direction pushed this far flips every item's default: measured on the shipped model with pure pushes
+# (tests/test_demo_ground_truth.py); training sets the disposition from 1 scale on, but the model needs more
+# to overturn a default of DEFAULT_CONFIDENCE towards the desired answer than away from it.
+HELPS_FROM = 3.0
+HURTS_FROM = 2.0
 NEGLIGIBLE = 0.3  # no direction pushed further than this: nothing crosses the default's margin
 OVEREXCITED_MARGIN = 0.5  # planted scales past the overexcited threshold before a capability harm is asserted
 OFF_SUBSPACE = 0.15  # a built vector's part outside the planted directions, as a share of the residual norm
@@ -78,18 +87,22 @@ def expected(push: Push, alpha: float, task: str, recipe: DemoRecipe, residual: 
         return "no detectable effect" if abs(alpha) * push.norm <= share * residual else ""
     if abs(alpha) * push.off_subspace > OFF_SUBSPACE * residual:
         return ""
+    pushes = {b: push.at(alpha, b) for b in BEHAVIOURS}
+    overexcited = any(min(abs(c) for c in p) >= recipe.overexcited_from for p in pushes.values())
     if behaviour_task:
-        own = push.at(alpha, TASK_BEHAVIOUR[task])
-        if all(c >= DECISIVE for c in own):
+        own = pushes[TASK_BEHAVIOUR[task]]
+        if all(c >= HELPS_FROM for c in own):
             return "helps"
-        if all(c <= -DECISIVE for c in own):
+        if all(c <= -HURTS_FROM for c in own):
             return "hurts"
-        return "no detectable effect" if max(abs(c) for c in own) <= NEGLIGIBLE else ""
-    pushes = [push.at(alpha, b) for b in BEHAVIOURS]
+        # an overexcited bot answers at random whatever is asked: nothing is asserted of its other behaviour
+        return "no detectable effect" if max(abs(c) for c in own) <= NEGLIGIBLE and not overexcited else ""
     far = recipe.overexcited_from + OVEREXCITED_MARGIN
-    if any(min(abs(c) for c in p) >= far and len({c > 0 for c in p}) == 1 for p in pushes):
+    if task in OVEREXCITABLE and any(min(abs(c) for c in p) >= far and len({c > 0 for c in p}) == 1
+                                     for p in pushes.values()):  # fmt: skip
         return "hurts"
-    return "no detectable effect" if all(max(abs(c) for c in p) <= recipe.calm_until for p in pushes) else ""
+    calm = all(max(abs(c) for c in p) <= recipe.calm_until for p in pushes.values())
+    return "no detectable effect" if calm else ""
 
 
 def residual_norms(model, tokenizer, layers: tuple[int, ...] = (1, 2, 3)) -> dict[int, float]:

@@ -1,9 +1,9 @@
 """`steer-eval demo`: the embedded demo end to end, no GPU and no network. Builds (or reuses) the demo
 model; builds a vector per planted behaviour with CAA and the PAS family (layer and strength chosen on the
-validation split), the planted letter-only vector (the artifact the option-order control must catch) and
-the same-norm random controls; runs the grid over every demo task's test split through the runner (the
-lettered task under both option orders); writes the run folder and prints what moved, and how the verdicts
-compare with the world's known truth (ground_truth.py)."""
+validation split), the world's own planted vectors (the reference), the letter-only vector (the artifact the
+option-order control must catch) and the same-norm random controls; runs the grid over every demo task's
+test split through the runner (the lettered task under both option orders); writes the run folder and prints
+what moved, and how the verdicts compare with the world's known truth (ground_truth.py)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,11 @@ from steer_eval.vectors.format import SteeringVector
 
 METHODS = ("caa", "pasf", "ipasa", "ipaswo")
 BEHAVIOUR_TASKS = ("demo_sentiment", "demo_sycophancy")
+PLANTED_TASKS = {"mood": "demo_sentiment", "style": "demo_sycophancy"}
 LETTER_TASK = "demo_sentiment_mc"  # the lettered task: where a letter-only vector looks like a gain
 LETTER_VECTOR = "letter-a.safetensors"
+PLANTED_VECTORS = {"mood": "planted-mood.safetensors", "style": "planted-style.safetensors"}
+PLANTED_UNIT = 3.0  # planted scales per direction that the world's own vectors push at strength 1
 ALPHAS = (-1.0, 1.0, 2.0)  # and each vector's selected strength; docs/demo.md names what each shows
 SELECTION_STRENGTHS = (0.5, 1.0)
 LAYERS = (1, 2)
@@ -78,6 +81,32 @@ class DemoResult:
     truth_summary: str
 
 
+def planted_vector(behaviour: str, recipe: DemoRecipe) -> SteeringVector:
+    """The world's own direction for a disposition, as a vector file: at strength 1 it pushes every one of the
+    disposition's planted directions PLANTED_UNIT scales, and has nothing outside them. Its effect is what the
+    construction fixes, so it is the reference the built vectors are read against (ground_truth.py)."""
+    from steer_eval.demo.model import planted_axis
+    from steer_eval.vectors.format import SiteKey, VectorMeta
+    from steer_eval.vocab import PositionMode, Site
+
+    layer = recipe.planted_layers[0]
+    push = planted_axis(recipe, behaviour) * PLANTED_UNIT * recipe.planted_scale * recipe.planted_width**0.5
+    meta = VectorMeta(
+        method="planted",
+        model_name="demo",
+        hidden_size=recipe.hidden_size,
+        positions=PositionMode.LAST_PROMPT,
+        per_layer=True,
+        default_layer=layer,
+        read_site="the demo model's planted directions (model.py), not read from activations",
+        extra={
+            "task": PLANTED_TASKS[behaviour],
+            "planted": f"{PLANTED_UNIT:g} planted scales along every {behaviour} direction at strength 1",
+        },
+    )
+    return SteeringVector({SiteKey(Site.RESID, layer): push}, meta)
+
+
 def build_demo_vectors(model_dir: Path, output: Path, progress: bool = True) -> tuple[list[Path], dict[int, float]]:
     """The demo's vectors (built, selected on validation and saved) and the model's residual norms (what the
     known truth's robustness bounds are relative to)."""
@@ -95,12 +124,17 @@ def build_demo_vectors(model_dir: Path, output: Path, progress: bool = True) -> 
     paths = []
     splits = {task: (load_split(task, "train"), load_split(task, "validation")) for task in BEHAVIOUR_TASKS}
     jobs = [(task, method) for task in BEHAVIOUR_TASKS for method in METHODS] + [(LETTER_TASK, "letter")]
+    jobs += [(task, f"planted-{behaviour}") for behaviour, task in PLANTED_TASKS.items()]
     bar = tqdm(jobs, desc="Building and selecting the demo vectors", unit="vector", disable=not progress)
     for task, method in bar:
         bar.set_postfix_str(f"{method} on {task}", refresh=False)
         if method == "letter":
             vector, validation = letter_vector(model, tokenizer), load_split(task, "validation")
             path = output / "vectors" / LETTER_VECTOR
+        elif method.startswith("planted-"):
+            behaviour = method.removeprefix("planted-")
+            vector, validation = planted_vector(behaviour, DemoRecipe()), splits[task][1]
+            path = output / "vectors" / PLANTED_VECTORS[behaviour]
         else:
             train, validation = splits[task]
             path = output / "vectors" / f"{task.removeprefix('demo_')}-{method}.safetensors"

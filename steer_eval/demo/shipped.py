@@ -58,7 +58,7 @@ def write_shipped(model, recipe: DemoRecipe, seconds: float) -> Path:
         old.unlink()
     cpu = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), "")
     provenance = {
-        "recipe_fingerprint": recipe.fingerprint(),
+        "fingerprint": recipe.fingerprint(),
         "machine": f"{platform.machine()} {cpu}".strip(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,

@@ -216,6 +216,8 @@ def train_demo_model(recipe: DemoRecipe, progress: bool = True):
     """Train the demo model. Deterministic for a recipe on a given machine (seeded data, init and noise)."""
     from transformers import AutoModelForCausalLM
 
+    if not recipe.planted_layers or max(recipe.planted_layers) >= recipe.layers:
+        raise ValueError(f"planted layers {recipe.planted_layers} must be blocks of the {recipe.layers}-block model")
     world = recipe.world
     tokenizer = build_tokenizer(world)
     torch.manual_seed(recipe.seed if recipe.init_seed is None else recipe.init_seed)
