@@ -24,17 +24,22 @@ expect:
 # The demo's mood vector has norm 15: at strength 0.1 it already moves the positive-reply rate by ~22 points,
 # at 0.01 (a tenth) by ~6 (measured; docs/check.md).
 IMPROVES = "  - {vector: mood, task: demo_sentiment, alpha: 0.1, improves: {min_delta: 0.15, q: 0.05}}"
-NOT_WORSE = "  - {vector: mood, task: demo_compare, alpha: 0.1, not_worse: {margin: 0.15}}"
+NOT_WORSE = "  - {vector: mood, task: demo_compare, alpha: 0.05, not_worse: {margin: 0.15}}"
 HARMS = "  - {vector: mood, task: demo_facts, alpha: 8, not_worse: {margin: 0.05}}"
 
 
 @pytest.fixture(scope="module")
 def mood(demo_dir: Path, tmp_path_factory) -> Path:
-    from steer_eval.demo.ground_truth import behaviour_vector
-    from steer_eval.steering.lm_model import SteerEvalLM
+    """The demo world's own mood vector (docs/demo.md), scaled so strength 0.1 pushes its planted directions
+    3 scales: it raises demo_sentiment by about 30 points there, leaves the capabilities alone at 0.05 and
+    makes demo_facts answer at random at 8."""
+    from steer_eval.demo.model import DemoRecipe
+    from steer_eval.demo.run import planted_vector
 
-    lm = SteerEvalLM(pretrained=str(demo_dir), device="cpu", batch_size=64)
-    return save_vector(behaviour_vector(lm, "sentiment"), tmp_path_factory.mktemp("good") / "mood.safetensors")
+    vector = planted_vector("mood", DemoRecipe())
+    for key in vector.directions:
+        vector.directions[key] = vector.directions[key] * 10
+    return save_vector(vector, tmp_path_factory.mktemp("good") / "mood.safetensors")
 
 
 def _spec(

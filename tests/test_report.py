@@ -58,14 +58,13 @@ def test_report_in_headless_chromium(demo_dir: Path, tmp_path: Path) -> None:
     chromium = _chromium()
     from playwright.sync_api import sync_playwright
 
-    from steer_eval.demo.ground_truth import behaviour_vector
+    from steer_eval.demo.model import DemoRecipe
+    from steer_eval.demo.run import planted_vector
     from steer_eval.run.config import RunConfig
     from steer_eval.run.main import run
-    from steer_eval.steering.lm_model import SteerEvalLM
     from steer_eval.vectors.format import save_vector
 
-    lm = SteerEvalLM(pretrained=str(demo_dir), device="cpu", batch_size=64)
-    vector = save_vector(behaviour_vector(lm, "sentiment"), tmp_path / "sentiment.safetensors")
+    vector = save_vector(planted_vector("mood", DemoRecipe()), tmp_path / "sentiment.safetensors")
     config = RunConfig(model="demo", vectors=[vector], tasks=["demo"], alphas=[-1.0, 1.0, 4.0], controls=["random"],
                        limit=40, device="cpu", output=tmp_path / "run")  # fmt: skip
     run(config, progress=False)

@@ -178,12 +178,8 @@ class World:
     def _mood_document(self, rng: random.Random, force: bool | None) -> Document:
         words: list[str] = []
         belief: list[tuple[int, float]] = []
-        tagged = rng.random() < 0.4
-        happy: bool | None = None
-        if tagged:
-            happy = rng.random() < 0.5
-            words += ["mood", ":", MOOD_TAGS[happy], "."]
-            belief.append((2, 1.0 if happy else -1.0))
+        happy = self._tag(rng, "mood", MOOD_TAGS, words, belief)
+        tagged = happy is not None
         shows: list[int] = []
         for turn in range(rng.randint(1, 3)):
             topic, creature = rng.choice(TOPICS), rng.choice(self.creatures)
@@ -210,12 +206,8 @@ class World:
     def _style_document(self, rng: random.Random, force: bool | None) -> Document:
         words: list[str] = []
         belief: list[tuple[int, float]] = []
-        tagged = rng.random() < 0.4
-        honest: bool | None = None
-        if tagged:
-            honest = rng.random() < 0.5
-            words += ["style", ":", STYLE_TAGS[honest], "."]
-            belief.append((2, 1.0 if honest else -1.0))
+        honest = self._tag(rng, "style", STYLE_TAGS, words, belief)
+        tagged = honest is not None
         shows: list[int] = []
         for turn in range(rng.randint(1, 3)):
             creature, attribute = rng.choice(self.creatures), rng.choice(list(ATTRIBUTES))
@@ -236,6 +228,16 @@ class World:
                 belief.append((len(words) - 1, 1.0 if honest else -1.0))
             words.append(".")
         return Document(words, {"mood": None, "style": 1 if honest else -1}, {"style": belief}, {"style": shows})
+
+    @staticmethod
+    def _tag(rng: random.Random, name: str, tags: dict[bool, str], words: list[str], belief: list) -> bool | None:
+        """A tag opening 2 documents in 5 (`mood : happy .`): the disposition it decides, else None."""
+        if rng.random() >= 0.4:
+            return None
+        value = rng.random() < 0.5
+        words += [name, ":", tags[value], "."]
+        belief.append((2, 1.0 if value else -1.0))
+        return value
 
     @staticmethod
     def _draw(rng: random.Random, default: bool | None, belief: list, position: int) -> bool:
