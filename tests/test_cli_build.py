@@ -10,7 +10,7 @@ import pytest
 from steer_eval.cli import main
 from steer_eval.cli_build import parse_layers
 from steer_eval.errors import EXIT_BAD_INPUT, SteerEvalError
-from steer_eval.tasks.registry import DATA_ENV
+from steer_eval.tasks.registry import DATA_ENV, load_split
 from steer_eval.vectors.format import load_vector
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -27,11 +27,12 @@ def test_build_select_show_and_placebo(demo_dir: Path, tmp_path: Path, capsys) -
     assert (vector.meta.default_layer, vector.meta.default_alpha) == (chosen["layer"], chosen["alpha"])
     trained = vector.meta.extra["trained_on"]  # what it saw: the train split's question hashes, not validation's
     assert trained["task"] == "demo_sentiment" and trained["split"] == "train"
-    assert trained["items"] == len(trained["questions"]) == 576
+    train = len(load_split("demo_sentiment", "train"))  # every train question is distinct
+    assert trained["items"] == len(trained["questions"]) == train
     assert main(["vectors", "show", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "pair cos" in shown and "resid.1" in shown and "target-answer rate" in shown
-    assert "trained_on      demo_sentiment train split: 576 items, 576 distinct questions" in shown
+    assert f"trained_on      demo_sentiment train split: {train} items, {train} distinct questions" in shown
     assert trained["questions"][0] not in shown  # thousands of hashes: counted here, listed by --json
     placebo = tmp_path / "placebo.safetensors"
     assert main(["vectors", "build", "--method", "random", "--like", str(out), "--seed", "2", "-o", str(placebo)]) == 0
@@ -114,7 +115,7 @@ def test_tasks_lists_the_registry(capsys, monkeypatch, shared_data: Path) -> Non
     assert set(rows) == {
         f"bbq_{c}"
         for c in ("age", "disability_status", "nationality", "physical_appearance", "religion", "sexual_orientation")
-    } | {"demo_sentiment", "demo_sycophancy", "demo_facts", "demo_compare"}
+    } | {"demo_sentiment", "demo_sentiment_mc", "demo_sycophancy", "demo_facts", "demo_compare"}
     assert rows["bbq_age"]["data"] == "present" and sum(rows["bbq_age"]["sizes"].values()) == 3680
     assert rows["demo_facts"]["data"] == "built in" and rows["bbq_age"]["lm_eval_task"] == "se_bbq_age"
     assert main(["tasks", "caa_sycophancy", "--json"]) == 0

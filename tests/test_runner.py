@@ -177,9 +177,10 @@ def test_dry_run_counts_the_grid_without_computing(demo_vector: Path, tmp_path: 
     assert main(args) == 0
     captured = capsys.readouterr()
     out = captured.out
-    # 4 tasks x 2 few-shot x 1 order x (1 + 1 vector x 4 non-zero strengths x 2 layers) = 8 x 9: the demo
-    # tasks score each answer on its own, so a second option order would repeat the first
-    assert "grid: 72 cells" in out and "to compute: 72 cells" in out
+    # (4 tasks x 1 order + demo_sentiment_mc x 2 orders) x 2 few-shot x (1 + 1 vector x 4 non-zero strengths x
+    # 2 layers) = 12 x 9: four demo tasks score each answer on its own, so a second option order would repeat
+    # the first; the lettered demo_sentiment_mc has one
+    assert "grid: 108 cells" in out and "to compute: 108 cells" in out
     assert "demo_sentiment: option order does not exist" in captured.err
     assert not list((tmp_path / "r" / "cells").iterdir())
 

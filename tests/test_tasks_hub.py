@@ -15,14 +15,17 @@ from steer_eval.tasks.registry import DATA_ENV, _load_cached, _load_hub
 SOLUTION = "2 + 3 = <<2+3=5>>5\n#### 5"
 HUB_ROWS = {
     ("cais/mmlu", "anatomy"): {
-        split: [{"question": "Which bone?", "subject": "anatomy", "choices": ["a", "b", "c", "d"], "answer": 2}]
+        # a question per split: a train copy of a test question would be dropped (tasks/questions.py)
+        split: [
+            {"question": f"Which bone ({split})?", "subject": "anatomy", "choices": ["a", "b", "c", "d"], "answer": 2}
+        ]
         for split in ("dev", "validation", "test")
     },
     ("allenai/ai2_arc", "ARC-Easy"): {
         split: [
             {
                 "id": f"x-{split}",
-                "question": "Why?",
+                "question": f"Why ({split})?",
                 "choices": {"text": ["p", "q", "r"], "label": ["1", "2", "3"]},
                 "answerKey": "2",
             }
@@ -41,7 +44,8 @@ HUB_ROWS = {
         for split in ("train", "validation", "test")
     },
     ("openai/gsm8k", "main"): {
-        split: [{"question": f"2 + 3 {k}?", "answer": SOLUTION} for k in range(20)] for split in ("train", "test")
+        split: [{"question": f"2 + 3 {k} ({split})?", "answer": SOLUTION} for k in range(20)]
+        for split in ("train", "test")
     },
     ("truthfulqa/truthful_qa", "multiple_choice"): {
         "validation": [
@@ -59,10 +63,10 @@ HUB_ROWS = {
     },
     ("Rowan/hellaswag", None): {
         split: [
-            {"activity_label": "Cooking", "ctx": f"A man {k}", "endings": ["e0", "e1", "e2", "e3"], "label": "1"}
+            {"activity_label": "Cooking", "ctx": f"A {who} {k}", "endings": ["e0", "e1", "e2", "e3"], "label": "1"}
             for k in range(20)
         ]
-        for split in ("train", "validation")
+        for split, who in (("train", "man"), ("validation", "woman"))
     },
     ("hails/agieval-lsat-lr", None): {
         "test": [
