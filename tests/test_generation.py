@@ -18,6 +18,9 @@ from steer_eval.vocab import Action, PositionMode, Site
 
 MARK = 1000.0
 PROMPTS = ["the cat is very", "a dog", "question : is the bird red ? answer :"]
+# a batch without padding: Hugging Face's generate may then pass no attention mask, and the decode steps'
+# window must come from the KV cache itself (a bug once left every decode step unsteered under `generated`)
+SAME_LENGTH = ["the cat is very", "the dog is very"]
 
 
 class SteeredPositionCounter:
@@ -59,21 +62,24 @@ def lm(tiny_dir: Path) -> SteerEvalLM:
     return SteerEvalLM(pretrained=str(tiny_dir), device="cpu", batch_size=len(PROMPTS), max_length=128)
 
 
+@pytest.mark.parametrize("prompts", [PROMPTS, SAME_LENGTH], ids=["padded", "unpadded"])
 @pytest.mark.parametrize("mode", list(PositionMode))
-def test_each_decode_step_is_steered_as_the_mode_says(lm: SteerEvalLM, mode: PositionMode) -> None:
+def test_each_decode_step_is_steered_as_the_mode_says(lm: SteerEvalLM, mode: PositionMode, prompts: list) -> None:
     unit = torch.randn(32, generator=torch.Generator().manual_seed(0))
     unit = unit / unit.norm()
     clamp = Intervention(SiteKey(Site.RESID, 1), unit, action=Action.CLAMP, alpha=MARK, positions=mode)
     counter = SteeredPositionCounter(lm.steerer.model_map.blocks[2], unit)
     requests = [
-        Instance("generate_until", {}, (p, {"until": ["zzzz"], "max_gen_toks": 4}), i) for i, p in enumerate(PROMPTS)
+        Instance("generate_until", {}, (p, {"until": ["zzzz"], "max_gen_toks": 4}), i) for i, p in enumerate(prompts)
     ]
     try:
         with lm.steering([clamp]):
             lm.generate_until(requests, disable_tqdm=True)
     finally:
         counter.handle.remove()
-    lengths = sorted((len(lm.tok_encode(p)) for p in PROMPTS), reverse=True)  # lm-eval batches longest first
+    lengths = sorted((len(lm.tok_encode(p)) for p in prompts), reverse=True)  # lm-eval batches longest first
+    if prompts is SAME_LENGTH:
+        assert len(set(lengths)) == 1, "the unpadded case needs prompts of one length"
     width = max(lengths)
     assert counter.calls[0]["width"] == width
     assert len(counter.calls) >= 2, "generation stopped before any decode step; the test proves nothing"

@@ -124,13 +124,15 @@ class Steerer:
         if inputs is None:
             inputs = kwargs.get("inputs_embeds")
         width = inputs.shape[1] if isinstance(inputs, torch.Tensor) else None
-        past = kwargs.get("past_key_values")
+        # transformers 5 passes the KV cache as `cache`, earlier versions as `past_key_values`; a batch without
+        # padding may come without an attention mask, so the cache's length is asked before the mask
+        past = kwargs.get("past_key_values", kwargs.get("cache"))
         if isinstance(cache_position, torch.Tensor) and cache_position.numel():
             self._offset = int(cache_position.reshape(-1)[0])
-        elif isinstance(mask, torch.Tensor) and mask.ndim == 2 and width is not None and mask.shape[1] >= width:
-            self._offset = mask.shape[1] - width
         elif past is not None and hasattr(past, "get_seq_length"):
             self._offset = int(past.get_seq_length())
+        elif isinstance(mask, torch.Tensor) and mask.ndim == 2 and width is not None and mask.shape[1] >= width:
+            self._offset = mask.shape[1] - width
         else:
             self._offset = 0
 
