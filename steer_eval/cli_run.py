@@ -53,6 +53,23 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--controls", help="'random': add a same-norm random vector per vector (the placebo)")
     run.add_argument("--combine", action="store_true", help="also run all vectors together (interaction analysis)")
+    run.add_argument(
+        "--prompt-arm",
+        action="append",
+        metavar="NAME=TEXT",
+        help="a rival arm: this instruction before every prompt, alone and with each vector ('declared': each "
+        "behaviour task's own instruction); repeatable",
+    )
+    run.add_argument(
+        "--scorer",
+        action="append",
+        metavar="[TASK=]NAME",
+        help="score generation tasks with NAME instead of their declared scorer (all of them, or TASK's): e.g. "
+        "refusal, classifier:MODEL:LABEL; repeatable",
+    )
+    run.add_argument(
+        "--fewshot-arm", help="rival arms of K demonstrations of the behaviour from the train split, e.g. 3 or 1,5"
+    )
     run.add_argument("--limit", type=int, help="at most N test items per task (quick runs)")
     run.add_argument("--seed", type=int, default=0, help="seed for controls and few-shot sampling")
     run.add_argument("--revision", help="model revision")
@@ -99,7 +116,15 @@ def analysis_settings(args: argparse.Namespace):
 
 def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
     from steer_eval.cli_build import parse_layers
-    from steer_eval.run.config import RunConfig, parse_list, parse_model_args, parse_positions, split_selectors
+    from steer_eval.run.arms import parse_prompt_arms
+    from steer_eval.run.config import (
+        RunConfig,
+        parse_list,
+        parse_model_args,
+        parse_positions,
+        parse_scorers,
+        split_selectors,
+    )
     from steer_eval.run.main import run
     from steer_eval.strengths import parse_strengths
 
@@ -119,6 +144,9 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         option_orders=args.option_orders,
         controls=parse_list(args.controls, str, "--controls", "random") or [],
         combine=args.combine,
+        prompt_arms=parse_prompt_arms(args.prompt_arm),
+        scorers=parse_scorers(args.scorer),
+        fewshot_arms=parse_list(args.fewshot_arm, int, "--fewshot-arm", "3") or [],
         limit=args.limit,
         seed=args.seed,
         revision=args.revision,

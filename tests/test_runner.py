@@ -143,6 +143,14 @@ def test_killed_run_resumes_to_identical_results(demo_vector: Path, tmp_path: Pa
         (["--controls", "shuffled"], "unknown control"),
         (["--batch-size", "big"], "--batch-size"),
         (["--layers", "7"], "layer(s) [7]"),
+        (["--prompt-arm", "no equals sign"], "is not NAME=TEXT"),
+        (["--prompt-arm", "a=x", "--prompt-arm", "a=y"], "the same name"),
+        (["--prompt-arm", "declared"], "none of these tasks declares an instruction"),
+        (["--fewshot-arm", "0"], "at least 1"),
+        (["--scorer", "demo_moood"], "unknown scorer 'demo_moood'; did you mean demo_mood"),
+        (["--scorer", "demo_facts=refusal"], "demo_facts is not a generation task"),
+        (["--scorer", "demo_mood_gen=refusal"], "which this run does not have"),
+        (["--scorer", "classifier:/no/such/model:positive"], "could not load the classifier"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(demo_vector: Path, tmp_path: Path, capsys, extra, message) -> None:
@@ -183,6 +191,16 @@ def test_dry_run_counts_the_grid_without_computing(demo_vector: Path, tmp_path: 
     assert "grid: 108 cells" in out and "to compute: 108 cells" in out
     assert "demo_sentiment: option order does not exist" in captured.err
     assert not list((tmp_path / "r" / "cells").iterdir())
+
+
+def test_rival_arms_add_their_cells_to_the_grid(demo_vector: Path, tmp_path: Path, capsys) -> None:
+    args = ["--model", "demo", "--vectors", str(demo_vector), "--tasks", "demo_generation", "--alphas", "1,2",
+            "--prompt-arm", "declared", "--prompt-arm", "cheer=mood : happy", "--fewshot-arm", "2",
+            "--output", str(tmp_path / "r"), "--dry-run"]  # fmt: skip
+    assert main(args) == 0
+    # per task: baseline + 2 strengths; 2 prompt arms alone and with the vector at 2 strengths; 1 few-shot arm
+    out = capsys.readouterr().out
+    assert "grid: 20 cells" in out and "+ 14 rival-arm cells" in out
 
 
 def test_only_rank_zero_writes_in_data_parallel(demo_vector: Path, tmp_path: Path, monkeypatch) -> None:

@@ -21,7 +21,9 @@ from steer_eval.analysis.groups import pooled_group_rows, subgroup_rows
 from steer_eval.analysis.interactions import interaction_rows
 from steer_eval.analysis.load import baselines, load_run, load_texts
 from steer_eval.analysis.overlap import train_overlap
+from steer_eval.analysis.rivals import rival_rows
 from steer_eval.analysis.saturation import saturation
+from steer_eval.analysis.texts import free_text_rows
 from steer_eval.analysis.verdicts import verdict
 from steer_eval.atomic import atomic_path
 from steer_eval.errors import SteerEvalError
@@ -31,7 +33,10 @@ EFFECT_COLUMNS = [
     "task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "option_order", "n",
     "train_overlap", "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict",
     "verdict_reason", "saturated", "selected", "q_holm", "q_bh", "mde", "noninferiority_p", "noninferiority_q",
+    "scorer", "judge_missing", "fluency_nll_baseline", "fluency_nll_delta", "fluency_nll_ci_low",
+    "fluency_nll_ci_high", "relevance_delta", "distinct_baseline", "distinct_delta", "length_baseline", "length_delta",
     "propensity_baseline", "propensity_delta", "propensity_ci_low", "propensity_ci_high", "propensity_p",
+    "arm", "rival", "rival_steered", "vs_rival_delta", "vs_rival_ci_low", "vs_rival_ci_high", "vs_rival_p",
     "placebo_steered", "vs_placebo_delta", "vs_placebo_ci_low", "vs_placebo_ci_high", "vs_placebo_p", "orders",
     "pooled_delta", "pooled_ci_low", "pooled_ci_high", "letter_share", "steerability_mean", "anti_steerable",
     "monotonicity_rho", "bias_ambiguous_baseline", "bias_ambiguous_delta", "bias_disambiguated_baseline",
@@ -67,6 +72,7 @@ class Analysis:
     groups: pd.DataFrame
     breakdown: pd.DataFrame
     flips: pd.DataFrame = field(default_factory=pd.DataFrame)
+    free_text: pd.DataFrame = field(default_factory=pd.DataFrame)  # a few prompts' texts per generation task
     interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
     item_slopes: dict = field(default_factory=dict)  # dose series -> per-item steerability (for figures)
     notes: list[str] = field(default_factory=list)
@@ -139,8 +145,10 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         row["site"] = site.get(cell.vector, "")
         row["selected"] = chosen.get(cell.vector) == (cell.alpha, cell.layer)
         row["train_overlap"] = overlap.by_cell.get(cell.key)
+        row["arm"] = cell.arm
         rows.append(row)
     placebo = placebo_rows(cells, rng, settings)
+    rivals = rival_rows(cells, rng, settings)
     orders = option_order_rows(cells, base, settings)
     item_slopes: dict = {}
     dose = dose_rows(cells, base, settings.level, item_slopes)
@@ -149,6 +157,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     }
     for row in rows:
         row.update(placebo.get(row["cell"], {}))
+        row.update(rivals.get(row["cell"], {}))
         row.update(orders.get(row["cell"], {}))
         series = dose_by_series.get(
             (row["task"], row["vector"], row["layer"], row["positions"], row["fewshot"], row["option_order"])
@@ -179,6 +188,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     if any(c.option_order > 0 for c in cells):
         notes.append("option-order rotations present: artifact checks applied to original-order cells")
     interactions, interaction_notes = interaction_rows(cells, base, settings.level)
+    texts = load_texts(run_dir, cells)
     notes += interaction_notes
     return Analysis(
         settings=settings,
@@ -188,7 +198,8 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         subgroups=pd.DataFrame(subgroup_rows(cells, base, rng, settings)),
         groups=pd.DataFrame(pooled_group_rows(cells, base, rng, settings)),
         breakdown=pd.DataFrame(breakdown_strengths(effects)) if len(effects) else pd.DataFrame(),
-        flips=pd.DataFrame(flip_rows(cells, base, load_texts(run_dir, cells))),
+        flips=pd.DataFrame(flip_rows(cells, base, texts)),
+        free_text=pd.DataFrame(free_text_rows(cells, base, texts)),
         interactions=pd.DataFrame(interactions),
         item_slopes=item_slopes,
         notes=notes,

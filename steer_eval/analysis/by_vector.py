@@ -21,6 +21,11 @@ def _strengths(rows: pd.DataFrame) -> str:
     return ", ".join(f"{a:g}" for a in values)
 
 
+def _at(rows: pd.DataFrame) -> str:
+    """ " at strength 1, 2"; nothing for a rival arm alone (an instruction has no strength)."""
+    return "" if (rows["alpha"] == 0).all() else f" at strength {_strengths(rows)}"
+
+
 def _representative(rows: pd.DataFrame) -> pd.Series:
     """The cell a reader should see first: the validation-selected one if among them, else the largest."""
     if "selected" in rows and rows["selected"].fillna(False).astype(bool).any():
@@ -31,7 +36,8 @@ def _representative(rows: pd.DataFrame) -> pd.Series:
 def _helps(rows: pd.DataFrame) -> str:
     row = _representative(rows)
     where = "its selected strength" if bool(row.get("selected", False)) else "strength"
-    words = f"helps {row['task']} at {where} {row['alpha']:g} ({_points(row)}"
+    at = "" if row["alpha"] == 0 else f" at {where} {row['alpha']:g}"  # a rival arm alone has no strength
+    words = f"helps {row['task']}{at} ({_points(row)}"
     if not pd.isna(row.get("vs_placebo_delta", math.nan)):
         words += f"; beyond its same-norm placebo by {_points(row, 'vs_placebo_')}"
     words += ")"
@@ -42,7 +48,8 @@ def _helps(rows: pd.DataFrame) -> str:
 
 def _hurts(rows: pd.DataFrame) -> str:
     worst = rows.loc[rows["delta"].abs().idxmax()]
-    return f"hurts {worst['task']} at strength {_strengths(rows)} (worst {_points(worst)} at {worst['alpha']:g})"
+    at = "" if worst["alpha"] == 0 else f" at {worst['alpha']:g}"
+    return f"hurts {worst['task']}{_at(rows)} (worst {_points(worst)}{at})"
 
 
 def vector_sentences(effects: pd.DataFrame) -> list[str]:
@@ -56,7 +63,7 @@ def vector_sentences(effects: pd.DataFrame) -> list[str]:
             if (verdicts == "artifact").any():
                 artifact = cells[verdicts == "artifact"]
                 parts.append(
-                    f"an option-order artifact on {task} at strength {_strengths(artifact)} (its gain at the original "
+                    f"an option-order artifact on {task}{_at(artifact)} (its gain at the original "
                     "order goes under the rotations: a letter preference, not the behaviour)"
                 )
             if (verdicts == "helps").any():

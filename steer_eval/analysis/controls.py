@@ -18,7 +18,7 @@ import numpy as np
 from statsmodels.stats.weightstats import DescrStatsW
 
 from steer_eval.analysis.load import CellData, check_paired
-from steer_eval.analysis.stats import paired_binary
+from steer_eval.analysis.stats import paired_effect
 
 
 def placebo_rows(cells: list[CellData], rng: np.random.Generator, settings) -> dict[str, dict[str, Any]]:
@@ -35,10 +35,14 @@ def placebo_rows(cells: list[CellData], rng: np.random.Generator, settings) -> d
         control = controls.get(
             (cell.task, cell.vector, cell.alpha, cell.layer, cell.positions, cell.fewshot, cell.option_order)
         )
-        if control is None or np.isnan(cell.correct).any() or np.isnan(control.correct).any():
+        if control is None:
             continue
         check_paired(control, cell)
-        effect = paired_binary(control.correct, cell.correct, rng, settings.bootstrap, settings.level)
+        # every item must be measured, except where a scorer leaves texts unscored: then the pairs scored in both
+        both = ~np.isnan(cell.correct) & ~np.isnan(control.correct)
+        if not both.any() or (cell.scorer is None and not both.all()):
+            continue
+        effect = paired_effect(control.correct[both], cell.correct[both], rng, settings.bootstrap, settings.level)
         out[cell.key] = {
             "placebo_cell": control.key,
             "placebo_steered": effect.baseline,

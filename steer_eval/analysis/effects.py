@@ -1,5 +1,7 @@
-"""One row per steered cell: the paired effects on accuracy (or the task's correctness metric) and on
-propensity, BBQ's bias scores, non-inferiority for intelligence tasks, and the minimum detectable effect."""
+"""One row per steered cell: the paired effects on accuracy (or the task's correctness metric; for a scored
+generation task, its scorer's behaviour score) and on propensity, BBQ's bias scores, non-inferiority for
+intelligence tasks, the minimum detectable effect, and for generation cells the fluency costs (text NLL under
+the unsteered model, distinct-2, length) and how many texts could not be scored."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from steer_eval.analysis.load import CellData, check_paired
-from steer_eval.analysis.stats import minimum_detectable_effect, non_inferiority_p, paired_binary, paired_continuous
+from steer_eval.analysis.stats import minimum_detectable_effect, non_inferiority_p, paired_continuous, paired_effect
 from steer_eval.tasks.metrics import bbq_scores
 
 
@@ -58,9 +60,12 @@ def effect_row(baseline: CellData, steered: CellData, rng: np.random.Generator, 
         "desired_sign": desired_sign(steered),
     }
     defined = ~np.isnan(baseline.correct) & ~np.isnan(steered.correct)
-    if defined.all() and len(defined):
-        b, s = baseline.correct, steered.correct
-        effect = paired_binary(b, s, rng, settings.bootstrap, settings.level)
+    scored = steered.scorer is not None  # a scorer may leave texts unscored: pairs where both are scored count
+    if scored:
+        row.update(scorer=steered.scorer, judge_missing=int((~defined).sum()), n=int(defined.sum()))
+    if len(defined) and (defined.all() or (scored and defined.any())):
+        b, s = baseline.correct[defined], steered.correct[defined]
+        effect = paired_effect(b, s, rng, settings.bootstrap, settings.level)
         row.update(
             baseline=effect.baseline,
             steered=effect.steered,
@@ -74,6 +79,7 @@ def effect_row(baseline: CellData, steered: CellData, rng: np.random.Generator, 
     else:
         row.update(baseline=math.nan, steered=math.nan, delta=math.nan, ci_low=math.nan, ci_high=math.nan,
                    p_value=math.nan, mde=math.nan, noninferiority_p=math.nan)  # fmt: skip
+    row.update(fluency_rows(baseline, steered))
     has_propensity = ~np.isnan(baseline.propensity) & ~np.isnan(steered.propensity)
     if has_propensity.any():
         effect = paired_continuous(
@@ -92,3 +98,27 @@ def effect_row(baseline: CellData, steered: CellData, rng: np.random.Generator, 
             row[f"{name}_baseline"] = base_bbq[name]
             row[f"{name}_delta"] = steered_bbq[name] - base_bbq[name]
     return row
+
+
+FLUENCY = (("fluency_nll", "nll"), ("distinct", "distinct"), ("length", "words"))
+
+
+def fluency_rows(baseline: CellData, steered: CellData) -> dict[str, float]:
+    """Mean paired differences of the fluency measures over the items measured in both cells: a positive
+    `fluency_nll_delta` is text the unsteered model finds less likely (a cost), a negative `distinct_delta`
+    more repetition."""
+    out: dict[str, float] = {}
+    for name, attribute in FLUENCY:
+        b, s = getattr(baseline, attribute), getattr(steered, attribute)
+        if b is None or s is None:
+            continue
+        both = ~np.isnan(b) & ~np.isnan(s)
+        if both.any():
+            out[f"{name}_baseline"] = float(b[both].mean())
+            out[f"{name}_delta"] = float((s[both] - b[both]).mean())
+    if "fluency_nll_delta" in out:
+        both = ~np.isnan(baseline.nll) & ~np.isnan(steered.nll)
+        if both.sum() > 1:
+            effect = paired_continuous(baseline.nll[both], steered.nll[both])
+            out.update(fluency_nll_ci_low=effect.ci_low, fluency_nll_ci_high=effect.ci_high)
+    return out

@@ -18,6 +18,8 @@ def flip_rows(
         base = baselines.get(cell.group)
         if cell.vector is None or cell.control_of is not None or cell.option_order != 0 or base is None:
             continue
+        if cell.output == "generate_until":
+            continue  # written texts have their own section (analysis/texts.py)
         if np.isnan(cell.correct).any() or np.isnan(base.correct).any():
             continue
         task_texts = texts.get(base.key, {})

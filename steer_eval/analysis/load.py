@@ -22,7 +22,7 @@ class CellData:
     family: str
     output: str
     target_is_desired: bool | None
-    vector: str | None  # label; None for the baseline
+    vector: str | None  # label (a rival arm's too: prompt:NAME, fewshot:K, VECTOR+prompt:NAME); None: the baseline
     control_of: str | None
     vector_sha: str | None
     members: tuple[str, ...]  # a combination's member vectors (sha256); empty otherwise
@@ -41,6 +41,14 @@ class CellData:
     chosen: np.ndarray  # int, -1 where not defined
     bbq: dict[str, np.ndarray] = field(default_factory=dict)  # condition (str), biased, unknown (int)
     questions: list[str | None] = field(default_factory=list)  # question hashes (None: a cell of an older run)
+    # generation cells: the scorer that read the behaviour (its scores are `correct`: nan where a text could
+    # not be scored) and the fluency of each text (nan where not measured)
+    scorer: str | None = None
+    arm: str | None = None  # the rival arm's label, alone or with a vector; None for vectors alone
+    nll: np.ndarray | None = None  # mean per-token NLL under the unsteered model
+    distinct: np.ndarray | None = None  # distinct-2
+    words: np.ndarray | None = None  # length in words
+    texts: list[str] | None = None  # what the model wrote, per item
 
     @property
     def group(self) -> tuple[str, int, int]:
@@ -54,7 +62,11 @@ class CellData:
 
 def _cell(key: str, content: dict) -> CellData:
     cell, records = content["cell"], content["records"]
-    task, vector = cell["task"], cell["vector"]
+    task, vector, arm = cell["task"], cell["vector"], cell.get("arm")
+    label = None if vector is None else vector["label"]
+    if arm is not None:  # a rival arm is labelled like a vector: prompt:NAME, fewshot:K, VECTOR+prompt:NAME
+        arm_label = f"prompt:{arm['name']}" if arm["kind"] == "prompt" else f"fewshot:{arm['shots']}"
+        label = arm_label if label is None else f"{label}+{arm_label}"
 
     def column(name: str, default=np.nan) -> np.ndarray:
         return np.array([default if r.get(name) is None else r[name] for r in records], dtype=float)
@@ -67,7 +79,8 @@ def _cell(key: str, content: dict) -> CellData:
         family=task["family"],
         output=task.get("output", "multiple_choice"),
         target_is_desired=task.get("target_is_desired"),
-        vector=None if vector is None else vector["label"],
+        vector=label,
+        arm=None if arm is None else arm_label,
         control_of=None if vector is None else vector.get("control_of"),
         vector_sha=None if vector is None else vector.get("sha256"),
         members=() if vector is None else tuple(vector.get("members") or ()),
@@ -84,6 +97,12 @@ def _cell(key: str, content: dict) -> CellData:
         chosen=column("chosen", -1).astype(int),
         questions=[r.get("question") for r in records],
     )
+    if data.output == "generate_until" and records and "nll" in records[0]:
+        data.scorer = task.get("scorer")
+        if data.scorer:
+            data.correct = column("score")  # the behaviour measure of a generation cell is its scorer's
+        data.nll, data.distinct, data.words = column("nll"), column("distinct2"), column("words")
+        data.texts = [str(r.get("text", "")) for r in records]
     if records and "condition" in records[0]:
         data.bbq = {
             "condition": np.array([r.get("condition", "") for r in records]),
@@ -94,18 +113,25 @@ def _cell(key: str, content: dict) -> CellData:
 
 
 def load_texts(run_dir: str | Path, cells: list[CellData]) -> dict[str, dict[str, dict]]:
-    """Baseline cells' item texts (kept for the report's examples): {cell key: {item id: {text, choices}}}."""
+    """Baseline cells' item texts (kept for the report's examples): {cell key: {item id: {text, choices}}};
+    for a generation task, `text` is the prompt (what was written after it is in the cells' `texts`)."""
     store = RunStore(run_dir)
     out: dict[str, dict[str, dict]] = {}
     for cell in cells:
         if cell.vector is None:
             content = store.read_cell(cell.key) or {}
             out[cell.key] = {
-                str(r["item_id"]): {"text": r.get("text", ""), "choices": r.get("choices", [])}
+                str(r["item_id"]): {"text": _shown(r, cell.output), "choices": r.get("choices", [])}
                 for r in content.get("records", [])
                 if "text" in r
             }
     return out
+
+
+def _shown(record: dict, output: str) -> str:
+    if output == "generate_until":  # `text` is what the model wrote; the prompt is absent from older runs
+        return str(record.get("prompt", ""))
+    return str(record.get("text", ""))
 
 
 def load_run(run_dir: str | Path) -> tuple[dict, list[CellData]]:

@@ -43,6 +43,8 @@ def train_overlap(manifest: dict, cells: list[CellData], base: dict[tuple, CellD
         if cell.vector is None:
             continue
         out.by_cell[cell.key] = None
+        if cell.arm is not None:
+            continue  # a rival arm (and a vector with one) is counted where the vector runs alone
         info = vectors.get(cell.vector) or {}
         if cell.control_of is not None or info.get("method") == "random":
             continue  # a placebo has no training data: nothing to count, nothing to explain

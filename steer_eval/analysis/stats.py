@@ -8,6 +8,7 @@ answer of the same item form a pair.
 - propensity (a log-probability margin per item): mean paired difference; t interval of the mean
   (statsmodels; the margins are continuous and n is in the tens to thousands); Wilcoxon signed-rank
   p-value (scipy).
+- graded scores (a judge's rating of generated text): as propensity; `paired_effect` picks per measure.
 - non-inferiority: one-sided paired t-test of H0 delta <= -margin (statsmodels); when every pair
   differs alike (no spread) the exact binomial bound on the losses instead.
 - minimum detectable effect: the paired difference detectable with 80% power at the test level
@@ -85,6 +86,20 @@ def paired_continuous(baseline: np.ndarray, steered: np.ndarray, level: float = 
     return PairedEffect(
         n, float(baseline.mean()), float(steered.mean()), float(diff.mean()), float(low), float(high), p
     )
+
+
+def is_binary(values: np.ndarray) -> bool:
+    return bool(np.isin(values, (0.0, 1.0)).all())
+
+
+def paired_effect(
+    baseline: np.ndarray, steered: np.ndarray, rng: np.random.Generator, n_boot: int = 2000, level: float = 0.95
+) -> PairedEffect:
+    """The paired test a measure calls for: McNemar and the paired bootstrap for 0/1 outcomes (accuracy, a
+    rule scorer's verdicts), the t interval and Wilcoxon test for graded ones (a judge's rating)."""
+    if is_binary(baseline) and is_binary(steered):
+        return paired_binary(baseline, steered, rng, n_boot, level)
+    return paired_continuous(baseline, steered, level)
 
 
 def non_inferiority_p(baseline: np.ndarray, steered: np.ndarray, margin: float) -> float:

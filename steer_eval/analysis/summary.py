@@ -9,6 +9,7 @@ import pandas as pd
 
 from steer_eval.analysis.api import Analysis
 from steer_eval.analysis.by_vector import vector_sentences
+from steer_eval.analysis.rivals import rival_sentences
 from steer_eval.analysis.saturation import is_saturated
 
 
@@ -34,6 +35,9 @@ def plain_words(analysis: Analysis, top: int = 3) -> str:
         + f" ({analysis.settings.correction} correction, level {analysis.settings.alpha:g})"
     ]
     lines += ["vector by vector:", *(f"  {sentence}" for sentence in vector_sentences(effects))]
+    rivals = rival_sentences(effects)
+    if rivals:  # the question users ask first: does the vector beat just asking the model?
+        lines += ["against asking the model (the best rival arm on the same prompts):", *(f"  {s}" for s in rivals)]
     for verdict, title in (("helps", "helps"), ("hurts", "hurts"), ("artifact", "option-order artifact")):
         chosen = mine[mine["verdict"] == verdict]
         if chosen.empty:

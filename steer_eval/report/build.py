@@ -53,7 +53,7 @@ def _effect_rows(effects: pd.DataFrame) -> list[dict]:
             {
                 "task": row["task"],
                 "vector": row["vector"],
-                "alpha": _fmt(row["alpha"], 2),
+                "alpha": "" if row["alpha"] == 0 else _fmt(row["alpha"], 2),  # a rival arm alone has none
                 "selected": _flag(row.get("selected")),
                 "layer": "" if pd.isna(row["layer"]) else int(row["layer"]),
                 "n": int(row["n"]),
@@ -72,6 +72,31 @@ def _effect_rows(effects: pd.DataFrame) -> list[dict]:
             }
         )
     return rows
+
+
+FOLD_CHARS = 300  # longer texts are folded (<details>) in the free-text section
+
+
+def _free_text(frame: pd.DataFrame) -> list[dict]:
+    """Per task and prompt: the unsteered text and each vector's texts, for the template."""
+    if frame.empty:
+        return []
+    out = []
+    for (task, item), rows in frame.groupby(["task", "item_id"], sort=False):
+        entries = [
+            {
+                "vector": r["vector"] or "unsteered",
+                "alpha": "" if not r["vector"] or r["alpha"] == 0 else _fmt(r["alpha"], 2),
+                "text": r["text"],
+                "fold": len(str(r["text"])) > FOLD_CHARS,
+                "score": "missing" if r["score"] is None or pd.isna(r["score"]) else _fmt(r["score"], 2),
+                "nll": _fmt(r["nll"], 2),
+            }
+            for r in rows.to_dict("records")
+        ]
+        prompt = str(rows["prompt"].iloc[0])
+        out.append({"task": task, "item": item, "prompt": prompt, "fold": len(prompt) > FOLD_CHARS, "texts": entries})
+    return out
 
 
 def _provenance(manifest: dict) -> list[tuple[str, str]]:
@@ -132,7 +157,9 @@ def render(analysis: Analysis) -> str:
             "dose": figures.dose_curves(effects),
             "steerability": figures.steerability(analysis.item_slopes),
             "option_order": figures.option_order(mine),
+            "tradeoff": figures.tradeoff(effects),
         },
+        free_text=_free_text(analysis.free_text),
         effects=_effect_rows(shown),
         effects_truncated=len(mine) > MAX_TABLE_ROWS,
         dose=[

@@ -164,3 +164,42 @@ def option_order(effects: pd.DataFrame) -> str | None:
     ax.set_xlabel("change in accuracy, points")
     ax.set_ylabel("")
     return _png(fig)
+
+
+def tradeoff(effects: pd.DataFrame) -> str | None:
+    """Behaviour change against fluency cost over the strengths of each vector (and rival arm) on each
+    generation task: the curve a user picks a strength on. Placebos are dashed."""
+    rows = effects[effects["delta"].notna() & effects["fluency_nll_delta"].notna() & (effects["option_order"] == 0)]
+    if rows.empty:
+        return None
+    tasks = list(dict.fromkeys(rows["task"]))[:MAX_PANELS]
+    columns = min(3, len(tasks))
+    lines = (len(tasks) + columns - 1) // columns
+    fig, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.4 * lines), squeeze=False)
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        subset = rows[rows["task"] == task]
+        for (vector, layer, positions), series in subset.groupby(["vector", "layer", "positions"], dropna=False):
+            series = series.sort_values("alpha")
+            name = str(vector) if pd.isna(layer) else f"{vector} L{int(layer)}"
+            name += "" if pd.isna(positions) else f" {positions}"
+            style = "--" if bool(series["is_control"].iloc[0]) else "-"
+            measured = zip(series["alpha"], series["fluency_nll_delta"], 100 * series["delta"], strict=True)
+            points = sorted([(0.0, 0.0, 0.0), *measured])
+            x, y = [p[1] for p in points], [p[2] for p in points]  # through the unsteered origin at strength 0
+            line = ax.plot(x, y, marker="o", markersize=3, linestyle=style, label=name[:40])[0]
+            for alpha, cost, change in points:
+                if alpha == 0:
+                    continue
+                ax.annotate(f"{alpha:g}", (cost, change), fontsize=6, color=line.get_color(), xytext=(2, 2),
+                            textcoords="offset points")  # fmt: skip
+        ax.axhline(0, color="#333333", linewidth=0.8)
+        ax.axvline(0, color="#333333", linewidth=0.8)
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("fluency cost (NLL per token, nats)")
+        ax.set_ylabel("behaviour change, points")
+    for ax in list(axes.flat)[len(tasks) :]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=2, fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _png(fig)

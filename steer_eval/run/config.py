@@ -29,6 +29,9 @@ class RunConfig:
     option_orders: int = 1  # K rotations of the options (0 .. K-1)
     controls: list[str] = field(default_factory=list)
     combine: bool = False  # also run all vectors together (each at its own layer), for interactions
+    prompt_arms: list[tuple[str, str]] = field(default_factory=list)  # (name, instruction); ("declared", "")
+    fewshot_arms: list[int] = field(default_factory=list)  # demonstrations per few-shot arm
+    scorers: dict[str, str] = field(default_factory=dict)  # generation task (or "*": all) -> scorer name
     limit: int | None = None
     seed: int = 0
     revision: str | None = None
@@ -68,6 +71,9 @@ class RunConfig:
         unknown = sorted(set(self.controls) - set(CONTROLS))
         if unknown:
             raise SteerEvalError(f"unknown control(s) {', '.join(unknown)}; controls are {', '.join(CONTROLS)}")
+        from steer_eval.run.arms import check_fewshot_arms
+
+        check_fewshot_arms(self.fewshot_arms)
         if self.combine and len(self.vectors) < 2:
             raise SteerEvalError("--combine needs at least two vectors")
         if self.batch_size != "auto" and not (self.batch_size.isdigit() and int(self.batch_size) > 0):
@@ -110,3 +116,20 @@ def split_selectors(values: Sequence[str] | None) -> list[str]:
     if not values:
         return list(DEFAULT_TASKS)
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+ALL_TASKS = "*"
+
+
+def parse_scorers(values: Sequence[str] | None) -> dict[str, str]:
+    """`--scorer NAME` (every generation task) and `--scorer TASK=NAME` (one task) as {task or '*': name}."""
+    out: dict[str, str] = {}
+    for value in values or []:
+        task, sep, name = value.partition("=")
+        task, name = (task.strip(), name.strip()) if sep else (ALL_TASKS, value.strip())
+        if not name or not task:
+            raise SteerEvalError(f"--scorer {value!r}: give NAME or TASK=NAME, e.g. --scorer refusal")
+        if task in out:
+            raise SteerEvalError(f"--scorer names two scorers for {'every task' if task == ALL_TASKS else task}")
+        out[task] = name
+    return out

@@ -24,6 +24,7 @@ from steer_eval.run.prepare import Prepared
 from steer_eval.run.provenance import manifest
 from steer_eval.run.records import item_record, question_of
 from steer_eval.run.store import RunStore, stores_under
+from steer_eval.run.textscore import add_text_scores
 from steer_eval.steering.interventions import Intervention, interventions_from_vector
 
 FEWSHOT_SEED = 1234  # lm-eval's default few-shot sampler seed, offset by --seed
@@ -109,10 +110,10 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
     managers: dict[tuple[int, int], Any] = {}
 
     def group_of(cell: Cell):
-        return (cell.task.name, cell.fewshot, cell.option_order, cell.option_orders)
+        return (cell.task.name, cell.fewshot, cell.option_order, cell.option_orders, cell.arm)
 
     with _quiet_lm_eval():
-        for (task_name, shots, order, orders), cells in groupby(todo, key=group_of):
+        for (task_name, shots, order, orders, arm), cells in groupby(todo, key=group_of):
             if (order, orders) not in managers:
                 managers[order, orders] = TaskManager(
                     include_path=paths,
@@ -121,7 +122,11 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
                 )
             loaded = managers[order, orders].load([task_name])
             task = loaded["tasks"][task_name]
-            task.set_config(key="num_fewshot", value=shots)
+            if arm is not None and arm.kind == "prompt":
+                # the instruction before every prompt: lm-eval's `description` (the system message under a chat
+                # template), which it glues to the prompt as is, so the task's own delimiter follows it
+                task.set_config(key="description", value=arm.text + (task.config.fewshot_delimiter or "\n\n"))
+            task.set_config(key="num_fewshot", value=arm.shots if arm is not None and arm.kind == "fewshot" else shots)
             task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)
             cells = list(cells)
             keys = [cell_key(prepared, cell) for cell in cells]
@@ -140,9 +145,10 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
 
 
 def _short(cell: Cell) -> str:
+    arm = f" {cell.arm.label}" if cell.arm else ""
     if cell.vector is None:
-        return f"{cell.task.name} baseline"
-    return f"{cell.task.name} {cell.vector.label} x{cell.alpha:g}"
+        return f"{cell.task.name}{arm or ' baseline'}"
+    return f"{cell.task.name} {cell.vector.label}{arm} x{cell.alpha:g}"
 
 
 def interventions_for(prepared: Prepared, cell: Cell) -> list[Intervention]:
@@ -172,6 +178,12 @@ def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_na
     samples = sorted(out["samples"][task_name], key=lambda s: s["doc_id"])
     metrics = {k: v for k, v in out["results"][task_name].items() if isinstance(v, (int, float)) and k != "alias"}
     task, output = loaded["tasks"][task_name], cell.task.output
+    records = [
+        item_record(sample, output, cell.is_baseline, question_of(task, sample.get("doc", {}), output))
+        for sample in samples
+    ]
+    if output == "generate_until":
+        add_text_scores(records, samples, cell.task.scorer, lm)
     store.write_cell(
         cell_key(prepared, cell),
         {
@@ -181,9 +193,6 @@ def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_na
             ),
             "metrics": metrics,
             "seconds": seconds,
-            "records": [
-                item_record(sample, output, cell.is_baseline, question_of(task, sample.get("doc", {}), output))
-                for sample in samples
-            ],
+            "records": records,
         },
     )

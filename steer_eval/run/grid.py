@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass
 from itertools import product
 
+from steer_eval.run.arms import ArmRef
 from steer_eval.vocab import PositionMode
 
 CELL_FORMAT = 2
@@ -39,6 +40,8 @@ class TaskRef:
     target_is_desired: bool | None
     data: str | None = None  # a hash of the task's items (registry tasks); part of every cell's key
     orders: int = 1  # how many distinct option orders its items have (1: generation, continuation, user tasks)
+    scorer: str | None = None  # generation tasks: what reads the behaviour from the text (part of the key)
+    prompts: tuple[tuple[str, str], ...] = ()  # the instructions the registry declares for the behaviour
 
 
 @dataclass(frozen=True)
@@ -51,18 +54,23 @@ class Cell:
     layer: int | None = None
     positions: PositionMode | None = None
     option_orders: int = 1  # K: order k shows each item rotated by k * n // K (tasks/items.rotation_shift)
+    arm: ArmRef | None = None  # a rival arm (an instruction, demonstrations), alone or with the vector
 
     @property
     def is_baseline(self) -> bool:
-        return self.vector is None
+        return self.vector is None and self.arm is None
 
     def identity(
         self, model: str, revision: str | None, limit: int | None, seed: int, setup: dict | None = None
     ) -> dict:
         # K enters the key only for rotated orders: the original order is the same cell whatever K is.
         rotation = {"option_orders": self.option_orders} if self.option_order else {}
+        scorer = {"scorer": self.task.scorer} if self.task.scorer else {}  # absent: keys of earlier runs hold
+        arm = {"arm": self.arm.identity()} if self.arm else {}
         return {
             **rotation,
+            **scorer,
+            **arm,
             "format": CELL_FORMAT,
             "model": model,
             "revision": revision,
@@ -94,6 +102,8 @@ class Cell:
             "layer": self.layer,
             "positions": None if self.positions is None else self.positions.value,
         }
+        if self.arm is not None:
+            out["arm"] = asdict(self.arm)
         return out
 
 
@@ -108,21 +118,42 @@ class VectorPlan:
     alphas: list[float]
 
 
-def plan(tasks: list[TaskRef], vectors: list[VectorPlan], fewshot: list[int], option_orders: int) -> list[Cell]:
+def plan(
+    tasks: list[TaskRef],
+    vectors: list[VectorPlan],
+    fewshot: list[int],
+    option_orders: int,
+    arms: dict[str, list[ArmRef]] | None = None,
+) -> list[Cell]:
     """Baselines first (every vector cell is compared with one), then vector cells, grouped so that cells
     sharing a task, few-shot count and option order run together. A task gets at most as many option orders
     as its items have distinct ones (`TaskRef.orders`): a rotation that repeats another would be computed
-    twice, and one that changes nothing (generation, continuation layout) is no control."""
+    twice, and one that changes nothing (generation, continuation layout) is no control. A task's rival
+    arms (run/arms.py) follow its cells at the first few-shot setting and the original option order: each arm
+    alone, and each prompt arm with every vector (not the placebos) at every strength."""
     cells: list[Cell] = []
-    for task, shots in product(tasks, fewshot):
-        orders = orders_for(task, option_orders)
-        for order in range(orders):
-            cells.append(Cell(task, shots, order, option_orders=orders))
+    for task in tasks:
+        for shots in fewshot:
+            orders = orders_for(task, option_orders)
+            for order in range(orders):
+                cells.append(Cell(task, shots, order, option_orders=orders))
+                for vector in vectors:
+                    for alpha, layer, mode in _settings(vector):
+                        cells.append(Cell(task, shots, order, vector.ref, alpha, layer, mode, orders))
+        for arm in (arms or {}).get(task.name, []):
+            cells.append(Cell(task, fewshot[0], 0, arm=arm))
+            if arm.kind != "prompt":
+                continue
             for vector in vectors:
-                steered = [a for a in dict.fromkeys(map(float, vector.alphas)) if a != 0.0]  # 0 is the baseline
-                for alpha, layer, mode in product(steered, vector.layers, vector.modes):
-                    cells.append(Cell(task, shots, order, vector.ref, alpha, layer, mode, orders))
+                if vector.ref.control_of is None:
+                    for alpha, layer, mode in _settings(vector):
+                        cells.append(Cell(task, fewshot[0], 0, vector.ref, alpha, layer, mode, arm=arm))
     return cells
+
+
+def _settings(vector: VectorPlan) -> list[tuple[float, int | None, PositionMode | None]]:
+    steered = [a for a in dict.fromkeys(map(float, vector.alphas)) if a != 0.0]  # 0 is the baseline
+    return list(product(steered, vector.layers, vector.modes))
 
 
 def orders_for(task: TaskRef, option_orders: int) -> int:

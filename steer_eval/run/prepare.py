@@ -11,8 +11,10 @@ from pathlib import Path
 
 from steer_eval.errors import SteerEvalError
 from steer_eval.models import model_path
-from steer_eval.run.config import RunConfig
+from steer_eval.run.arms import DECLARED, task_arms
+from steer_eval.run.config import ALL_TASKS, RunConfig
 from steer_eval.run.grid import Cell, TaskRef, VectorPlan, VectorRef, orders_for, plan
+from steer_eval.scoring import get_scorer
 from steer_eval.steering.model_map import ModelMap
 from steer_eval.strengths import SELECTED, resolve
 from steer_eval.tasks.items import distinct_option_orders
@@ -86,7 +88,14 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
         singles = [(p.ref, p.layers) for p in plans if p.ref.control_of is None]
         plans.append(_combination(singles, vectors, modes, config, notes))
     tasks, warnings = resolve_tasks(config)
-    cells = plan(tasks, plans, config.fewshot, config.option_orders)
+    tasks = with_scorers(tasks, config.scorers)
+    arms = {task.name: task_arms(task.prompts, config.prompt_arms, config.fewshot_arms) for task in tasks}
+    if any(name == DECLARED for name, _ in config.prompt_arms) and not any(task.prompts for task in tasks):
+        raise SteerEvalError(
+            "--prompt-arm declared: none of these tasks declares an instruction (`steer-eval tasks` shows which "
+            "do); give one with --prompt-arm NAME=TEXT"
+        )
+    cells = plan(tasks, plans, config.fewshot, config.option_orders, arms)
     notes = warnings + notes + option_order_notes(tasks, config)
     return Prepared(config, path, model_map, vectors, tasks, cells, notes, plans, selections)
 
@@ -213,7 +222,7 @@ def resolve_tasks(config: RunConfig) -> tuple[list[TaskRef], list[str]]:
         splits = spec.load(config.data_dir)  # raises TaskError naming the missing files
         refs.append(
             TaskRef(lmeval_name(spec), spec.name, spec.kind, spec.family, spec.output, spec.target_is_desired,
-                    data_hash(splits), distinct_option_orders(splits.get("test", [])))
+                    data_hash(splits), distinct_option_orders(splits.get("test", [])), spec.scorer, spec.prompts)
         )  # fmt: skip
     warnings: list[str] = []
     if theirs:
@@ -222,6 +231,29 @@ def resolve_tasks(config: RunConfig) -> tuple[list[TaskRef], list[str]]:
     if not refs:
         raise TaskError("no tasks selected")
     return list(dict.fromkeys(refs)), warnings
+
+
+def with_scorers(tasks: list[TaskRef], chosen: dict[str, str]) -> list[TaskRef]:
+    """Each generation task with the scorer `--scorer` names for it (else its declared one), every scorer
+    checked (loaded, reached) before any generation starts."""
+    from dataclasses import replace
+
+    known = {task.name for task in tasks} | {task.registry for task in tasks if task.registry}
+    stray = sorted(set(chosen) - known - {ALL_TASKS})
+    if stray:
+        raise SteerEvalError(f"--scorer names task(s) {', '.join(stray)}, which this run does not have")
+    out = []
+    for task in tasks:
+        name = chosen.get(task.registry or "", chosen.get(task.name, chosen.get(ALL_TASKS, task.scorer)))
+        if task.output != "generate_until":
+            if (task.registry or task.name) in chosen or task.name in chosen:
+                raise SteerEvalError(f"--scorer: {task.name} is not a generation task; only generated text is scored")
+            out.append(task)
+            continue
+        out.append(replace(task, scorer=name))
+    for name in sorted({task.scorer for task in out if task.scorer} | set(chosen.values())):
+        get_scorer(name).check()  # an unknown scorer, a model that does not load: one line, nothing computed
+    return out
 
 
 def data_hash(splits: dict) -> str:

@@ -75,6 +75,8 @@ def item_record(sample: dict, output_type: str, with_text: bool = False, questio
         if choices and output_type != "generate_until":
             record["choices"] = choices
     if output_type == "generate_until":
+        if with_text:
+            record["prompt"] = record["text"]  # the report shows it beside the texts written after it
         responses = sample.get("filtered_resps") or sample.get("resps") or [""]
         text = responses[0]
         while isinstance(text, (list, tuple)):

@@ -7,7 +7,7 @@ All edits are out of place. The vector is cast to the activation's device and dt
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -24,6 +24,9 @@ class Intervention:
     positions: PositionMode = PositionMode.ALL
     bias: torch.Tensor | None = None  # clamp only: the clamp acts on (a - bias)
     label: str = ""
+    # which rows of the batch it acts on (bool [batch]; None: all): a generation sweep runs several settings
+    # in one batch, each on its own rows (steering/generation.py)
+    rows: torch.Tensor | None = None
     _cast: dict[tuple[torch.device, torch.dtype], tuple] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -58,7 +61,14 @@ class Intervention:
         else:  # ABLATE
             projection = (a * unit).sum(dim=-1, keepdim=True)
             new = a - self.alpha * projection * unit
+        if self.rows is not None:
+            rows = self.rows.to(a.device).view(-1, *([1] * (a.ndim - 1)))
+            mask = rows if mask is None else mask & rows
         return new if mask is None else torch.where(mask, new, a)
+
+    def on_rows(self, rows: torch.Tensor) -> Intervention:
+        """The same intervention acting only on the batch rows where `rows` is True."""
+        return replace(self, rows=rows.to(torch.bool))
 
     def _on(self, like: torch.Tensor) -> tuple:
         slot = (like.device, like.dtype)

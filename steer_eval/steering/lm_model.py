@@ -4,7 +4,7 @@ runner and the plain `lm_eval --model steer-eval --model_args pretrained=...,vec
 The model is loaded once; interventions and strengths are swapped in place (`set_interventions`,
 `set_alpha`, `steering()`), so a sweep is one model load. Log-likelihood scoring is our own batch loop
 (same sorting, batching and padding as lm-eval's) because steering positions must know where each
-request's prompt ends; generation wraps lm-eval's `_model_generate` with the prompt layout.
+request's prompt ends; generation (steering/generation.py) wraps lm-eval's with the prompt layout.
 
 Sweeps (`plan_sweep` / `use_setting`): settings announced together are scored together, one unsteered
 pass per batch and a replay of the blocks from each setting's first steered block (prefix.py, sweep.py).
@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from steer_eval.errors import SteerEvalError
 from steer_eval.steering.batching import cpu_batch_size, probe_batch_size
+from steer_eval.steering.generation import SteeredGeneration
 from steer_eval.steering.hooks import Steerer
 from steer_eval.steering.interventions import Intervention
 from steer_eval.steering.loading import load_interventions
@@ -40,7 +41,7 @@ Request = tuple[tuple[str, str] | None, list[int], list[int]]
 
 
 @register_model("steer-eval")
-class SteerEvalLM(HFLM):
+class SteerEvalLM(SteeredGeneration, HFLM):
     """HFLM plus interventions. Extra model_args: `vectors` (paths separated by ';'), `alpha` (overrides
     every vector's default strength), `positions` (overrides every vector's position mode), `layer`
     (which layer of a per-layer vector acts; default: the file's chosen layer), and
@@ -139,9 +140,6 @@ class SteerEvalLM(HFLM):
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
         return super().loglikelihood(requests, disable_tqdm=disable_tqdm or self.quiet)
-
-    def generate_until(self, requests, disable_tqdm: bool = False):
-        return super().generate_until(requests, disable_tqdm=disable_tqdm or self.quiet)
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
         # Rolling windows arrive in many small calls that a sweep could not serve from one another.
@@ -371,15 +369,6 @@ class SteerEvalLM(HFLM):
             else:
                 logits = self._forward_logits(inputs)
             F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
-
-    # ---- generation ------------------------------------------------------------------------------
-
-    def _model_generate(self, context: torch.Tensor, max_length: int, stop: list[str], **generation_kwargs):
-        mask = generation_kwargs.get("attention_mask")
-        if mask is None:
-            mask = torch.ones_like(context)
-        with self.steerer.active(SequenceLayout.for_generation(mask)):
-            return super()._model_generate(context, max_length, stop, **generation_kwargs)
 
     def _model_call(
         self, inps: torch.Tensor, attn_mask: torch.Tensor | None = None, labels: torch.Tensor | None = None

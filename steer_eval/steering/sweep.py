@@ -1,6 +1,9 @@
 """The bookkeeping of a sweep: many settings (strengths, vectors, layers, the unsteered baseline) scored
 on the same log-likelihood requests in one pass over the batches.
 
+Generation sweeps keep texts instead: the first cell's generation requests are answered for every setting
+at once (each setting on its own rows of a batch: steering/generation.py), and later cells are served here.
+
 The runner announces the settings of a task's cells (`SteerEvalLM.plan_sweep`), then evaluates the cells
 one by one through lm-eval as usual. The first cell's requests are scored for every setting at once (one
 unsteered pass per batch, then a replay from each setting's first steered block: see prefix.py); the
@@ -18,6 +21,7 @@ import numpy as np
 from steer_eval.steering.interventions import Intervention
 
 RequestKey = tuple[tuple[int, ...], tuple[int, ...]]
+TextKey = tuple[str, str]  # (context, generation settings as sorted JSON)
 
 
 def request_key(context: Sequence[int], continuation: Sequence[int]) -> RequestKey:
@@ -32,6 +36,7 @@ class Sweep:
     served: set[Hashable] = field(default_factory=set)
     _index: dict[RequestKey, int] = field(default_factory=dict)
     _scores: dict[Hashable, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _texts: dict[Hashable, dict[TextKey, str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, settings: Mapping[Hashable, Sequence[Intervention]]) -> Sweep:
@@ -62,3 +67,15 @@ class Sweep:
         self.served.add(setting)
         positions = [self._index[key] for key in keys]
         return [(float(logliks[p]), bool(greedy[p])) for p in positions]
+
+    def store_texts(self, setting: Hashable, texts: Mapping[TextKey, str]) -> None:
+        self._texts.setdefault(setting, {}).update(texts)
+
+    def serve_texts(self, setting: Hashable, keys: list[TextKey]) -> list[str] | None:
+        """The stored generations of `setting` for these requests (then forgotten), or None if any is missing."""
+        stored = self._texts.get(setting, {})
+        if any(key not in stored for key in keys):
+            return None
+        self._texts.pop(setting)
+        self.served.add(setting)
+        return [stored[key] for key in keys]

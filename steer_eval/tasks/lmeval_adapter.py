@@ -23,7 +23,7 @@ PREFIX = "se_"
 
 
 def lmeval_name(spec: TaskSpec) -> str:
-    return spec.name if "demo" in spec.groups else PREFIX + spec.name
+    return spec.name if spec.own_yaml else PREFIX + spec.name  # the demo's tasks keep their own names
 
 
 def mc_row(item: MCItem) -> dict[str, Any]:
@@ -125,6 +125,21 @@ def refusal_results(doc: dict, results: list) -> dict[str, Any]:
     return {"acc": float(refused == (doc["reference"] == "refuse")), "refusal_rate": float(refused)}
 
 
+def scored_results(doc: dict, results: list) -> dict[str, Any]:
+    """A generation scored by the scorer its row names (`scorer`): lm-eval's own table of a generation task.
+    steer-eval's runner scores the texts itself (run/textscore.py) and records the missing ones."""
+    from steer_eval.scoring import get_scorer
+
+    value = get_scorer(doc["scorer"]).score(results[0], doc.get("reference", ""))
+    return {"score": value}
+
+
+def mean_scored(values: list) -> float:
+    """The mean over the texts the scorer could score (unscorable ones are missing, not 0)."""
+    scored = [v for v in values if v is not None]
+    return sum(scored) / len(scored) if scored else float("nan")
+
+
 # ---- YAML ---------------------------------------------------------------------------------------------
 
 
@@ -197,7 +212,7 @@ def registry_groups() -> dict[str, list[TaskSpec]]:
     members: dict[str, list[TaskSpec]] = {}
     for spec in all_tasks().values():
         for group in spec.groups:
-            if group != "demo":
+            if not spec.own_yaml:
                 members.setdefault(group, []).append(spec)
     return members
 
@@ -240,7 +255,9 @@ from steer_eval.tasks.lmeval_adapter import (  # noqa: F401
     dataset,
     gsm8k_results,
     mc_results,
+    mean_scored,
     refusal_results,
+    scored_results,
 )
 '''
 
@@ -248,7 +265,7 @@ from steer_eval.tasks.lmeval_adapter import (  # noqa: F401
 def expected_files(root: Path) -> dict[Path, str]:
     files: dict[Path, str] = {}
     for spec in all_tasks().values():
-        if "demo" in spec.groups:
+        if spec.own_yaml:
             continue  # the demo tasks have their own hand-written YAML under tasks/demo
         files[root / spec.kind / f"{lmeval_name(spec)}.yaml"] = render_yaml(spec)
     for kind in ("behavior", "intelligence"):

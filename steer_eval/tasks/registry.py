@@ -43,6 +43,10 @@ class TaskSpec:
     output: str = "multiple_choice"  # or "generate_until"
     groups: tuple[str, ...] = ()  # lm-eval groups the task belongs to (besides kind and family)
     hub: HubSource | None = None  # where users with network get the data when they give no local folder
+    scorer: str | None = None  # generation tasks: the scorer that reads the behaviour from the text (scoring/)
+    # behaviour tasks: instructions that ask for the behaviour, (name, text): the rival prompt arms (run/arms.py)
+    prompts: tuple[tuple[str, str], ...] = ()
+    own_yaml: bool = False  # its lm-eval YAML is hand-written (the demo's, under tasks/demo) and keeps its name
 
     @property
     def builtin(self) -> bool:

@@ -7,5 +7,7 @@ from steer_eval.tasks.lmeval_adapter import (  # noqa: F401
     dataset,
     gsm8k_results,
     mc_results,
+    mean_scored,
     refusal_results,
+    scored_results,
 )

@@ -25,3 +25,27 @@ def sentiment_mc(**kwargs):
     from steer_eval.tasks.lmeval_adapter import dataset
 
     return dataset("demo_sentiment_mc", **kwargs)
+
+
+def mood_gen(**kwargs):
+    from steer_eval.demo.generation_tasks import demo_generation_dataset
+
+    return demo_generation_dataset("demo_mood_gen", **kwargs)
+
+
+def honesty_gen(**kwargs):
+    from steer_eval.demo.generation_tasks import demo_generation_dataset
+
+    return demo_generation_dataset("demo_honesty_gen", **kwargs)
+
+
+def scored_results(doc, results):
+    from steer_eval.tasks.lmeval_adapter import scored_results as score
+
+    return score(doc, results)
+
+
+def mean_scored(values):
+    from steer_eval.tasks.lmeval_adapter import mean_scored as mean
+
+    return mean(values)

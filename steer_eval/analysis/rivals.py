@@ -1,0 +1,77 @@
+"""Does a vector beat just asking the model? Each vector cell against the best rival arm on the same task
+(run/arms.py: an instruction, demonstrations), paired item by item: the rival is the arm alone whose cell
+gives the most of the wanted behaviour, and the comparison is the vector's score minus the rival's on the
+same prompts (McNemar / bootstrap for 0/1 scores, t / Wilcoxon for graded ones)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from steer_eval.analysis.effects import desired_sign
+from steer_eval.analysis.load import CellData, check_paired
+from steer_eval.analysis.stats import paired_effect
+
+
+def is_arm_alone(cell: CellData) -> bool:
+    return cell.arm is not None and cell.vector_sha is None
+
+
+def rival_rows(cells: list[CellData], rng: np.random.Generator, settings) -> dict[str, dict[str, Any]]:
+    """By vector cell key: its best rival arm and the paired difference from it."""
+    rivals: dict[tuple, CellData] = {}
+    for cell in filter(is_arm_alone, cells):
+        wanted = desired_sign(cell) * np.nanmean(cell.correct) if (~np.isnan(cell.correct)).any() else -np.inf
+        best = rivals.get(cell.group)
+        if best is None or wanted > desired_sign(best) * np.nanmean(best.correct):
+            rivals[cell.group] = cell
+    out = {}
+    for cell in cells:
+        rival = rivals.get(cell.group)
+        if rival is None or cell.vector is None or cell.arm is not None or cell.control_of is not None:
+            continue
+        check_paired(rival, cell)
+        both = ~np.isnan(cell.correct) & ~np.isnan(rival.correct)
+        if not both.any():
+            continue
+        effect = paired_effect(rival.correct[both], cell.correct[both], rng, settings.bootstrap, settings.level)
+        out[cell.key] = {
+            "rival": rival.vector,
+            "rival_steered": effect.baseline,
+            "vs_rival_delta": effect.delta,
+            "vs_rival_ci_low": effect.ci_low,
+            "vs_rival_ci_high": effect.ci_high,
+            "vs_rival_p": effect.p_value,
+        }
+    return out
+
+
+def rival_sentences(effects: pd.DataFrame) -> list[str]:
+    """Per vector and task with a rival arm: the vector's validation-selected cell (or, where it recorded none,
+    its strongest cell, picked after the fact and said so) against the rival."""
+    if "vs_rival_delta" not in effects:
+        return []
+    rows = effects[effects["vs_rival_delta"].notna() & ~effects["is_control"] & (effects["option_order"] == 0)]
+    lines = []
+    for (task, vector), group in rows.groupby(["task", "vector"], sort=False):
+        picked = group[group["selected"].fillna(False).astype(bool)] if "selected" in group else group.iloc[:0]
+        how = "at its selected strength"
+        if picked.empty:
+            strongest = (group["desired_sign"] * group["delta"]).idxmax()
+            picked, how = group.loc[[strongest]], "at its strongest cell (picked after the fact)"
+        row = picked.iloc[0]
+        sign = row["desired_sign"]
+        low, high = sorted((sign * row["vs_rival_ci_low"], sign * row["vs_rival_ci_high"]))
+        interval = f"{100 * sign * row['vs_rival_delta']:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}]"
+        if low > 0:
+            answer = f"beats {row['rival']} by {interval}"
+        elif high < 0:
+            answer = f"does worse than {row['rival']}: {interval}"
+        else:
+            answer = f"no detectable difference from {row['rival']} ({interval})"
+        lines.append(
+            f"{vector} {how} ({row['alpha']:g}) on {task}: {row['steered']:.3f} vs {row['rival_steered']:.3f}: {answer}"
+        )
+    return lines

@@ -1,0 +1,154 @@
+"""Steered generation for `SteerEvalLM` (a mixin over lm-eval's HFLM): lm-eval's generation with the prompt
+layout the position modes need, generation sweeps, and the unsteered log-likelihood of generated text.
+
+A generation sweep answers every announced setting of a task's cells (strengths, vectors, the baseline) in
+the same batches: each prompt of a batch is repeated once per setting, and each setting's interventions act
+only on its own rows, so one `generate` call with the KV cache decodes them all instead of one call per
+strength. Later cells are served from the sweep. Sorting, padding, stop sequences and post-processing follow
+lm-eval's `generate_until`, so a sweep's texts are the ones a cell on its own gets (tests compare them).
+Decoding is greedy unless the task asks for sampling; sampled decoding in a sweep draws each setting's rows
+from one generator seeded per batch, so settings do not share random draws with their own separate runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs, postprocess_generated_text
+from tqdm import tqdm
+
+from steer_eval.steering.positions import SequenceLayout
+from steer_eval.steering.sweep import TextKey
+
+SETTINGS_PER_PASS = 8  # settings decoded together: a batch holds batch_size x this many rows at most
+
+
+def text_key(args: tuple) -> TextKey:
+    context, gen_kwargs = args[0], args[1] if len(args) > 1 else {}
+    return context, json.dumps(gen_kwargs, sort_keys=True, default=str)
+
+
+class SteeredGeneration:
+    """Generation methods of `SteerEvalLM`; expects its `steerer`, `_sweep`, `_setting` and HFLM's API."""
+
+    generation_sweep = True  # False: each cell generates on its own (the bench's comparison, a fallback)
+
+    def generate_until(self, requests, disable_tqdm: bool = False):
+        disable = disable_tqdm or self.quiet
+        if self._sweep is None or self._setting is None or not self.generation_sweep:
+            return super().generate_until(requests, disable_tqdm=disable)
+        keys = [text_key(request.args) for request in requests]
+        served = self._sweep.serve_texts(self._setting, keys)
+        if served is None:
+            self._generate_sweep([request.args for request in requests], disable)
+            served = self._sweep.serve_texts(self._setting, keys)
+        return served
+
+    def _model_generate(self, context: torch.Tensor, max_length: int, stop: list[str], **generation_kwargs):
+        mask = generation_kwargs.get("attention_mask")
+        if mask is None:
+            mask = torch.ones_like(context)
+        with self.steerer.active(SequenceLayout.for_generation(mask)):
+            return super()._model_generate(context, max_length, stop, **generation_kwargs)
+
+    # ---- sweeps ----------------------------------------------------------------------------------
+
+    def _generation_batch_size(self) -> int:
+        size = self.batch_size
+        return int(self._detect_batch_size() if str(size).startswith("auto") else size)
+
+    def _generate_sweep(self, args: Sequence[tuple], disable: bool) -> None:
+        """Generate `args` (lm-eval's (context, gen_kwargs) pairs) under every pending setting; store the texts."""
+        settings = self._sweep.pending()
+        unique = {text_key(arg): arg for arg in args}  # one generation per distinct request
+        by_kwargs: dict[str, list[tuple]] = {}
+        for (_, kwargs), arg in unique.items():
+            by_kwargs.setdefault(kwargs, []).append(arg)
+        batch = self._generation_batch_size()
+        per_pass = max(1, SETTINGS_PER_PASS)
+        show = (not disable or self.item_progress) and self.rank == 0
+        progress = tqdm(
+            total=len(unique) * len(settings),
+            disable=not show,
+            desc=f"Generations x {len(settings)} settings",
+            leave=not self.item_progress,
+        )
+        current = self.steerer.interventions
+        try:
+            for group in by_kwargs.values():
+                group.sort(key=lambda arg: (-len(self.tok_encode(arg[0])), arg[0]))  # lm-eval's order
+                for start in range(0, len(group), batch):
+                    chunk = group[start : start + batch]
+                    for first in range(0, len(settings), per_pass):
+                        part = settings[first : first + per_pass]
+                        texts = self._generate_rows(chunk, [ivs for _, ivs in part])
+                        for s, (setting, _) in enumerate(part):
+                            rows = texts[s * len(chunk) : (s + 1) * len(chunk)]
+                            self._sweep.store_texts(setting, {text_key(a): t for a, t in zip(chunk, rows, strict=True)})
+                        progress.update(len(chunk) * len(part))
+        finally:
+            self.steerer.set_interventions(current)
+            progress.close()
+
+    def _generate_rows(self, chunk: list[tuple], settings: list[list]) -> list[str]:
+        """One generate call: the chunk's prompts once per setting, setting s on rows s*n .. (s+1)*n - 1."""
+        contexts = [arg[0] for arg in chunk]
+        kwargs = normalize_gen_kwargs(dict(chunk[0][1]), self.max_gen_toks)
+        eos = self.tok_decode(self.eot_token_id, skip_special_tokens=False)
+        until = handle_stop_sequences(kwargs.pop("until", None), eos=eos)
+        max_gen_toks = kwargs.pop("max_gen_toks")
+        encoded, mask = self.tok_batch_encode(
+            contexts, left_truncate_len=self.max_length - max_gen_toks, truncation=self.truncation
+        )
+        n, copies = len(contexts), len(settings)
+        tagged = []
+        for s, interventions in enumerate(settings):
+            rows = torch.zeros(n * copies, dtype=torch.bool)
+            rows[s * n : (s + 1) * n] = True
+            tagged += [intervention.on_rows(rows) for intervention in interventions]
+        self.steerer.set_interventions(tagged)
+        context = encoded.repeat(copies, 1).to(self.device)
+        max_length = kwargs.pop("max_length", context.shape[1] + max_gen_toks)
+        out = self._model_generate(
+            context=context, attention_mask=mask.repeat(copies, 1).to(self.device), stop=until,
+            max_length=max_length, **kwargs,
+        )  # fmt: skip
+        texts = []
+        for row in out.tolist():
+            tokens = row[context.shape[1] :]
+            think = self.think_end_token
+            if isinstance(think, int) and think in tokens:
+                tokens = tokens[len(tokens) - tokens[::-1].index(think) :]
+            text = self.tok_decode(tokens)
+            if isinstance(think, int):
+                text = text.lstrip()
+            texts.append(
+                postprocess_generated_text(
+                    generation=text, stop=until, think_end_token=think if isinstance(think, str) else None
+                )
+            )
+        return texts
+
+    # ---- the unsteered likelihood of a text ------------------------------------------------------
+
+    @contextmanager
+    def unsteered(self) -> Iterator[None]:
+        """No interventions and no sweep serving inside the block; both come back afterwards."""
+        interventions, setting = self.steerer.interventions, self._setting
+        self.steerer.set_interventions([])
+        self._setting = None
+        try:
+            yield
+        finally:
+            self.steerer.set_interventions(interventions)
+            self._setting = setting
+
+    def continuation_nll(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """Mean negative log-likelihood per token of each (context, text)'s text under the unsteered model:
+        the fluency cost of what a steered model wrote, measured by the model it was steered from."""
+        requests = [((context, text), *self._encode_pair(context, text)) for context, text in pairs]
+        with self.unsteered():
+            scores = self._loglikelihood_tokens(requests, disable_tqdm=True)
+        return [-loglik / max(len(request[2]), 1) for (loglik, _), request in zip(scores, requests, strict=True)]

@@ -1,0 +1,195 @@
+"""Generation cells end to end on the demo model: a sweep generates every setting in shared batches and gets
+the texts each setting gets on its own; a run of the demo's generation tasks finds the planted mood and style
+pushes by the rule scorers (beyond their placebos), leaves the other behaviour alone at moderate strength, and
+records a fluency cost that grows with strength; the rival arms (the world's own instruction, demonstrations,
+the vector with the instruction) are judged in the same table, and each vector is compared with asking."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from lm_eval.api.instance import Instance
+
+from steer_eval.demo.model import DemoRecipe
+from steer_eval.demo.run import planted_vector
+from steer_eval.run.config import RunConfig
+from steer_eval.run.main import run
+from steer_eval.steering.interventions import interventions_from_vector
+from steer_eval.steering.lm_model import SteerEvalLM
+from steer_eval.tasks import load_split
+from steer_eval.vectors.format import save_vector
+from steer_eval.vocab import PositionMode
+
+GEN = {"until": ["user :", "note :"], "max_gen_toks": 8, "do_sample": False}
+
+
+@pytest.fixture(scope="module")
+def demo_lm(demo_dir: Path) -> SteerEvalLM:
+    lm = SteerEvalLM(pretrained=str(demo_dir), device="cpu", batch_size=16)
+    lm.quiet = True
+    return lm
+
+
+def _requests(n: int = 40) -> list[Instance]:
+    prompts = [item.prompt for item in load_split("demo_mood_gen", "test")[:n]]
+    return [Instance("generate_until", {}, (p, GEN), i) for i, p in enumerate(prompts)]
+
+
+def test_a_generation_sweep_gets_each_settings_own_texts_in_fewer_calls(demo_lm: SteerEvalLM, monkeypatch) -> None:
+    vector = planted_vector("mood", DemoRecipe())
+    settings = {
+        alpha: interventions_from_vector(vector, alpha=alpha, positions=PositionMode.GENERATED) if alpha else []
+        for alpha in (0.0, -1.0, 0.5, 1.0, 2.0)
+    }
+    requests = _requests()
+    calls = []
+    original = type(demo_lm)._model_generate
+
+    def counted(self, context, *args, **kwargs):
+        calls.append(context.shape[0])
+        return original(self, context, *args, **kwargs)
+
+    monkeypatch.setattr(type(demo_lm), "_model_generate", counted)
+    alone = {}
+    for alpha, interventions in settings.items():
+        with demo_lm.steering(interventions):
+            alone[alpha] = demo_lm.generate_until(requests)
+    separate_calls, calls[:] = len(calls), []
+    demo_lm.plan_sweep(settings)
+    swept = {}
+    try:
+        for alpha in settings:
+            demo_lm.use_setting(alpha)
+            swept[alpha] = demo_lm.generate_until(requests)
+    finally:
+        demo_lm.end_sweep()
+    assert swept == alone
+    assert len({tuple(texts) for texts in alone.values()}) > 2, "the strengths must change the texts"
+    assert len(calls) * len(settings) == separate_calls and max(calls) == 5 * 16, "one call answers 5 settings"
+
+
+def test_the_unsteered_model_finds_its_own_text_likely_and_degenerate_text_not(demo_lm: SteerEvalLM) -> None:
+    prompt = load_split("demo_mood_gen", "test")[0].prompt
+    own = demo_lm.generate_until([Instance("generate_until", {}, (prompt, GEN), 0)])[0]
+    nll_own, nll_degenerate = demo_lm.continuation_nll([(prompt, " " + own), (prompt, " silly silly silly silly")])
+    assert nll_own < 1.0 < 5 * nll_own < nll_degenerate
+    with demo_lm.steering(interventions_from_vector(planted_vector("mood", DemoRecipe()), alpha=4.0)):
+        assert demo_lm.continuation_nll([(prompt, " " + own)]) == [nll_own], "measured unsteered, whatever is set"
+
+
+@pytest.fixture(scope="module")
+def generation_run(demo_dir: Path, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("generation-run")
+    paths = []
+    for behaviour in ("mood", "style"):
+        path = folder / f"planted-{behaviour}.safetensors"
+        save_vector(planted_vector(behaviour, DemoRecipe()), path)
+        paths.append(path)
+    config = RunConfig(
+        model="demo", vectors=paths, tasks=["demo_generation"], alphas=[0.5, 1.0, 2.0],
+        positions=[PositionMode.GENERATED],
+        controls=["random"], device="cpu", batch_size="64", output=folder / "run",
+        prompt_arms=[("declared", "")], fewshot_arms=[3],
+    )  # fmt: skip
+    run(config, progress=False)
+    return folder / "run"
+
+
+def _cell(effects: pd.DataFrame, task: str, vector: str, alpha: float) -> pd.Series:
+    rows = effects[(effects.task == task) & (effects.vector == vector) & (effects.alpha == alpha)]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+@pytest.mark.parametrize(
+    "task, vector", [("demo_mood_gen", "planted-mood.safetensors"), ("demo_honesty_gen", "planted-style.safetensors")]
+)
+def test_the_rule_scorer_finds_each_planted_push_beyond_its_placebo(generation_run: Path, task, vector) -> None:
+    effects = pd.read_csv(generation_run / "effects.csv")
+    row = _cell(effects, task, vector, 1.0)
+    assert row.verdict == "helps" and row.delta > 0.3 and row.vs_placebo_ci_low > 0.2
+    assert row.judge_missing == 0 and row.scorer == {"demo_mood_gen": "demo_mood"}.get(task, "demo_honesty")
+    controls = effects[effects.is_control & effects.task.isin(["demo_mood_gen", "demo_honesty_gen"])]
+    # steering every generated position, the placebo is not quite null (the world's robustness to random pushes
+    # is trained where the reply is decided, not on the words before it): it moves the mood by up to 12 points,
+    # never up, and far less than the planted push (docs/demo.md)
+    assert (controls.verdict != "helps").all() and controls.delta.abs().max() <= min(0.15, row.delta / 2)
+
+
+def test_the_fluency_cost_grows_with_strength_and_the_other_behaviour_stays(generation_run: Path) -> None:
+    effects = pd.read_csv(generation_run / "effects.csv")
+    costs = [_cell(effects, "demo_mood_gen", "planted-mood.safetensors", a).fluency_nll_delta for a in (0.5, 1.0)]
+    assert 0 < costs[0] < costs[1]
+    assert _cell(effects, "demo_honesty_gen", "planted-mood.safetensors", 0.5).delta == 0
+    assert _cell(effects, "demo_honesty_gen", "planted-mood.safetensors", 1.0).delta == 0
+
+
+def test_generation_cells_keep_texts_scores_and_fluency_and_their_key_names_the_scorer(generation_run: Path) -> None:
+    manifest = json.loads((generation_run / "manifest.json").read_text())
+    cells = [json.loads(p.read_text()) for p in (generation_run / "cells").glob("*.json")]
+    generation = [c for c in cells if c["cell"]["task"]["output"] == "generate_until"]
+    assert generation and all(c["cell"]["task"]["scorer"] in ("demo_mood", "demo_honesty") for c in generation)
+    record = next(c for c in generation if c["cell"]["task"]["name"] == "demo_mood_gen")["records"][0]
+    assert {"text", "score", "nll", "distinct2", "words"} <= set(record) and record["text"].startswith("it was")
+    assert all(c["identity"].get("scorer") in ("demo_mood", "demo_honesty") for c in generation)
+    assert len(manifest["grid"]["cells"]) == len(cells)
+
+
+def test_prompting_and_demonstrations_are_rival_arms_in_the_same_table(generation_run: Path) -> None:
+    effects = pd.read_csv(generation_run / "effects.csv")
+    mood = effects[effects.task == "demo_mood_gen"]
+    labels = set(mood.vector)
+    assert {"prompt:happy", "fewshot:3", "planted-mood.safetensors+prompt:happy"} <= labels
+    asking = mood[mood.vector == "prompt:happy"].iloc[0]
+    # the world's tag decides the mood outright: asking helps as much as the planted push at strength 1
+    assert asking.verdict == "helps" and asking.arm == "prompt:happy" and asking.delta > 0.3
+    vector = _cell(effects, "demo_mood_gen", "planted-mood.safetensors", 1.0)
+    assert vector.rival in ("prompt:happy", "fewshot:3") and vector.vs_rival_ci_low <= 0 <= vector.vs_rival_ci_high
+    weak = _cell(effects, "demo_mood_gen", "planted-mood.safetensors", 0.5)
+    assert weak.vs_rival_ci_high < 0, "at 0.5 the vector does worse than asking"
+    honest = effects[(effects.task == "demo_honesty_gen") & (effects.vector == "prompt:honest")].iloc[0]
+    assert honest.verdict == "helps"
+    summary = json.loads((generation_run / "results.json").read_text())
+    assert summary["verdict_counts"]
+
+
+def test_the_summary_answers_whether_a_vector_beats_asking(generation_run: Path) -> None:
+    from steer_eval.analysis.api import analyze
+    from steer_eval.analysis.summary import plain_words
+
+    words = plain_words(analyze(generation_run))
+    assert "against asking the model" in words
+    line = next(s for s in words.splitlines() if s.strip().startswith("planted-mood.safetensors at"))
+    assert "demo_mood_gen" in line and ("no detectable difference" in line or "beats" in line or "worse" in line)
+    assert "prompt:happy: helps demo_mood_gen (" in words, "an instruction has no strength to report"
+
+
+def test_the_report_shows_the_steered_texts_and_the_tradeoff(generation_run: Path, tmp_path: Path) -> None:
+    from steer_eval.report.build import build_report
+
+    html = build_report(generation_run, tmp_path / "report.html").read_text()
+    section = html[html.index("<h2>Free text</h2>") : html.index("<h2>Examples of flipped")]
+    assert 'alt="behaviour change against fluency cost over strengths"' in section
+    assert "user : how was the" in section and "it was" in section and "unsteered" in section
+    assert "planted-mood.safetensors" in section and "prompt:happy" in section
+
+
+def test_a_classifier_scorer_replaces_the_declared_one_and_its_graded_scores_are_paired(
+    demo_dir: Path, classifier_dir: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "planted-mood.safetensors"
+    save_vector(planted_vector("mood", DemoRecipe()), path)
+    scorer = f"classifier:{classifier_dir}:positive"
+    config = RunConfig(
+        model="demo", vectors=[path], tasks=["demo_mood_gen"], alphas=[1.0], positions=[PositionMode.GENERATED],
+        device="cpu", batch_size="64", output=tmp_path / "run", limit=30, scorers={"demo_mood_gen": scorer},
+    )  # fmt: skip
+    run(config, progress=False)
+    row = pd.read_csv(tmp_path / "run" / "effects.csv").iloc[0]
+    assert row.scorer == scorer and row.judge_missing == 0 and row.n == 30
+    assert 0 < row.baseline < 1 and row.baseline not in (0.0, 1.0) and row.delta != 0
+    cell = json.loads(next((tmp_path / "run" / "cells").glob("*.json")).read_text())
+    assert cell["identity"]["scorer"] == scorer
