@@ -68,6 +68,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "refusal, classifier:MODEL:LABEL; repeatable",
     )
     run.add_argument(
+        "--judge-url",
+        help="an OpenAI-compatible endpoint (vLLM, `transformers serve`) for the judge:MODEL scorers of this run, "
+        "e.g. http://localhost:8000/v1 (default: run the judge model locally)",
+    )
+    run.add_argument(
         "--fewshot-arm", help="rival arms of K demonstrations of the behaviour from the train split, e.g. 3 or 1,5"
     )
     run.add_argument("--limit", type=int, help="at most N test items per task (quick runs)")
@@ -124,6 +129,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         parse_positions,
         parse_scorers,
         split_selectors,
+        with_judge_url,
     )
     from steer_eval.run.main import run
     from steer_eval.strengths import parse_strengths
@@ -145,7 +151,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         controls=parse_list(args.controls, str, "--controls", "random") or [],
         combine=args.combine,
         prompt_arms=parse_prompt_arms(args.prompt_arm),
-        scorers=parse_scorers(args.scorer),
+        scorers=with_judge_url(parse_scorers(args.scorer), args.judge_url),
         fewshot_arms=parse_list(args.fewshot_arm, int, "--fewshot-arm", "3") or [],
         limit=args.limit,
         seed=args.seed,

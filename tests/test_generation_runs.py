@@ -71,11 +71,42 @@ def test_a_generation_sweep_gets_each_settings_own_texts_in_fewer_calls(demo_lm:
     assert len(calls) * len(settings) == separate_calls and max(calls) == 5 * 16, "one call answers 5 settings"
 
 
+def test_a_sweep_of_other_actions_and_vectors_keeps_each_setting_on_its_own_rows(demo_lm: SteerEvalLM) -> None:
+    """Settings that are not one vector's additions (a clamp, two vectors together) are not merged: each acts,
+    in its order, on its own rows, and the texts are still each setting's own."""
+    from dataclasses import replace
+
+    from steer_eval.vocab import Action
+
+    mood, style = (planted_vector(b, DemoRecipe()) for b in ("mood", "style"))
+    generated = PositionMode.GENERATED
+    clamp = [replace(i, action=Action.CLAMP) for i in interventions_from_vector(mood, -40.0, generated)]
+    settings = {
+        "clamp": clamp,
+        "both": interventions_from_vector(mood, 1.0, generated) + interventions_from_vector(style, -1.0, generated),
+        "none": [],
+    }
+    requests = _requests(24)
+    alone = {}
+    for key, interventions in settings.items():
+        with demo_lm.steering(interventions):
+            alone[key] = demo_lm.generate_until(requests)
+    demo_lm.plan_sweep(settings)
+    try:
+        swept = {}
+        for key in settings:
+            demo_lm.use_setting(key)
+            swept[key] = demo_lm.generate_until(requests)
+    finally:
+        demo_lm.end_sweep()
+    assert swept == alone and alone["clamp"] != alone["none"]
+
+
 def test_the_unsteered_model_finds_its_own_text_likely_and_degenerate_text_not(demo_lm: SteerEvalLM) -> None:
     prompt = load_split("demo_mood_gen", "test")[0].prompt
     own = demo_lm.generate_until([Instance("generate_until", {}, (prompt, GEN), 0)])[0]
     nll_own, nll_degenerate = demo_lm.continuation_nll([(prompt, " " + own), (prompt, " silly silly silly silly")])
-    assert nll_own < 1.0 < 5 * nll_own < nll_degenerate
+    assert nll_own < 1.0 and nll_degenerate > max(2.0, 5 * nll_own)
     with demo_lm.steering(interventions_from_vector(planted_vector("mood", DemoRecipe()), alpha=4.0)):
         assert demo_lm.continuation_nll([(prompt, " " + own)]) == [nll_own], "measured unsteered, whatever is set"
 
@@ -147,9 +178,10 @@ def test_prompting_and_demonstrations_are_rival_arms_in_the_same_table(generatio
     # the world's tag decides the mood outright: asking helps as much as the planted push at strength 1
     assert asking.verdict == "helps" and asking.arm == "prompt:happy" and asking.delta > 0.3
     vector = _cell(effects, "demo_mood_gen", "planted-mood.safetensors", 1.0)
-    assert vector.rival in ("prompt:happy", "fewshot:3") and vector.vs_rival_ci_low <= 0 <= vector.vs_rival_ci_high
+    assert vector.rival == "prompt:happy" and vector.vs_rival_ci_low <= 0 <= vector.vs_rival_ci_high
     weak = _cell(effects, "demo_mood_gen", "planted-mood.safetensors", 0.5)
     assert weak.vs_rival_ci_high < 0, "at 0.5 the vector does worse than asking"
+    assert _cell(effects, "demo_honesty_gen", "planted-style.safetensors", 1.0).rival == "prompt:honest"
     honest = effects[(effects.task == "demo_honesty_gen") & (effects.vector == "prompt:honest")].iloc[0]
     assert honest.verdict == "helps"
     summary = json.loads((generation_run / "results.json").read_text())

@@ -116,6 +116,11 @@ def fluency_rows(baseline: CellData, steered: CellData) -> dict[str, float]:
         if both.any():
             out[f"{name}_baseline"] = float(b[both].mean())
             out[f"{name}_delta"] = float((s[both] - b[both]).mean())
+    for name, b in baseline.judged.items():  # a judge's ratings of relevance, fluency and overall
+        s = steered.judged.get(name)
+        both = ~np.isnan(b) & ~np.isnan(s) if s is not None else np.zeros(len(b), dtype=bool)
+        if both.any():
+            out[f"{name}_delta"] = float((s[both] - b[both]).mean())
     if "fluency_nll_delta" in out:
         both = ~np.isnan(baseline.nll) & ~np.isnan(steered.nll)
         if both.sum() > 1:

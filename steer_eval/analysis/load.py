@@ -12,6 +12,8 @@ import numpy as np
 from steer_eval.errors import SteerEvalError
 from steer_eval.run.store import RunStore
 
+JUDGE_RATINGS = ("relevance", "judge_fluency", "judge_overall")  # what a judge rates beside the behaviour
+
 
 @dataclass
 class CellData:
@@ -49,6 +51,7 @@ class CellData:
     distinct: np.ndarray | None = None  # distinct-2
     words: np.ndarray | None = None  # length in words
     texts: list[str] | None = None  # what the model wrote, per item
+    judged: dict[str, np.ndarray] = field(default_factory=dict)  # a judge's other ratings (0-1): relevance, ...
 
     @property
     def group(self) -> tuple[str, int, int]:
@@ -103,6 +106,7 @@ def _cell(key: str, content: dict) -> CellData:
             data.correct = column("score")  # the behaviour measure of a generation cell is its scorer's
         data.nll, data.distinct, data.words = column("nll"), column("distinct2"), column("words")
         data.texts = [str(r.get("text", "")) for r in records]
+        data.judged = {name: column(name) for name in JUDGE_RATINGS if name in records[0]}
     if records and "condition" in records[0]:
         data.bbq = {
             "condition": np.array([r.get("condition", "") for r in records]),

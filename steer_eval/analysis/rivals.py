@@ -1,7 +1,8 @@
-"""Does a vector beat just asking the model? Each vector cell against the best rival arm on the same task
-(run/arms.py: an instruction, demonstrations), paired item by item: the rival is the arm alone whose cell
-gives the most of the wanted behaviour, and the comparison is the vector's score minus the rival's on the
-same prompts (McNemar / bootstrap for 0/1 scores, t / Wilcoxon for graded ones)."""
+"""Does a vector beat just asking the model? Each vector cell against the rival arm of the same task
+(run/arms.py: an instruction, demonstrations), paired item by item: the vector's score minus the arm's on the
+same prompts (McNemar / bootstrap for 0/1 scores, t / Wilcoxon for graded ones). The rival is fixed before
+any result is seen, never picked as the best on the test items: the first prompt arm the run was given, else
+its first few-shot arm. The comparison is not corrected across cells (a reader's question, not a verdict)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from steer_eval.analysis.effects import desired_sign
 from steer_eval.analysis.load import CellData, check_paired
 from steer_eval.analysis.stats import paired_effect
 
@@ -20,12 +20,11 @@ def is_arm_alone(cell: CellData) -> bool:
 
 
 def rival_rows(cells: list[CellData], rng: np.random.Generator, settings) -> dict[str, dict[str, Any]]:
-    """By vector cell key: its best rival arm and the paired difference from it."""
+    """By vector cell key: its rival arm and the paired difference from it."""
     rivals: dict[tuple, CellData] = {}
-    for cell in filter(is_arm_alone, cells):
-        wanted = desired_sign(cell) * np.nanmean(cell.correct) if (~np.isnan(cell.correct)).any() else -np.inf
-        best = rivals.get(cell.group)
-        if best is None or wanted > desired_sign(best) * np.nanmean(best.correct):
+    for cell in filter(is_arm_alone, cells):  # grid order: the prompt arms as given, then the few-shot arms
+        first = rivals.get(cell.group)
+        if first is None or (first.arm.startswith("fewshot:") and cell.arm.startswith("prompt:")):
             rivals[cell.group] = cell
     out = {}
     for cell in cells:

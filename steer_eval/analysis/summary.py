@@ -37,7 +37,8 @@ def plain_words(analysis: Analysis, top: int = 3) -> str:
     lines += ["vector by vector:", *(f"  {sentence}" for sentence in vector_sentences(effects))]
     rivals = rival_sentences(effects)
     if rivals:  # the question users ask first: does the vector beat just asking the model?
-        lines += ["against asking the model (the best rival arm on the same prompts):", *(f"  {s}" for s in rivals)]
+        heading = "against asking the model (the first prompt arm, else the first few-shot arm, on the same prompts):"
+        lines += [heading, *(f"  {s}" for s in rivals)]
     for verdict, title in (("helps", "helps"), ("hurts", "hurts"), ("artifact", "option-order artifact")):
         chosen = mine[mine["verdict"] == verdict]
         if chosen.empty:

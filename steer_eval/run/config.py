@@ -133,3 +133,13 @@ def parse_scorers(values: Sequence[str] | None) -> dict[str, str]:
             raise SteerEvalError(f"--scorer names two scorers for {'every task' if task == ALL_TASKS else task}")
         out[task] = name
     return out
+
+
+def with_judge_url(scorers: dict[str, str], url: str | None) -> dict[str, str]:
+    """`--judge-url URL`: every `judge:MODEL` scorer of the run asks the endpoint (`judge:MODEL@URL`)."""
+    if not url:
+        return scorers
+    judges = {task: name for task, name in scorers.items() if name.startswith("judge:") and "@" not in name}
+    if not judges:
+        raise SteerEvalError("--judge-url needs a judge to send there: add --scorer judge:MODEL (or TASK=judge:MODEL)")
+    return {**scorers, **{task: f"{name}@{url}" for task, name in judges.items()}}

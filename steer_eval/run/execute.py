@@ -112,35 +112,38 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
     def group_of(cell: Cell):
         return (cell.task.name, cell.fewshot, cell.option_order, cell.option_orders, cell.arm)
 
-    with _quiet_lm_eval():
-        for (task_name, shots, order, orders, arm), cells in groupby(todo, key=group_of):
-            if (order, orders) not in managers:
-                managers[order, orders] = TaskManager(
-                    include_path=paths,
-                    include_defaults=user_tasks,
-                    metadata={"option_order": order, "option_orders": orders},
-                )
-            loaded = managers[order, orders].load([task_name])
-            task = loaded["tasks"][task_name]
-            if arm is not None and arm.kind == "prompt":
-                # the instruction before every prompt: lm-eval's `description` (the system message under a chat
-                # template), which it glues to the prompt as is, so the task's own delimiter follows it
-                task.set_config(key="description", value=arm.text + (task.config.fewshot_delimiter or "\n\n"))
-            task.set_config(key="num_fewshot", value=arm.shots if arm is not None and arm.kind == "fewshot" else shots)
-            task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)
-            cells = list(cells)
-            keys = [cell_key(prepared, cell) for cell in cells]
-            lm.plan_sweep({key: interventions_for(prepared, cell) for key, cell in zip(keys, cells, strict=True)})
-            try:
-                for key, cell in zip(keys, cells, strict=True):
-                    bar.set_postfix_str(_short(cell), refresh=False)
-                    lm.use_setting(key)
-                    _run_cell(prepared, store, lm, evaluate, loaded, task_name, cell)
-                    counts["computed"] += 1
-                    bar.update(1)
-            finally:
-                lm.end_sweep()
-    bar.close()
+    try:  # the bar ends its line even when a cell fails, so the error that follows stands on its own line
+        with _quiet_lm_eval():
+            for (task_name, shots, order, orders, arm), cells in groupby(todo, key=group_of):
+                if (order, orders) not in managers:
+                    managers[order, orders] = TaskManager(
+                        include_path=paths,
+                        include_defaults=user_tasks,
+                        metadata={"option_order": order, "option_orders": orders},
+                    )
+                loaded = managers[order, orders].load([task_name])
+                task = loaded["tasks"][task_name]
+                if arm is not None and arm.kind == "prompt":
+                    # the instruction before every prompt: lm-eval's `description` (the system message under a chat
+                    # template), which it glues to the prompt as is, so the task's own delimiter follows it
+                    task.set_config(key="description", value=arm.text + (task.config.fewshot_delimiter or "\n\n"))
+                demonstrations = arm.shots if arm is not None and arm.kind == "fewshot" else shots
+                task.set_config(key="num_fewshot", value=demonstrations)
+                task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)
+                cells = list(cells)
+                keys = [cell_key(prepared, cell) for cell in cells]
+                lm.plan_sweep({key: interventions_for(prepared, cell) for key, cell in zip(keys, cells, strict=True)})
+                try:
+                    for key, cell in zip(keys, cells, strict=True):
+                        bar.set_postfix_str(_short(cell), refresh=False)
+                        lm.use_setting(key)
+                        _run_cell(prepared, store, lm, evaluate, loaded, task_name, cell)
+                        counts["computed"] += 1
+                        bar.update(1)
+                finally:
+                    lm.end_sweep()
+    finally:
+        bar.close()
     return counts
 
 
@@ -183,7 +186,7 @@ def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_na
         for sample in samples
     ]
     if output == "generate_until":
-        add_text_scores(records, samples, cell.task.scorer, lm)
+        add_text_scores(records, samples, cell.task.scorer, lm, concept=cell.task.concept)
     store.write_cell(
         cell_key(prepared, cell),
         {

@@ -42,6 +42,7 @@ class TaskRef:
     orders: int = 1  # how many distinct option orders its items have (1: generation, continuation, user tasks)
     scorer: str | None = None  # generation tasks: what reads the behaviour from the text (part of the key)
     prompts: tuple[tuple[str, str], ...] = ()  # the instructions the registry declares for the behaviour
+    concept: str = ""  # the behaviour in words (the registry's desired answer): what a judge is asked about
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Cell:
         # K enters the key only for rotated orders: the original order is the same cell whatever K is.
         rotation = {"option_orders": self.option_orders} if self.option_order else {}
         scorer = {"scorer": self.task.scorer} if self.task.scorer else {}  # absent: keys of earlier runs hold
+        if self.task.scorer and self.task.scorer.startswith("judge:"):
+            scorer["concept"] = self.task.concept  # the judge is asked about it: another concept, other scores
         arm = {"arm": self.arm.identity()} if self.arm else {}
         return {
             **rotation,

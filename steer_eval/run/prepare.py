@@ -222,7 +222,8 @@ def resolve_tasks(config: RunConfig) -> tuple[list[TaskRef], list[str]]:
         splits = spec.load(config.data_dir)  # raises TaskError naming the missing files
         refs.append(
             TaskRef(lmeval_name(spec), spec.name, spec.kind, spec.family, spec.output, spec.target_is_desired,
-                    data_hash(splits), distinct_option_orders(splits.get("test", [])), spec.scorer, spec.prompts)
+                    data_hash(splits), distinct_option_orders(splits.get("test", [])), spec.scorer, spec.prompts,
+                    spec.desired)
         )  # fmt: skip
     warnings: list[str] = []
     if theirs:
@@ -290,7 +291,7 @@ def _user_tasks(names: list[str], include_path: str | None) -> tuple[list[TaskRe
             if kind.warning:
                 warnings.append(kind.warning)
             output = (manager.task_index[task_name].cfg or {}).get("output_type", "multiple_choice")
-            refs.append(TaskRef(task_name, None, kind.kind, "user", output, None))
+            refs.append(TaskRef(task_name, None, kind.kind, "user", output, None, concept=task_name))
     return refs, warnings
 
 

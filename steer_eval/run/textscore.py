@@ -29,16 +29,19 @@ def as_continuation(context: str, text: str) -> str:
     return text
 
 
-def add_text_scores(records: list[dict], samples: Sequence[dict], scorer_name: str | None, lm) -> None:
-    """Add `score`, `nll`, `distinct2` and `words` to each generation record (in place). `lm` is the
-    backend; its `continuation_nll` scores the texts with steering off."""
+def add_text_scores(
+    records: list[dict], samples: Sequence[dict], scorer_name: str | None, lm, concept: str = ""
+) -> None:
+    """Add `score` (and a judge's other ratings), `nll`, `distinct2` and `words` to each generation record (in
+    place). `lm` is the backend; its `continuation_nll` scores the texts with steering off. `concept` names the
+    task's behaviour in words (what a judge looks for)."""
     texts = [str(r.get("text", "")) for r in records]
     if scorer_name:
         scorer = get_scorer(scorer_name)
         references = [str(s.get("doc", {}).get("reference", "")) for s in samples]
-        values = scorer.score_all(texts, references, [prompt_of(s) for s in samples])
-        for record, value in zip(records, values, strict=True):
-            record["score"] = value
+        details = scorer.score_details(texts, references, [prompt_of(s) for s in samples], concept)
+        for record, detail in zip(records, details, strict=True):
+            record.update(detail)
     scorable = [i for i, t in enumerate(texts) if t.strip()]
     pairs = [(prompt_of(samples[i]), texts[i]) for i in scorable]
     nll = lm.continuation_nll([(c, as_continuation(c, t)) for c, t in pairs]) if pairs else []

@@ -37,6 +37,13 @@ class Scorer:
     ) -> list[float | None]:
         raise NotImplementedError
 
+    def score_details(
+        self, texts: Sequence[str], references: Sequence[str], prompts: Sequence[str] | None = None, concept: str = ""
+    ) -> list[dict[str, float | None]]:
+        """Per text: `score` (the behaviour score) and whatever else the scorer rates (a judge: `relevance`,
+        `judge_fluency`, `judge_overall`). `concept` says in words which behaviour the task measures."""
+        return [{"score": value} for value in self.score_all(texts, references, prompts)]
+
     def score(self, text: str, reference: str = "", prompt: str = "") -> float | None:
         return self.score_all([text], [reference], [prompt])[0]
 
@@ -72,7 +79,7 @@ def register_factory(kind: str, factory: Callable[[str, str], Scorer]) -> None:
 
 
 def _load() -> None:
-    from steer_eval.scoring import classifier, rules  # noqa: F401  (importing registers them)
+    from steer_eval.scoring import classifier, judge, rules  # noqa: F401  (importing registers them)
 
 
 def scorer_names() -> list[str]:

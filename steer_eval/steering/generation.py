@@ -19,8 +19,10 @@ import torch
 from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs, postprocess_generated_text
 from tqdm import tqdm
 
+from steer_eval.steering.interventions import Intervention
 from steer_eval.steering.positions import SequenceLayout
 from steer_eval.steering.sweep import TextKey
+from steer_eval.vocab import Action
 
 SETTINGS_PER_PASS = 8  # settings decoded together: a batch holds batch_size x this many rows at most
 
@@ -103,12 +105,7 @@ class SteeredGeneration:
             contexts, left_truncate_len=self.max_length - max_gen_toks, truncation=self.truncation
         )
         n, copies = len(contexts), len(settings)
-        tagged = []
-        for s, interventions in enumerate(settings):
-            rows = torch.zeros(n * copies, dtype=torch.bool)
-            rows[s * n : (s + 1) * n] = True
-            tagged += [intervention.on_rows(rows) for intervention in interventions]
-        self.steerer.set_interventions(tagged)
+        self.steerer.set_interventions(_row_interventions(settings, n))
         context = encoded.repeat(copies, 1).to(self.device)
         max_length = kwargs.pop("max_length", context.shape[1] + max_gen_toks)
         out = self._model_generate(
@@ -152,3 +149,27 @@ class SteeredGeneration:
         with self.unsteered():
             scores = self._loglikelihood_tokens(requests, disable_tqdm=True)
         return [-loglik / max(len(request[2]), 1) for (loglik, _), request in zip(scores, requests, strict=True)]
+
+
+def _row_interventions(settings: list[list[Intervention]], n: int) -> list[Intervention]:
+    """The interventions of `settings`, setting s acting on rows s*n .. (s+1)*n - 1. When every intervention
+    adds, additions of the same direction at the same site and positions (one vector at several strengths)
+    become one addition with a strength per row (the order of additions does not matter); otherwise each acts,
+    in its order, on its own rows only."""
+    rows_total = n * len(settings)
+    if all(i.action is Action.ADD and i.rows is None for interventions in settings for i in interventions):
+        merged: dict[tuple, tuple[Intervention, torch.Tensor]] = {}
+        for s, interventions in enumerate(settings):
+            for intervention in interventions:
+                direction = intervention.direction
+                slot = (intervention.key, intervention.positions, direction.data_ptr(), tuple(direction.shape))
+                if slot not in merged:
+                    merged[slot] = (intervention, torch.zeros(rows_total))
+                merged[slot][1][s * n : (s + 1) * n] += intervention.alpha
+        return [first.with_row_alphas(alphas) for first, alphas in merged.values()]
+    tagged = []
+    for s, interventions in enumerate(settings):
+        rows = torch.zeros(rows_total, dtype=torch.bool)
+        rows[s * n : (s + 1) * n] = True
+        tagged += [intervention.on_rows(rows) for intervention in interventions]
+    return tagged

@@ -27,6 +27,9 @@ class Intervention:
     # which rows of the batch it acts on (bool [batch]; None: all): a generation sweep runs several settings
     # in one batch, each on its own rows (steering/generation.py)
     rows: torch.Tensor | None = None
+    # add only: a strength per batch row (float [batch]) instead of `alpha`: one edit serves every strength of
+    # a generation sweep (rows of other settings get 0, which adds exactly nothing)
+    row_alpha: torch.Tensor | None = None
     _cast: dict[tuple[torch.device, torch.dtype], tuple] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -51,7 +54,8 @@ class Intervention:
     def _edit(self, a: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         vector, unit, bias = self._on(a)
         if self.action is Action.ADD:
-            new = a + self.alpha * vector
+            strength = self.alpha if self.row_alpha is None else self._row_alpha(a)
+            new = a + strength * vector
         elif self.action is Action.AU_SCALE:
             new = a + a * (self.alpha * vector)
         elif self.action is Action.CLAMP:
@@ -65,6 +69,15 @@ class Intervention:
             rows = self.rows.to(a.device).view(-1, *([1] * (a.ndim - 1)))
             mask = rows if mask is None else mask & rows
         return new if mask is None else torch.where(mask, new, a)
+
+    def _row_alpha(self, like: torch.Tensor) -> torch.Tensor:
+        return self.row_alpha.to(like.device, like.dtype).view(-1, *([1] * (like.ndim - 1)))
+
+    def with_row_alphas(self, alphas: torch.Tensor) -> Intervention:
+        """This add intervention with a strength per batch row."""
+        if self.action is not Action.ADD:
+            raise ValueError("only an add intervention takes a strength per row")
+        return replace(self, row_alpha=alphas.to(torch.float32))
 
     def on_rows(self, rows: torch.Tensor) -> Intervention:
         """The same intervention acting only on the batch rows where `rows` is True."""
