@@ -34,6 +34,23 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def _panels(count: int, height: float):
+    """A grid of up to three panels a row, one per task."""
+    columns = min(3, count)
+    lines = (count + columns - 1) // columns
+    return plt.subplots(lines, columns, figsize=(4.2 * columns, height * lines), squeeze=False)
+
+
+def _finish(fig, axes, used: int) -> str:
+    """Blank the unused panels, one legend under the grid, and the PNG."""
+    for ax in list(axes.flat)[used:]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=2, fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def _label(row) -> str:
     layer = "" if pd.isna(row["layer"]) else f" L{int(row['layer'])}"
     return f"{row['vector']}{layer} x{row['alpha']:g}"
@@ -99,9 +116,7 @@ def dose_curves(effects: pd.DataFrame) -> str | None:
     if rows.empty:
         return None
     tasks = list(dict.fromkeys(rows["task"]))[:MAX_PANELS]
-    columns = min(3, len(tasks))
-    lines = (len(tasks) + columns - 1) // columns
-    fig, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.2 * lines), squeeze=False)
+    fig, axes = _panels(len(tasks), 3.2)
     for ax, task in zip(axes.flat, tasks, strict=False):
         subset = rows[rows["task"] == task]
         for (vector, layer, positions, fewshot), series in subset.groupby(
@@ -124,12 +139,7 @@ def dose_curves(effects: pd.DataFrame) -> str | None:
         ax.set_title(task, fontsize=9)
         ax.set_xlabel("strength")
         ax.set_ylabel("change, points")
-    for ax in list(axes.flat)[len(tasks) :]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=2, fontsize=7, frameon=False)
-    fig.tight_layout()
-    return _png(fig)
+    return _finish(fig, axes, len(tasks))
 
 
 def steerability(item_slopes: dict) -> str | None:
@@ -173,9 +183,7 @@ def tradeoff(effects: pd.DataFrame) -> str | None:
     if rows.empty:
         return None
     tasks = list(dict.fromkeys(rows["task"]))[:MAX_PANELS]
-    columns = min(3, len(tasks))
-    lines = (len(tasks) + columns - 1) // columns
-    fig, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.4 * lines), squeeze=False)
+    fig, axes = _panels(len(tasks), 3.4)
     for ax, task in zip(axes.flat, tasks, strict=False):
         subset = rows[rows["task"] == task]
         for (vector, layer, positions), series in subset.groupby(["vector", "layer", "positions"], dropna=False):
@@ -197,9 +205,4 @@ def tradeoff(effects: pd.DataFrame) -> str | None:
         ax.set_title(task, fontsize=9)
         ax.set_xlabel("fluency cost (NLL per token, nats)")
         ax.set_ylabel("behaviour change, points")
-    for ax in list(axes.flat)[len(tasks) :]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=2, fontsize=7, frameon=False)
-    fig.tight_layout()
-    return _png(fig)
+    return _finish(fig, axes, len(tasks))
