@@ -68,6 +68,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "refusal, classifier:MODEL:LABEL; repeatable",
     )
     run.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        help="generations per prompt of a generation task: 1 (default) decodes greedily, N samples N texts at "
+        "--temperature, scored per prompt as their mean",
+    )
+    run.add_argument("--temperature", type=float, default=1.0, help="sampling temperature with --samples N (1.0)")
+    run.add_argument(
         "--judge-url",
         help="an OpenAI-compatible endpoint (vLLM, `transformers serve`) for the judge:MODEL scorers of this run, "
         "e.g. http://localhost:8000/v1 (default: run the judge model locally)",
@@ -152,6 +160,8 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         combine=args.combine,
         prompt_arms=parse_prompt_arms(args.prompt_arm),
         scorers=with_judge_url(parse_scorers(args.scorer), args.judge_url),
+        samples=args.samples,
+        temperature=args.temperature,
         fewshot_arms=parse_list(args.fewshot_arm, int, "--fewshot-arm", "3") or [],
         limit=args.limit,
         seed=args.seed,

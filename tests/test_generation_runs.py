@@ -225,3 +225,48 @@ def test_a_classifier_scorer_replaces_the_declared_one_and_its_graded_scores_are
     assert 0 < row.baseline < 1 and row.baseline not in (0.0, 1.0) and row.delta != 0
     cell = json.loads(next((tmp_path / "run" / "cells").glob("*.json")).read_text())
     assert cell["identity"]["scorer"] == scorer
+
+
+def test_sampled_generation_scores_each_prompt_by_the_mean_of_its_draws(demo_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "planted-mood.safetensors"
+    save_vector(planted_vector("mood", DemoRecipe()), path)
+
+    def config(output: str, samples: int) -> RunConfig:
+        return RunConfig(
+            model="demo", vectors=[path], tasks=["demo_mood_gen"], alphas=[1.0], positions=[PositionMode.GENERATED],
+            device="cpu", batch_size="64", output=tmp_path / output, limit=40, samples=samples, seed=3,
+        )  # fmt: skip
+
+    run(config("sampled", 4), progress=False)
+    cells = [json.loads(p.read_text()) for p in (tmp_path / "sampled" / "cells").glob("*.json")]
+    assert all(c["decoding"] == {"samples": 4, "temperature": 1.0} for c in cells)
+    records = [r for c in cells for r in c["records"]]
+    assert all(len(r["texts"]) == 4 and len(r["scores"]) == 4 for r in records)
+    assert all(r["score"] == pytest.approx(sum(r["scores"]) / 4) for r in records if None not in r["scores"])
+    assert any(len(set(r["texts"])) > 1 for r in records), "sampling must draw different texts"
+    row = pd.read_csv(tmp_path / "sampled" / "effects.csv").iloc[0]
+    assert row.verdict == "helps" and row.delta > 0.2
+    run(config("again", 4), progress=False)  # seeded: the same draws
+    again = [json.loads(p.read_text()) for p in (tmp_path / "again" / "cells").glob("*.json")]
+    assert sorted(c["records"][0]["texts"] for c in again) == sorted(c["records"][0]["texts"] for c in cells)
+    run(config("greedy", 1), progress=False)  # greedy is another measurement: other cell keys
+    greedy = {p.name for p in (tmp_path / "greedy" / "cells").glob("*.json")}
+    assert greedy.isdisjoint(p.name for p in (tmp_path / "sampled" / "cells").glob("*.json"))
+
+
+def test_a_sweep_serves_each_draw_of_a_sampled_request_once(demo_lm: SteerEvalLM) -> None:
+    sampled = {**GEN, "do_sample": True, "temperature": 1.5}
+    prompt = load_split("demo_mood_gen", "test")[0].prompt
+    requests = [Instance("generate_until", {}, (prompt, sampled), 0)] * 6  # lm-eval's repeats: one request, 6 asks
+    vector = planted_vector("mood", DemoRecipe())
+    settings = {0.0: [], 1.0: interventions_from_vector(vector, alpha=1.0, positions=PositionMode.GENERATED)}
+    demo_lm.plan_sweep(settings)
+    try:
+        texts = {}
+        for alpha in settings:
+            demo_lm.use_setting(alpha)
+            texts[alpha] = demo_lm.generate_until(requests)
+    finally:
+        demo_lm.end_sweep()
+    assert all(len(v) == 6 for v in texts.values())
+    assert len(set(texts[0.0]) | set(texts[1.0])) > 2, "six draws per setting, not one text repeated"

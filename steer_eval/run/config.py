@@ -32,6 +32,8 @@ class RunConfig:
     prompt_arms: list[tuple[str, str]] = field(default_factory=list)  # (name, instruction); ("declared", "")
     fewshot_arms: list[int] = field(default_factory=list)  # demonstrations per few-shot arm
     scorers: dict[str, str] = field(default_factory=dict)  # generation task (or "*": all) -> scorer name
+    samples: int = 1  # generations per prompt: 1 decodes greedily, more sample at `temperature`
+    temperature: float = 1.0
     limit: int | None = None
     seed: int = 0
     revision: str | None = None
@@ -71,6 +73,10 @@ class RunConfig:
         unknown = sorted(set(self.controls) - set(CONTROLS))
         if unknown:
             raise SteerEvalError(f"unknown control(s) {', '.join(unknown)}; controls are {', '.join(CONTROLS)}")
+        if self.samples < 1:
+            raise SteerEvalError(f"--samples must be at least 1 (got {self.samples}); 1 decodes greedily")
+        if not (self.temperature > 0 and self.temperature < float("inf")):
+            raise SteerEvalError(f"--temperature must be a positive number (got {self.temperature})")
         from steer_eval.run.arms import check_fewshot_arms
 
         check_fewshot_arms(self.fewshot_arms)

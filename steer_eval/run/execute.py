@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
 
+import torch
 from tqdm import tqdm
 
 from steer_eval.run.grid import Cell
@@ -30,14 +31,26 @@ from steer_eval.steering.interventions import Intervention, interventions_from_v
 FEWSHOT_SEED = 1234  # lm-eval's default few-shot sampler seed, offset by --seed
 
 
-def setup(prepared: Prepared) -> dict:
+def setup(prepared: Prepared, cell: Cell | None = None) -> dict:
     config = prepared.config
-    return {"dtype": config.dtype, "model_args": config.model_args}
+    out = {"dtype": config.dtype, "model_args": config.model_args}
+    decoding = decoding_of(prepared, cell)
+    if decoding:  # sampled generation is another measurement; greedy keeps the keys runs always had
+        out["decoding"] = decoding
+    return out
+
+
+def decoding_of(prepared: Prepared, cell: Cell | None) -> dict:
+    """How a generation cell decodes when it does not decode greedily: samples per prompt and temperature."""
+    config = prepared.config
+    if cell is None or cell.task.output != "generate_until" or config.samples <= 1:
+        return {}
+    return {"samples": config.samples, "temperature": config.temperature}
 
 
 def cell_key(prepared: Prepared, cell: Cell) -> str:
     config = prepared.config
-    return cell.key(config.model, config.revision, config.limit, config.seed, setup(prepared))
+    return cell.key(config.model, config.revision, config.limit, config.seed, setup(prepared, cell))
 
 
 def load_lm(prepared: Prepared):
@@ -129,8 +142,14 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
                     task.set_config(key="description", value=arm.text + (task.config.fewshot_delimiter or "\n\n"))
                 demonstrations = arm.shots if arm is not None and arm.kind == "fewshot" else shots
                 task.set_config(key="num_fewshot", value=demonstrations)
-                task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)
                 cells = list(cells)
+                decoding = decoding_of(prepared, cells[0])
+                if decoding:  # N draws per prompt (lm-eval's repeats), seeded by the run's --seed
+                    kwargs = {**(task.config.generation_kwargs or {}), "do_sample": True}
+                    task.set_config(key="generation_kwargs", value={**kwargs, "temperature": decoding["temperature"]})
+                    task.set_config(key="repeats", value=decoding["samples"])
+                    torch.manual_seed(config.seed)
+                task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)
                 keys = [cell_key(prepared, cell) for cell in cells]
                 lm.plan_sweep({key: interventions_for(prepared, cell) for key, cell in zip(keys, cells, strict=True)})
                 try:
@@ -196,6 +215,7 @@ def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_na
             ),
             "metrics": metrics,
             "seconds": seconds,
+            "decoding": decoding_of(prepared, cell) or {"greedy": True},
             "records": records,
         },
     )

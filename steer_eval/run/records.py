@@ -61,6 +61,17 @@ def question_of(task, doc: dict, output_type: str) -> str | None:
     return question_hash(str(text), [str(c) for c in choices])
 
 
+def _generations(sample: dict) -> list[str]:
+    """Every text generated for the document: lm-eval's raw responses hold all draws of a sampled request
+    (its default filter keeps only the first)."""
+    responses = sample.get("resps") or sample.get("filtered_resps") or [""]
+    first = responses[0] if responses else ""
+    if isinstance(first, (list, tuple)):
+        texts = [t[0] if isinstance(t, (list, tuple)) and t else t for t in first]
+        return [str(t) for t in texts] or [""]
+    return [str(first)]
+
+
 def item_record(sample: dict, output_type: str, with_text: bool = False, question: str | None = None) -> dict[str, Any]:
     doc = sample.get("doc", {})
     record: dict[str, Any] = {
@@ -77,11 +88,10 @@ def item_record(sample: dict, output_type: str, with_text: bool = False, questio
     if output_type == "generate_until":
         if with_text:
             record["prompt"] = record["text"]  # the report shows it beside the texts written after it
-        responses = sample.get("filtered_resps") or sample.get("resps") or [""]
-        text = responses[0]
-        while isinstance(text, (list, tuple)):
-            text = text[0] if text else ""
-        record.update(text=str(text), correct=_correct(sample, ("exact_match", "acc")))
+        texts = _generations(sample)
+        record.update(text=texts[0], correct=_correct(sample, ("exact_match", "acc")))
+        if len(texts) > 1:  # --samples N: every draw (the first is `text`), scored as their mean
+            record["texts"] = texts
         if "refusal_rate" in sample:
             record["refused"] = float(sample["refusal_rate"])
         return record

@@ -34,19 +34,28 @@ def add_text_scores(
 ) -> None:
     """Add `score` (and a judge's other ratings), `nll`, `distinct2` and `words` to each generation record (in
     place). `lm` is the backend; its `continuation_nll` scores the texts with steering off. `concept` names the
-    task's behaviour in words (what a judge looks for)."""
-    texts = [str(r.get("text", "")) for r in records]
+    task's behaviour in words (what a judge looks for). With several draws per prompt (`texts`), every draw is
+    scored and each value is the mean over the draws that have one (`scores` keeps the draws' own)."""
+    draws = [[str(t) for t in r.get("texts") or [r.get("text", "")]] for r in records]
+    flat = [(i, text) for i, texts in enumerate(draws) for text in texts]  # (item, text) for every draw
+    prompts = [prompt_of(s) for s in samples]
+    per_draw: list[dict] = [{} for _ in flat]
     if scorer_name:
         scorer = get_scorer(scorer_name)
-        references = [str(s.get("doc", {}).get("reference", "")) for s in samples]
-        details = scorer.score_details(texts, references, [prompt_of(s) for s in samples], concept)
-        for record, detail in zip(records, details, strict=True):
-            record.update(detail)
-    scorable = [i for i, t in enumerate(texts) if t.strip()]
-    pairs = [(prompt_of(samples[i]), texts[i]) for i in scorable]
-    nll = lm.continuation_nll([(c, as_continuation(c, t)) for c, t in pairs]) if pairs else []
-    by_item = dict(zip(scorable, nll, strict=True))
-    for i, (record, text) in enumerate(zip(records, texts, strict=True)):
-        record["nll"] = by_item.get(i)
-        record["distinct2"] = distinct_n(text, 2)
-        record["words"] = length_words(text)
+        references = [str(samples[i].get("doc", {}).get("reference", "")) for i, _ in flat]
+        details = scorer.score_details([t for _, t in flat], references, [prompts[i] for i, _ in flat], concept)
+        per_draw = [dict(d) for d in details]
+    scorable = [n for n, (_, text) in enumerate(flat) if text.strip()]
+    pairs = [(prompts[flat[n][0]], as_continuation(prompts[flat[n][0]], flat[n][1])) for n in scorable]
+    for n, nll in zip(scorable, lm.continuation_nll(pairs) if pairs else [], strict=True):
+        per_draw[n]["nll"] = nll
+    for n, (_, text) in enumerate(flat):
+        per_draw[n].update(distinct2=distinct_n(text, 2), words=length_words(text))
+    for i, record in enumerate(records):
+        mine = [per_draw[n] for n, (item, _) in enumerate(flat) if item == i]
+        for name in {name for d in mine for name in d}:
+            values = [d[name] for d in mine if d.get(name) is not None]
+            record[name] = sum(values) / len(values) if values else None
+        if len(mine) > 1 and scorer_name:
+            record["scores"] = [d.get("score") for d in mine]
+        record.setdefault("nll", None)

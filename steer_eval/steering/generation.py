@@ -6,8 +6,9 @@ the same batches: each prompt of a batch is repeated once per setting, and each 
 only on its own rows, so one `generate` call with the KV cache decodes them all instead of one call per
 strength. Later cells are served from the sweep. Sorting, padding, stop sequences and post-processing follow
 lm-eval's `generate_until`, so a sweep's texts are the ones a cell on its own gets (tests compare them).
-Decoding is greedy unless the task asks for sampling; sampled decoding in a sweep draws each setting's rows
-from one generator seeded per batch, so settings do not share random draws with their own separate runs."""
+Decoding is greedy unless the task asks for sampling. A greedy request is generated once however often it is
+asked; a sampled one (lm-eval's `repeats`) once per ask, every setting's rows drawing from one generator (the
+runner seeds it per sweep), so settings do not share random draws with their own separate runs."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ from steer_eval.steering.sweep import TextKey
 from steer_eval.vocab import Action
 
 SETTINGS_PER_PASS = 8  # settings decoded together: a batch holds batch_size x this many rows at most
+
+
+def _samples(args: tuple) -> bool:
+    """Whether a request samples (every ask of it is a new draw) rather than decoding greedily."""
+    kwargs = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+    return bool(kwargs.get("do_sample")) or float(kwargs.get("temperature", 0.0) or 0.0) > 0
 
 
 def text_key(args: tuple) -> TextKey:
@@ -64,15 +71,18 @@ class SteeredGeneration:
     def _generate_sweep(self, args: Sequence[tuple], disable: bool) -> None:
         """Generate `args` (lm-eval's (context, gen_kwargs) pairs) under every pending setting; store the texts."""
         settings = self._sweep.pending()
-        unique = {text_key(arg): arg for arg in args}  # one generation per distinct request
+        # one generation per distinct greedy request; a sampled request asked k times (lm-eval's `repeats`) k
+        unique = [arg for key, arg in {text_key(a): a for a in args}.items()]
+        sampled = [arg for arg in args if _samples(arg)]
+        todo = [arg for arg in unique if not _samples(arg)] + sampled
         by_kwargs: dict[str, list[tuple]] = {}
-        for (_, kwargs), arg in unique.items():
-            by_kwargs.setdefault(kwargs, []).append(arg)
+        for arg in todo:
+            by_kwargs.setdefault(text_key(arg)[1], []).append(arg)
         batch = self._generation_batch_size()
         per_pass = max(1, SETTINGS_PER_PASS)
         show = (not disable or self.item_progress) and self.rank == 0
         progress = tqdm(
-            total=len(unique) * len(settings),
+            total=len(todo) * len(settings),
             disable=not show,
             desc=f"Generations x {len(settings)} settings",
             leave=not self.item_progress,
@@ -88,7 +98,9 @@ class SteeredGeneration:
                         texts = self._generate_rows(chunk, [ivs for _, ivs in part])
                         for s, (setting, _) in enumerate(part):
                             rows = texts[s * len(chunk) : (s + 1) * len(chunk)]
-                            self._sweep.store_texts(setting, {text_key(a): t for a, t in zip(chunk, rows, strict=True)})
+                            self._sweep.store_texts(
+                                setting, [(text_key(a), t) for a, t in zip(chunk, rows, strict=True)]
+                            )
                         progress.update(len(chunk) * len(part))
         finally:
             self.steerer.set_interventions(current)

@@ -36,7 +36,7 @@ class Sweep:
     served: set[Hashable] = field(default_factory=set)
     _index: dict[RequestKey, int] = field(default_factory=dict)
     _scores: dict[Hashable, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    _texts: dict[Hashable, dict[TextKey, str]] = field(default_factory=dict)
+    _texts: dict[Hashable, dict[TextKey, list[str]]] = field(default_factory=dict)  # sampled: several per key
 
     @classmethod
     def of(cls, settings: Mapping[Hashable, Sequence[Intervention]]) -> Sweep:
@@ -68,14 +68,26 @@ class Sweep:
         positions = [self._index[key] for key in keys]
         return [(float(logliks[p]), bool(greedy[p])) for p in positions]
 
-    def store_texts(self, setting: Hashable, texts: Mapping[TextKey, str]) -> None:
-        self._texts.setdefault(setting, {}).update(texts)
+    def store_texts(self, setting: Hashable, texts: Sequence[tuple[TextKey, str]]) -> None:
+        """Keep generations of `setting`; a request asked several times (sampling) keeps one text per ask."""
+        stored = self._texts.setdefault(setting, {})
+        for key, text in texts:
+            stored.setdefault(key, []).append(text)
 
     def serve_texts(self, setting: Hashable, keys: list[TextKey]) -> list[str] | None:
-        """The stored generations of `setting` for these requests (then forgotten), or None if any is missing."""
+        """The stored generations of `setting` for these requests, in order (a key asked k times gets its k
+        texts), then forgotten; None if any is missing."""
         stored = self._texts.get(setting, {})
-        if any(key not in stored for key in keys):
+        wanted: dict[TextKey, int] = {}
+        for key in keys:
+            wanted[key] = wanted.get(key, 0) + 1
+        if any(len(stored.get(key, ())) < count for key, count in wanted.items()):
             return None
         self._texts.pop(setting)
         self.served.add(setting)
-        return [stored[key] for key in keys]
+        taken: dict[TextKey, int] = {}
+        out = []
+        for key in keys:
+            out.append(stored[key][taken.get(key, 0)])
+            taken[key] = taken.get(key, 0) + 1
+        return out
