@@ -102,3 +102,12 @@ def test_a_classifier_that_cannot_run_is_one_clear_error(classifier_dir: str, tm
         get_scorer(f"classifier:{tmp_path / 'nothing'}:positive").check()
     with pytest.raises(ScorerError, match=r"classifier:MODEL:LABEL"):
         get_scorer("classifier:no-label")
+
+
+def test_the_task_list_names_each_generation_tasks_scorer_and_instruction() -> None:
+    from steer_eval.tasks.catalog import catalog
+
+    rows = {row["name"]: row for row in catalog(selectors=["demo_generation"])}
+    assert rows["demo_mood_gen"]["scorer"] == "demo_mood" and rows["demo_mood_gen"]["output"] == "generate_until"
+    assert rows["demo_honesty_gen"]["prompts"] == [{"name": "honest", "text": "style : honest"}]
+    assert rows["demo_mood_gen"]["sizes"]["test"] == 84

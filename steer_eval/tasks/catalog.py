@@ -24,6 +24,8 @@ def catalog(
             "kind": spec.kind,
             "family": spec.family,
             "output": spec.output,
+            "scorer": spec.scorer,  # generation tasks: what reads the behaviour from the text
+            "prompts": [{"name": name, "text": text} for name, text in spec.prompts],  # rival instructions
             "desired": spec.desired,
             "target_is_desired": spec.target_is_desired,
             "licence": spec.licence,
