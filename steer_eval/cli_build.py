@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from steer_eval.errors import SteerEvalError
+from steer_eval.prompt_format import PromptFormat
 from steer_eval.vocab import PositionMode, Site
 
 METHOD_NAMES = ("caa", "pca", "pasf", "ipasa", "ipaswo", "austeer", "random")
@@ -41,6 +42,12 @@ def add_build_parser(vector_verbs) -> None:
     build.add_argument("--select-on", choices=["validation"], help="choose layer and strength on the validation split")
     build.add_argument("--strengths", help="strengths for --select-on (default 0.25,0.5,1,2,4,8,16,32)")
     build.add_argument("--positions", choices=[p.value for p in PositionMode], help="override where it applies")
+    build.add_argument(
+        "--apply-chat-template",
+        action="store_true",
+        help="read the vector on prompts shown through the model's chat template (instruct models; recorded)",
+    )
+    build.add_argument("--system-instruction", help="a system instruction before every prompt (recorded)")
     build.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, cuda:N")
     build.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16")
     build.add_argument("-o", "--output", type=Path, required=True, help="where to write the .safetensors vector")
@@ -93,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         max_items=args.max_items,
         seed=args.seed,
         batch_size=args.batch_size,
+        prompt_format=PromptFormat(args.apply_chat_template, args.system_instruction or None),
     )
     request = BuildRequest(
         spec=spec,

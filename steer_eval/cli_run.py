@@ -74,6 +74,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="generations per prompt of a generation task: 1 (default) decodes greedily, N samples N texts at "
         "--temperature, scored per prompt as their mean",
     )
+    run.add_argument(
+        "--apply-chat-template",
+        action="store_true",
+        help="show every prompt through the model's chat template (instruct models; lm-eval's option)",
+    )
+    run.add_argument("--system-instruction", help="a system instruction before every prompt (lm-eval's option)")
     run.add_argument("--temperature", type=float, default=1.0, help="sampling temperature with --samples N (1.0)")
     run.add_argument(
         "--judge-url",
@@ -129,6 +135,7 @@ def analysis_settings(args: argparse.Namespace):
 
 def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
     from steer_eval.cli_build import parse_layers
+    from steer_eval.prompt_format import PromptFormat
     from steer_eval.run.arms import parse_prompt_arms
     from steer_eval.run.config import (
         RunConfig,
@@ -162,6 +169,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         scorers=with_judge_url(parse_scorers(args.scorer), args.judge_url),
         samples=args.samples,
         temperature=args.temperature,
+        prompt_format=PromptFormat(args.apply_chat_template, args.system_instruction or None),
         fewshot_arms=parse_list(args.fewshot_arm, int, "--fewshot-arm", "3") or [],
         limit=args.limit,
         seed=args.seed,

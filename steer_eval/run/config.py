@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from steer_eval.errors import SteerEvalError
+from steer_eval.prompt_format import PromptFormat
 from steer_eval.strengths import SELECTED, Strength, check_strengths
 from steer_eval.vocab import PositionMode, parse_enum
 
@@ -33,6 +34,7 @@ class RunConfig:
     fewshot_arms: list[int] = field(default_factory=list)  # demonstrations per few-shot arm
     scorers: dict[str, str] = field(default_factory=dict)  # generation task (or "*": all) -> scorer name
     samples: int = 1  # generations per prompt: 1 decodes greedily, more sample at `temperature`
+    prompt_format: PromptFormat = field(default_factory=PromptFormat)  # plain, or the chat template (+ system)
     temperature: float = 1.0
     limit: int | None = None
     seed: int = 0

@@ -34,6 +34,8 @@ FEWSHOT_SEED = 1234  # lm-eval's default few-shot sampler seed, offset by --seed
 def setup(prepared: Prepared, cell: Cell | None = None) -> dict:
     config = prepared.config
     out = {"dtype": config.dtype, "model_args": config.model_args}
+    if not config.prompt_format.plain:  # another way of showing prompts is another measurement
+        out["prompt_format"] = config.prompt_format.describe()
     decoding = decoding_of(prepared, cell)
     if decoding:  # sampled generation is another measurement; greedy keeps the keys runs always had
         out["decoding"] = decoding
@@ -193,7 +195,11 @@ def interventions_for(prepared: Prepared, cell: Cell) -> list[Intervention]:
 def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_name: str, cell: Cell) -> None:
     """Evaluate one cell under the setting already chosen on `lm` and write it to the store."""
     start = time.perf_counter()
-    out = evaluate(lm=lm, task_dict=loaded, limit=prepared.config.limit, log_samples=True, bootstrap_iters=0)
+    shown = prepared.config.prompt_format
+    out = evaluate(
+        lm=lm, task_dict=loaded, limit=prepared.config.limit, log_samples=True, bootstrap_iters=0,
+        apply_chat_template=shown.chat_template, system_instruction=shown.system_instruction,
+    )  # fmt: skip
     seconds = time.perf_counter() - start
     if out is None:  # data parallel (accelerate launch): every rank computes, rank 0 gathers and writes
         return

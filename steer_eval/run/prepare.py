@@ -11,6 +11,7 @@ from pathlib import Path
 
 from steer_eval.errors import SteerEvalError
 from steer_eval.models import model_path
+from steer_eval.prompt_format import PromptFormat
 from steer_eval.run.arms import DECLARED, task_arms
 from steer_eval.run.config import ALL_TASKS, RunConfig
 from steer_eval.run.grid import Cell, TaskRef, VectorPlan, VectorRef, orders_for, plan
@@ -58,6 +59,9 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
     plans: list[VectorPlan] = []
     selections: dict[str, Selected] = {}
     modes: list[PositionMode | None] = list(config.positions) if config.positions else [None]
+    format_notes: list[str] = []
+    if config.prompt_format.chat_template:
+        _check_chat_template(path, config)
     for file in config.vectors:
         vector = read_vector_file(file, model_map.key_for_hookpoint)
         model_map.check_fits(vector, str(file))
@@ -69,6 +73,12 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
             vector.check_applies(str(file), layer)
         if config.combine:
             vector.check_applies(str(file))  # in the combination it acts at its own chosen layer
+        built = PromptFormat.from_record(vector.meta.extra.get("prompt_format"))
+        if built is not None and built != config.prompt_format:
+            format_notes.append(
+                f"{ref.label} was built on {built.words()} and runs here on {config.prompt_format.words()}: its "
+                "direction was read on other prompts than it is judged on (rebuild it with the run's format)"
+            )
         selected = recorded_selection(vector, str(file))
         alphas = resolve(
             config.strengths, None if selected is None else selected.alpha, config.selected_required, str(file)
@@ -96,8 +106,19 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
             "do); give one with --prompt-arm NAME=TEXT"
         )
     cells = plan(tasks, plans, config.fewshot, config.option_orders, arms)
-    notes = warnings + notes + option_order_notes(tasks, config)
+    notes = warnings + format_notes + notes + option_order_notes(tasks, config)
     return Prepared(config, path, model_map, vectors, tasks, cells, notes, plans, selections)
+
+
+def _check_chat_template(path: str, config: RunConfig) -> None:
+    """--apply-chat-template on a model whose tokenizer has none is one line before any compute."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, revision=config.revision)
+    except (OSError, ValueError):
+        return  # the run's own model loading says what is wrong with the model
+    config.prompt_format.check(tokenizer)
 
 
 def combination_layer(vector: SteeringVector) -> int | None:

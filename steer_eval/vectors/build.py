@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import nn
 
 from steer_eval.errors import SteerEvalError
+from steer_eval.prompt_format import PromptFormat
 from steer_eval.steering.model_map import ModelMap
 from steer_eval.tasks.items import MCItem, data_hash
 from steer_eval.tasks.questions import item_question_hash
@@ -39,6 +40,7 @@ class BuildSpec:
     seed: int = 0
     batch_size: int = 16
     add_special_tokens: bool = True
+    prompt_format: PromptFormat = field(default_factory=PromptFormat)  # plain, or the chat template (+ system)
 
 
 @dataclass
@@ -276,7 +278,10 @@ def build_vector(
     items = prepare_items(items, spec)
     if not items:
         raise SteerEvalError(f"task {spec.task} has no train items to build from")
-    readings = collect(model, tokenizer, items, method, spec, keys, progress)
+    # read on the prompts as the run will show them; the items' own questions are what the vector records
+    shown = spec.prompt_format.items(items, tokenizer)
+    reading = replace(spec, add_special_tokens=spec.add_special_tokens and spec.prompt_format.plain)
+    readings = collect(model, tokenizer, shown, method, reading, keys, progress)
     directions = finish(method, readings, spec, model_map)
     layers = sorted({k.layer for k in directions})
     meta = VectorMeta(
@@ -299,6 +304,7 @@ def build_vector(
             # which questions it saw, so a run can count the evaluated items it was trained on
             "trained_on": trained_on(spec.task, "train", map(item_question_hash, items)).to_json(),
             "seed": spec.seed,
+            "prompt_format": spec.prompt_format.describe(),
             **(
                 {"top_k": spec.top_k, "units_kept": sum(int((t != 0).sum()) for t in directions.values())}
                 if method.name == "austeer"

@@ -59,21 +59,22 @@ def run_build(request: BuildRequest) -> SteeringVector:
     validation = load_split(spec.task, "validation", request.data_dir) if request.select_on else None
     read_keys(ModelMap.from_config_only(model_path(request.model), revision=request.revision), method, spec)
     loaded = load_model(request.model, request.revision, request.device, request.dtype, request.progress)
+    spec.prompt_format.check(loaded.tokenizer)
     vector = build_vector(
         loaded.model, loaded.tokenizer, spec, train, request.model, request.revision, progress=request.progress
     )
     if request.positions is not None:
         vector.meta.positions = request.positions
-    if validation is not None:
+    if validation is not None:  # chosen on prompts shown as the vector was read on them
         select_on_validation(
             loaded.model,
             loaded.tokenizer,
             vector,
-            validation,
+            spec.prompt_format.items(validation, loaded.tokenizer),
             request.strengths,
             spec.batch_size,
             request.progress,
-            spec.add_special_tokens,
+            spec.add_special_tokens and spec.prompt_format.plain,
             target_is_desired=task.target_is_desired is not False,
         )
     save_vector(vector, request.output)
