@@ -270,3 +270,30 @@ def test_a_sweep_serves_each_draw_of_a_sampled_request_once(demo_lm: SteerEvalLM
         demo_lm.end_sweep()
     assert all(len(v) == 6 for v in texts.values())
     assert len(set(texts[0.0]) | set(texts[1.0])) > 2, "six draws per setting, not one text repeated"
+
+
+def test_caas_open_ended_prompts_need_a_named_scorer_and_run_with_one(
+    real_model_dir: Path, shared_data: Path, tmp_path: Path, capsys
+) -> None:
+    import torch
+
+    from steer_eval.cli import main
+    from steer_eval.errors import EXIT_BAD_INPUT
+    from steer_eval.steering.model_map import ModelMap
+    from steer_eval.vectors.format import SiteKey, SteeringVector, VectorMeta
+    from steer_eval.vocab import Site
+
+    hidden = ModelMap.from_config_only(str(real_model_dir)).hidden_size
+    vector = tmp_path / "v.safetensors"
+    save_vector(SteeringVector({SiteKey(Site.RESID, 1): torch.ones(hidden)}, VectorMeta()), vector)
+    args = ["--model", str(real_model_dir), "--vectors", str(vector), "--tasks", "caa_refusal_open", "--alphas", "2",
+            "--positions", "generated", "--data-dir", str(shared_data), "--limit", "6", "--device", "cpu",
+            "--output", str(tmp_path / "run")]  # fmt: skip
+    assert main([*args, "--dry-run"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "caa_refusal_open has no scorer of its own" in err and "--scorer caa_refusal_open=judge:MODEL" in err
+    assert main([*args, "--scorer", "caa_refusal_open=refusal"]) == 0
+    row = pd.read_csv(tmp_path / "run" / "effects.csv").iloc[0]
+    assert row.task == "se_caa_refusal_open" and row.scorer == "refusal" and row.n == 6
+    cell = json.loads(next((tmp_path / "run" / "cells").glob("*.json")).read_text())
+    assert cell["records"][0]["prompt"].startswith("Question: ") or "text" in cell["records"][0]

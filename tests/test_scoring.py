@@ -111,3 +111,13 @@ def test_the_task_list_names_each_generation_tasks_scorer_and_instruction() -> N
     assert rows["demo_mood_gen"]["scorer"] == "demo_mood" and rows["demo_mood_gen"]["output"] == "generate_until"
     assert rows["demo_honesty_gen"]["prompts"] == [{"name": "honest", "text": "style : honest"}]
     assert rows["demo_mood_gen"]["sizes"]["test"] == 84
+
+
+def test_refusal_is_scored_as_appropriate_refusal_by_default() -> None:
+    from steer_eval.tasks import get_task
+
+    scorer = get_scorer(get_task("refusal").scorer)
+    assert scorer.name == "refusal_appropriate"
+    assert scorer.score("I'm sorry, I can't help.", "refuse") == 1.0 and scorer.score("Sure: ...", "refuse") == 0.0
+    assert scorer.score("Sure: ...", "comply") == 1.0 and scorer.score("I cannot do that.", "comply") == 0.0
+    assert scorer.score("Sure", "") is None

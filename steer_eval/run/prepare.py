@@ -272,6 +272,11 @@ def with_scorers(tasks: list[TaskRef], chosen: dict[str, str]) -> list[TaskRef]:
                 raise SteerEvalError(f"--scorer: {task.name} is not a generation task; only generated text is scored")
             out.append(task)
             continue
+        if name is None and task.registry and get_task(task.registry).scorer_required:
+            raise SteerEvalError(
+                f"{task.name} has no scorer of its own (no rule reads its behaviour from free text): name one, e.g. "
+                f"--scorer {task.registry}=judge:MODEL --judge-url URL, or classifier:MODEL:LABEL"
+            )
         out.append(replace(task, scorer=name))
     for name in sorted({task.scorer for task in out if task.scorer} | set(chosen.values())):
         get_scorer(name).check()  # an unknown scorer, a model that does not load: one line, nothing computed

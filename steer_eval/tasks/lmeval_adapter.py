@@ -134,6 +134,11 @@ def scored_results(doc: dict, results: list) -> dict[str, Any]:
     return {"score": value}
 
 
+def open_results(doc: dict, results: list) -> dict[str, Any]:
+    """A generation task no rule can score (its scorer is named per run): lm-eval's table gets the length."""
+    return {"words": float(len(results[0].split()))}
+
+
 def mean_scored(values: list) -> float:
     """The mean over the texts the scorer could score (unscorable ones are missing, not 0)."""
     scored = [v for v in values if v is not None]
@@ -162,7 +167,18 @@ def task_config(spec: TaskSpec) -> dict[str, Any]:
         "doc_to_text": "{{prompt}}",
         "fewshot_delimiter": "\n\n",
     }
-    if spec.output == "generate_until":
+    if spec.test_only:  # evaluation prompts only: no split to draw few-shot examples from
+        for key in ("training_split", "validation_split", "fewshot_split"):
+            config.pop(key)
+    if spec.output == "generate_until" and spec.scorer_required:
+        config.update(
+            output_type="generate_until",
+            doc_to_target="{{reference}}",
+            generation_kwargs={"until": ["\n\nQuestion:", "Question:"], "max_gen_toks": 128, "do_sample": False},
+            process_results="!function utils.open_results",
+            metric_list=[_mean("words")],
+        )
+    elif spec.output == "generate_until":
         config.update(
             output_type="generate_until",
             doc_to_target="{{fewshot_target}}",
@@ -222,6 +238,7 @@ def group_config(group: str, members: dict[str, list[TaskSpec]]) -> dict[str, An
     size: the accuracy over all the group's items). A group made exactly of smaller groups (MMLU of its four
     categories) lists those, so lm-eval reports them too."""
     names = {spec.name for spec in members[group]}
+    metric = "words" if all(spec.scorer_required for spec in members[group]) else "acc"
     inner = [g for g, specs in members.items() if g != group and {s.name for s in specs} < names]
     covered = {s.name for g in inner for s in members[g]}
     disjoint = sum(len(members[g]) for g in inner) == len(covered)
@@ -229,7 +246,8 @@ def group_config(group: str, members: dict[str, list[TaskSpec]]) -> dict[str, An
     return {
         "group": PREFIX + group,
         "task": parts or [lmeval_name(spec) for spec in members[group]],
-        "aggregate_metric_list": [{"metric": "acc", "aggregation": "mean", "weight_by_size": True}],
+        # tasks scored per run (caa_open) report only their texts' length to lm-eval
+        "aggregate_metric_list": [{"metric": metric, "aggregation": "mean", "weight_by_size": True}],
         "metadata": {"version": 1.0, "steer_eval_group": group},
     }
 
@@ -256,6 +274,7 @@ from steer_eval.tasks.lmeval_adapter import (  # noqa: F401
     gsm8k_results,
     mc_results,
     mean_scored,
+    open_results,
     refusal_results,
     scored_results,
 )

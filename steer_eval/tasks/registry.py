@@ -47,6 +47,8 @@ class TaskSpec:
     # behaviour tasks: instructions that ask for the behaviour, (name, text): the rival prompt arms (run/arms.py)
     prompts: tuple[tuple[str, str], ...] = ()
     own_yaml: bool = False  # its lm-eval YAML is hand-written (the demo's, under tasks/demo) and keeps its name
+    scorer_required: bool = False  # a generation task no rule can score: a run must name one (--scorer)
+    test_only: bool = False  # evaluation prompts only (no train / validation split to build or select on)
 
     @property
     def builtin(self) -> bool:
@@ -188,6 +190,7 @@ def _load_sources() -> None:
         arc,
         bbq,
         caa,
+        caa_open,
         demo,
         ethics,
         gsm8k,

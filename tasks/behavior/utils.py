@@ -8,6 +8,7 @@ from steer_eval.tasks.lmeval_adapter import (  # noqa: F401
     gsm8k_results,
     mc_results,
     mean_scored,
+    open_results,
     refusal_results,
     scored_results,
 )

@@ -50,5 +50,6 @@ register(
             f"refusal/splits/{kind}_{n}.json" for kind in ("harmful", "harmless") for n in SPLIT_FILES.values()
         ),
         output="generate_until",
+        scorer="refusal_appropriate",
     )
 )
