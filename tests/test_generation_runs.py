@@ -295,5 +295,6 @@ def test_caas_open_ended_prompts_need_a_named_scorer_and_run_with_one(
     assert main([*args, "--scorer", "caa_refusal_open=refusal"]) == 0
     row = pd.read_csv(tmp_path / "run" / "effects.csv").iloc[0]
     assert row.task == "se_caa_refusal_open" and row.scorer == "refusal" and row.n == 6
-    cell = json.loads(next((tmp_path / "run" / "cells").glob("*.json")).read_text())
-    assert cell["records"][0]["prompt"].startswith("Question: ") or "text" in cell["records"][0]
+    cells = [json.loads(p.read_text()) for p in (tmp_path / "run" / "cells").glob("*.json")]
+    base = next(c for c in cells if c["cell"]["vector"] is None)
+    assert base["records"][0]["prompt"].startswith("Question: ") and "score" in base["records"][0]

@@ -117,6 +117,13 @@ def test_the_served_judge_agrees_with_the_rule_scorer(server: Server, judge_dir:
     assert judged.scorer == scorer and judged.judge_missing <= 2
     assert ruled.delta > 0.2 and judged.delta > 0.2 and judged.verdict == ruled.verdict == "helps"
     assert not pd.isna(judged.relevance_delta)
+    manifest = json.loads((tmp_path / "judged" / "manifest.json").read_text())
+    recorded = manifest["scorers"][scorer]
+    assert (
+        recorded["model"] == str(judge_dir)
+        and recorded["url"] == server.url
+        and set(recorded["rubrics"]) == set(RATINGS)
+    )
     cell = json.loads(next((tmp_path / "judged" / "cells").glob("*.json")).read_text())
     record = cell["records"][0]
     assert {"relevance", "judge_fluency", "judge_overall"} <= set(record)

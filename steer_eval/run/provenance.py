@@ -12,6 +12,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
+from steer_eval.scoring import get_scorer
 from steer_eval.tasks.registry import DATA_ENV, get_task
 
 PACKAGES = ("steer-eval", "torch", "transformers", "lm-eval", "datasets", "safetensors", "numpy")
@@ -135,6 +136,12 @@ def manifest(prepared, store, started: str, finished: str | None, counts: dict |
             "controls": config.controls,
             "cells": [cell_key(prepared, cell) for cell in prepared.cells],
         },
+        # how texts were scored (a judge's model, endpoint and rubrics), shown and decoded
+        "scorers": {
+            name: get_scorer(name).describe() for name in sorted({t.scorer for t in prepared.tasks if t.scorer})
+        },
+        "prompt_format": config.prompt_format.describe(),
+        "decoding": {"samples": config.samples, "temperature": config.temperature if config.samples > 1 else None},
         "counts": counts,
         "reused_from": [str(path) for path in config.reuse],
         "warnings": prepared.user_warnings,
