@@ -20,7 +20,7 @@ EXAMPLES = (
 other commands:
   steer-eval demo                          # the embedded demo end to end: no GPU, no network
   steer-eval tasks                         # the labelled tasks steer-eval knows
-  steer-eval vectors build --method caa --model demo --task demo_sentiment --layers 1-3 \
+  steer-eval vectors build --method caa --model demo --task demo_sentiment --layers 1-3 \\
       --select-on validation -o sentiment.safetensors
   steer-eval vectors show vectors/bias.safetensors
   steer-eval vectors import lm_eval_vector.pt -o bias.safetensors --model meta-llama/Llama-3.1-8B-Instruct

@@ -17,6 +17,8 @@ examples:
       --data-dir ~/data --layers 10-20 --select-on validation -o bbq_age.safetensors
   steer-eval vectors build --method austeer --model demo --task demo_sycophancy --top-k 50 -o au.safetensors
   steer-eval vectors build --method random --like caa.safetensors --seed 1 -o placebo.safetensors
+  steer-eval vectors build --method caa --model meta-llama/Llama-3.1-8B-Instruct --task caa_sycophancy \\
+      --data-dir ~/data --apply-chat-template --select-on validation -o syc.safetensors
 """
 
 

@@ -16,6 +16,11 @@ the main job:
       --alphas -4,-2,2,4,8 --fewshot 0,5 --option-orders 4 --data-dir ~/data --output reports/bias
   steer-eval --model meta-llama/Llama-3.1-8B-Instruct --vectors bias-v2.safetensors --tasks bias,mmlu_stem \\
       --data-dir ~/data --reuse reports/bias --output reports/bias-v2     # baselines copied, not recomputed
+  steer-eval --model demo --vectors mood.safetensors --tasks demo_generation --positions generated \\
+      --alphas 0.5,1,2 --prompt-arm declared --fewshot-arm 3 --samples 4      # free text, asking as the rival
+  steer-eval --model meta-llama/Llama-3.1-8B-Instruct --vectors syc.safetensors --tasks caa_sycophancy_open \\
+      --apply-chat-template --data-dir ~/data --scorer judge:Qwen/Qwen2.5-7B-Instruct \\
+      --judge-url http://localhost:8000/v1                                   # an LLM judge behind vLLM
 """
 
 
