@@ -35,23 +35,28 @@ def placebo_rows(cells: list[CellData], rng: np.random.Generator, settings) -> d
         control = controls.get(
             (cell.task, cell.vector, cell.alpha, cell.layer, cell.positions, cell.fewshot, cell.option_order)
         )
-        if control is None:
-            continue
-        check_paired(control, cell)
-        # every item must be measured, except where a scorer leaves texts unscored: then the pairs scored in both
-        both = ~np.isnan(cell.correct) & ~np.isnan(control.correct)
-        if not both.any() or (cell.scorer is None and not both.all()):
-            continue
-        effect = paired_effect(control.correct[both], cell.correct[both], rng, settings.bootstrap, settings.level)
-        out[cell.key] = {
-            "placebo_cell": control.key,
-            "placebo_steered": effect.baseline,
-            "vs_placebo_delta": effect.delta,
-            "vs_placebo_ci_low": effect.ci_low,
-            "vs_placebo_ci_high": effect.ci_high,
-            "vs_placebo_p": effect.p_value,
-        }
+        compared = None if control is None else against(control, cell, rng, settings, "vs_placebo_")
+        if compared is not None:
+            out[cell.key] = {"placebo_cell": control.key, "placebo_steered": compared.pop("reference"), **compared}
     return out
+
+
+def against(reference: CellData, cell: CellData, rng: np.random.Generator, settings, prefix: str) -> dict | None:
+    """`cell` against another cell on the same items (its placebo, a rival arm): the paired difference as
+    `{prefix}delta`, `_ci_low`, `_ci_high`, `_p`, and the reference's own rate (`reference`). Every item must be
+    measured, except where a scorer leaves texts unscored: then the items scored in both. None: nothing to pair."""
+    check_paired(reference, cell)
+    both = ~np.isnan(cell.correct) & ~np.isnan(reference.correct)
+    if not both.any() or (cell.scorer is None and not both.all()):
+        return None
+    effect = paired_effect(reference.correct[both], cell.correct[both], rng, settings.bootstrap, settings.level)
+    return {
+        "reference": effect.baseline,
+        f"{prefix}delta": effect.delta,
+        f"{prefix}ci_low": effect.ci_low,
+        f"{prefix}ci_high": effect.ci_high,
+        f"{prefix}p": effect.p_value,
+    }
 
 
 def option_order_rows(cells: list[CellData], baselines: dict, settings) -> dict[str, dict[str, Any]]:

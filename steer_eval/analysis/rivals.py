@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from steer_eval.analysis.load import CellData, check_paired
-from steer_eval.analysis.stats import paired_effect
+from steer_eval.analysis.controls import against
+from steer_eval.analysis.load import CellData
 
 
 def is_arm_alone(cell: CellData) -> bool:
@@ -31,19 +31,9 @@ def rival_rows(cells: list[CellData], rng: np.random.Generator, settings) -> dic
         rival = rivals.get(cell.group)
         if rival is None or cell.vector is None or cell.arm is not None or cell.control_of is not None:
             continue
-        check_paired(rival, cell)
-        both = ~np.isnan(cell.correct) & ~np.isnan(rival.correct)
-        if not both.any():
-            continue
-        effect = paired_effect(rival.correct[both], cell.correct[both], rng, settings.bootstrap, settings.level)
-        out[cell.key] = {
-            "rival": rival.vector,
-            "rival_steered": effect.baseline,
-            "vs_rival_delta": effect.delta,
-            "vs_rival_ci_low": effect.ci_low,
-            "vs_rival_ci_high": effect.ci_high,
-            "vs_rival_p": effect.p_value,
-        }
+        compared = against(rival, cell, rng, settings, "vs_rival_")
+        if compared is not None:
+            out[cell.key] = {"rival": rival.vector, "rival_steered": compared.pop("reference"), **compared}
     return out
 
 

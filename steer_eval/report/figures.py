@@ -51,6 +51,12 @@ def _finish(fig, axes, used: int) -> str:
     return _png(fig)
 
 
+def _series_name(vector, layer, positions) -> str:
+    """A line's legend label: the vector, its layer and position mode where the cells say them."""
+    name = str(vector) if pd.isna(layer) else f"{vector} L{int(layer)}"
+    return name + ("" if pd.isna(positions) else f" {positions}")
+
+
 def _label(row) -> str:
     layer = "" if pd.isna(row["layer"]) else f" L{int(row['layer'])}"
     return f"{row['vector']}{layer} x{row['alpha']:g}"
@@ -130,9 +136,7 @@ def dose_curves(effects: pd.DataFrame) -> str | None:
             high = [0.0, *(100 * series["ci_high"])]
             order = np.argsort(x)
             x, y, low, high = (np.array(v)[order] for v in (x, y, low, high))
-            name = str(vector) if pd.isna(layer) else f"{vector} L{int(layer)}"
-            name += "" if pd.isna(positions) else f" {positions}"
-            name += f" {int(fewshot)}-shot" if fewshot else ""
+            name = _series_name(vector, layer, positions) + (f" {int(fewshot)}-shot" if fewshot else "")
             line = ax.plot(x, y, marker="o", markersize=3, linestyle="--" if control else "-", label=name[:40])[0]
             ax.fill_between(x, low, high, color=line.get_color(), alpha=0.12)
         ax.axhline(0, color="#333333", linewidth=0.8)
@@ -188,8 +192,7 @@ def tradeoff(effects: pd.DataFrame) -> str | None:
         subset = rows[rows["task"] == task]
         for (vector, layer, positions), series in subset.groupby(["vector", "layer", "positions"], dropna=False):
             series = series.sort_values("alpha")
-            name = str(vector) if pd.isna(layer) else f"{vector} L{int(layer)}"
-            name += "" if pd.isna(positions) else f" {positions}"
+            name = _series_name(vector, layer, positions)
             style = "--" if bool(series["is_control"].iloc[0]) else "-"
             measured = zip(series["alpha"], series["fluency_nll_delta"], 100 * series["delta"], strict=True)
             points = sorted([(0.0, 0.0, 0.0), *measured])

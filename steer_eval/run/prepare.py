@@ -266,12 +266,13 @@ def with_scorers(tasks: list[TaskRef], chosen: dict[str, str]) -> list[TaskRef]:
         raise SteerEvalError(f"--scorer names task(s) {', '.join(stray)}, which this run does not have")
     out = []
     for task in tasks:
-        name = chosen.get(task.registry or "", chosen.get(task.name, chosen.get(ALL_TASKS, task.scorer)))
+        own = chosen.get(task.registry or "") or chosen.get(task.name)  # --scorer TASK=NAME for this task
         if task.output != "generate_until":
-            if (task.registry or task.name) in chosen or task.name in chosen:
+            if own:
                 raise SteerEvalError(f"--scorer: {task.name} is not a generation task; only generated text is scored")
             out.append(task)
             continue
+        name = own or chosen.get(ALL_TASKS) or task.scorer
         if name is None and task.registry and get_task(task.registry).scorer_required:
             raise SteerEvalError(
                 f"{task.name} has no scorer of its own (no rule reads its behaviour from free text): name one, e.g. "

@@ -51,8 +51,9 @@ def add_text_scores(
         per_draw[n]["nll"] = nll
     for n, (_, text) in enumerate(flat):
         per_draw[n].update(distinct2=distinct_n(text, 2), words=length_words(text))
-    for i, record in enumerate(records):
-        mine = [per_draw[n] for n, (item, _) in enumerate(flat) if item == i]
+    start = 0
+    for record, texts in zip(records, draws, strict=True):  # each item's draws sit together in `flat`
+        mine, start = per_draw[start : start + len(texts)], start + len(texts)
         for name in {name for d in mine for name in d}:
             values = [d[name] for d in mine if d.get(name) is not None]
             record[name] = sum(values) / len(values) if values else None
