@@ -71,6 +71,44 @@ def test_a_generation_sweep_gets_each_settings_own_texts_in_fewer_calls(demo_lm:
     assert len(calls) * len(settings) == separate_calls and max(calls) == 5 * 16, "one call answers 5 settings"
 
 
+@pytest.mark.parametrize("positions", [PositionMode.LAST_PROMPT, PositionMode.ALL, PositionMode.PROMPT])
+def test_settings_that_leave_the_prompt_alone_share_its_cache_and_others_do_not(
+    demo_lm: SteerEvalLM, monkeypatch, positions: PositionMode
+) -> None:
+    """At `generated` / `last_prompt` positions every setting's prompt cache (all but the last token) is the
+    unsteered one, so it is computed once and shared; steering that reaches the prompt must not share it.
+    Either way the texts are each setting's own."""
+    vector = planted_vector("mood", DemoRecipe())
+    settings = {alpha: interventions_from_vector(vector, alpha=alpha, positions=positions) for alpha in (-16, 4, 16)}
+    requests = _requests(24)
+    alone = {}
+    for alpha, interventions in settings.items():
+        with demo_lm.steering(interventions):
+            alone[alpha] = demo_lm.generate_until(requests)
+    shared = []
+    original = type(demo_lm)._shared_prompt_cache
+
+    def counted(self, encoded, mask, copies):
+        shared.append((encoded.shape[0], copies))
+        return original(self, encoded, mask, copies)
+
+    monkeypatch.setattr(type(demo_lm), "_shared_prompt_cache", counted)
+    demo_lm.plan_sweep(settings)
+    try:
+        swept = {}
+        for alpha in settings:
+            demo_lm.use_setting(alpha)
+            swept[alpha] = demo_lm.generate_until(requests)
+    finally:
+        demo_lm.end_sweep()
+    assert swept == alone
+    assert len({tuple(texts) for texts in alone.values()}) > 1, "the strengths must change the texts"
+    if positions is PositionMode.LAST_PROMPT:
+        assert shared == [(16, 3), (8, 3)], "one prompt cache per batch, repeated for the three settings"
+    else:
+        assert shared == []
+
+
 def test_a_sweep_of_other_actions_and_vectors_keeps_each_setting_on_its_own_rows(demo_lm: SteerEvalLM) -> None:
     """Settings that are not one vector's additions (a clamp, two vectors together) are not merged: each acts,
     in its order, on its own rows, and the texts are still each setting's own."""

@@ -4,7 +4,10 @@ layout the position modes need, generation sweeps, and the unsteered log-likelih
 A generation sweep answers every announced setting of a task's cells (strengths, vectors, the baseline) in
 the same batches: each prompt of a batch is repeated once per setting, and each setting's interventions act
 only on its own rows, so one `generate` call with the KV cache decodes them all instead of one call per
-strength. Later cells are served from the sweep. Sorting, padding, stop sequences and post-processing follow
+strength. When no setting steers the prompt before its last token (`generated` and `last_prompt` positions,
+the baseline), the prompt is encoded once per prompt and its KV cache shared by every setting's rows, so
+only the last prompt token and the decode steps are computed per setting. Later cells are served from the
+sweep. Sorting, padding, stop sequences and post-processing follow
 lm-eval's `generate_until`, so a sweep's texts are the ones a cell on its own gets (tests compare them).
 Decoding is greedy unless the task asks for sampling. A greedy request is generated once however often it is
 asked; a sampled one (lm-eval's `repeats`) once per ask, every setting's rows drawing from one generator (the
@@ -12,6 +15,7 @@ runner seeds it per sweep), so settings do not share random draws with their own
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,9 +27,11 @@ from tqdm import tqdm
 from steer_eval.steering.interventions import Intervention
 from steer_eval.steering.positions import SequenceLayout
 from steer_eval.steering.sweep import TextKey
-from steer_eval.vocab import Action
+from steer_eval.vocab import Action, PositionMode
 
 SETTINGS_PER_PASS = 8  # settings decoded together: a batch holds batch_size x this many rows at most
+# positions that leave every prompt token but the last unsteered: the prompt's cache is the same in all settings
+PROMPT_UNTOUCHED = frozenset({PositionMode.GENERATED, PositionMode.LAST_PROMPT})
 
 
 def _samples(args: tuple) -> bool:
@@ -43,6 +49,7 @@ class SteeredGeneration:
     """Generation methods of `SteerEvalLM`; expects its `steerer`, `_sweep`, `_setting` and HFLM's API."""
 
     generation_sweep = True  # False: each cell generates on its own (the bench's comparison, a fallback)
+    share_prompt_cache = True  # False: each setting's rows encode their prompt themselves (tests compare)
 
     def generate_until(self, requests, disable_tqdm: bool = False):
         disable = disable_tqdm or self.quiet
@@ -107,7 +114,8 @@ class SteeredGeneration:
             progress.close()
 
     def _generate_rows(self, chunk: list[tuple], settings: list[list]) -> list[str]:
-        """One generate call: the chunk's prompts once per setting, setting s on rows s*n .. (s+1)*n - 1."""
+        """One generate call: the chunk's prompts once per setting, prompt i under setting s on row
+        i * len(settings) + s (the layout of a cache repeated per prompt); the texts come back setting-major."""
         contexts = [arg[0] for arg in chunk]
         kwargs = normalize_gen_kwargs(dict(chunk[0][1]), self.max_gen_toks)
         eos = self.tok_decode(self.eot_token_id, skip_special_tokens=False)
@@ -117,13 +125,17 @@ class SteeredGeneration:
             contexts, left_truncate_len=self.max_length - max_gen_toks, truncation=self.truncation
         )
         n, copies = len(contexts), len(settings)
+        if copies > 1 and encoded.shape[1] > 1 and self._prompt_is_shared(settings):
+            kwargs[self._cache_argument()] = self._shared_prompt_cache(encoded, mask, copies)
         self.steerer.set_interventions(_row_interventions(settings, n))
-        context = encoded.repeat(copies, 1).to(self.device)
+        context = encoded.repeat_interleave(copies, dim=0).to(self.device)
         max_length = kwargs.pop("max_length", context.shape[1] + max_gen_toks)
         out = self._model_generate(
-            context=context, attention_mask=mask.repeat(copies, 1).to(self.device), stop=until,
+            context=context, attention_mask=mask.repeat_interleave(copies, dim=0).to(self.device), stop=until,
             max_length=max_length, **kwargs,
         )  # fmt: skip
+        order = [i * copies + s for s in range(copies) for i in range(n)]
+        out = out[order]
         texts = []
         for row in out.tolist():
             tokens = row[context.shape[1] :]
@@ -139,6 +151,42 @@ class SteeredGeneration:
                 )
             )
         return texts
+
+    # ---- one prompt cache for all settings ---------------------------------------------------------
+
+    def _prompt_is_shared(self, settings: list[list[Intervention]]) -> bool:
+        """Whether every setting leaves the prompt but its last token unsteered, so their prompt caches agree."""
+        if not self.share_prompt_cache or getattr(self, "backend", "causal") != "causal":
+            return False
+        return all(i.positions in PROMPT_UNTOUCHED for interventions in settings for i in interventions)
+
+    def _cache_argument(self) -> str:
+        """The name `generate` takes a KV cache under (transformers 5: `cache`; 4.x: `past_key_values`)."""
+        return "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+
+    def _shared_prompt_cache(self, encoded: torch.Tensor, mask: torch.Tensor, copies: int):
+        """The unsteered KV cache of every prompt but its last token, each prompt's repeated `copies` times;
+        `generate` then computes only the last prompt token (where `last_prompt` and `generated` start) and
+        the decode steps per row. Positions as `generate` numbers left-padded rows."""
+        prefix, prefix_mask = encoded[:, :-1].to(self.device), mask[:, :-1].to(self.device)
+        positions = (prefix_mask.long().cumsum(-1) - 1).masked_fill(prefix_mask == 0, 0)
+        current = self.steerer.interventions
+        self.steerer.set_interventions([])
+        try:
+            with (
+                torch.no_grad(),
+                torch.autocast(
+                    device_type=self.device.type,
+                    dtype=self.mixed_precision_dtype,
+                    enabled=self.mixed_precision_dtype is not None,
+                ),
+            ):
+                out = self.model(input_ids=prefix, attention_mask=prefix_mask, position_ids=positions, use_cache=True)
+        finally:
+            self.steerer.set_interventions(current)
+        cache = out["cache"] if "cache" in out else out["past_key_values"]
+        cache.batch_repeat_interleave(copies)
+        return cache
 
     # ---- the unsteered likelihood of a text ------------------------------------------------------
 
@@ -164,7 +212,8 @@ class SteeredGeneration:
 
 
 def _row_interventions(settings: list[list[Intervention]], n: int) -> list[Intervention]:
-    """The interventions of `settings`, setting s acting on rows s*n .. (s+1)*n - 1. When every intervention
+    """The interventions of `settings` for n prompts, setting s acting on rows s, s + len(settings), ... (prompt
+    i's copies are adjacent, as a cache repeated per prompt lays them out). When every intervention
     adds, additions of the same direction at the same site and positions (one vector at several strengths)
     become one addition with a strength per row (the order of additions does not matter); otherwise each acts,
     in its order, on its own rows only."""
@@ -177,11 +226,11 @@ def _row_interventions(settings: list[list[Intervention]], n: int) -> list[Inter
                 slot = (intervention.key, intervention.positions, direction.data_ptr(), tuple(direction.shape))
                 if slot not in merged:
                     merged[slot] = (intervention, torch.zeros(rows_total))
-                merged[slot][1][s * n : (s + 1) * n] += intervention.alpha
+                merged[slot][1][s :: len(settings)] += intervention.alpha
         return [first.with_row_alphas(alphas) for first, alphas in merged.values()]
     tagged = []
     for s, interventions in enumerate(settings):
         rows = torch.zeros(rows_total, dtype=torch.bool)
-        rows[s * n : (s + 1) * n] = True
+        rows[s :: len(settings)] = True
         tagged += [intervention.on_rows(rows) for intervention in interventions]
     return tagged
