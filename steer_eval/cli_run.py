@@ -56,6 +56,25 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="K: run each multiple-choice task under K rotations of its options (K = the option count balances "
         "the answer's position; a task runs at most as many orders as it has)",
     )
+    run.add_argument(
+        "--templates",
+        type=int,
+        default=1,
+        metavar="K",
+        help="where it holds: also run each task in its prompt templates 1..K-1 (other wordings and answer "
+        "formats; each behaviour task declares 3), each against its own baseline",
+    )
+    run.add_argument(
+        "--pressure",
+        metavar="NAME[,NAME]",
+        help="where it holds: also run each behaviour task under these pressure prompts pushing against the "
+        "behaviour (opposite, persona, authority, insist; the demo's: opposite), or 'all' its family declares",
+    )
+    run.add_argument(
+        "--turns",
+        metavar="N[,N]",
+        help="where it holds: also ask each item after N earlier turns of unrelated dialogue, e.g. 0,2,8",
+    )
     run.add_argument("--controls", help="'random': add a same-norm random vector per vector (the placebo)")
     run.add_argument("--combine", action="store_true", help="also run all vectors together (interaction analysis)")
     run.add_argument(
@@ -140,6 +159,8 @@ def analysis_settings(args: argparse.Namespace):
 
 def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
     from steer_eval.cli_build import parse_layers
+    from steer_eval.conditions.pressure import parse_pressure
+    from steer_eval.conditions.turns import parse_turns
     from steer_eval.prompt_format import PromptFormat
     from steer_eval.run.arms import parse_prompt_arms
     from steer_eval.run.config import (
@@ -168,6 +189,9 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         positions=parse_positions(args.positions),
         fewshot=parse_list(args.fewshot, int, "--fewshot", "0,5"),
         option_orders=args.option_orders,
+        templates=args.templates,
+        pressure=parse_pressure(args.pressure),
+        turns=parse_turns(args.turns),
         controls=parse_list(args.controls, str, "--controls", "random") or [],
         combine=args.combine,
         prompt_arms=parse_prompt_arms(args.prompt_arm),

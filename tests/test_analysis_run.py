@@ -111,7 +111,8 @@ def test_files_and_dataframe(analysed) -> None:
     required = ["task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "n",
                 "train_overlap", "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value",
                 "verdict"]  # fmt: skip
-    assert list(table.columns[: len(required) + 1]) == [*required[:9], "option_order", *required[9:]]
+    conditions = ["option_order", "template", "pressure", "turns", "in_distribution", "condition"]
+    assert list(table.columns[: len(required) + 6]) == [*required[:9], *conditions, *required[9:]]
     assert len(table) == len(analysis.effects) == len(effects_frame(folder))
     results = json.loads((folder / "results.json").read_text())
     assert results["settings"]["correction"] == "holm" and results["verdict_counts"]["helps"] >= 2

@@ -18,19 +18,23 @@ from steer_eval.analysis.dose import breakdown_strengths, dose_rows
 from steer_eval.analysis.effects import effect_row
 from steer_eval.analysis.examples import flip_rows
 from steer_eval.analysis.groups import pooled_group_rows, subgroup_rows
+from steer_eval.analysis.heterogeneity import heterogeneity_rows
 from steer_eval.analysis.interactions import interaction_rows
 from steer_eval.analysis.load import baselines, load_run, load_texts
 from steer_eval.analysis.overlap import train_overlap
 from steer_eval.analysis.rivals import rival_rows
 from steer_eval.analysis.saturation import saturation
 from steer_eval.analysis.texts import free_text_rows
+from steer_eval.analysis.transfer import in_distribution, transfer_rows
 from steer_eval.analysis.verdicts import verdict
+from steer_eval.analysis.views import main
 from steer_eval.atomic import atomic_path
 from steer_eval.errors import SteerEvalError
 
 CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}
 EFFECT_COLUMNS = [
-    "task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "option_order", "n",
+    "task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "option_order",
+    "template", "pressure", "turns", "in_distribution", "condition", "n",
     "train_overlap", "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict",
     "verdict_reason", "saturated", "selected", "q_holm", "q_bh", "mde", "noninferiority_p", "noninferiority_q",
     "scorer", "judge_missing", "fluency_nll_baseline", "fluency_nll_delta", "fluency_nll_ci_low",
@@ -75,6 +79,8 @@ class Analysis:
     flips: pd.DataFrame = field(default_factory=pd.DataFrame)
     free_text: pd.DataFrame = field(default_factory=pd.DataFrame)  # a few prompts' texts per generation task
     interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    heterogeneity: pd.DataFrame = field(default_factory=pd.DataFrame)  # effects across condition levels
+    transfer: pd.DataFrame = field(default_factory=pd.DataFrame)  # training task x evaluation task
     item_slopes: dict = field(default_factory=dict)  # dose series -> per-item steerability (for figures)
     notes: list[str] = field(default_factory=list)
     train_overlap: list[str] = field(default_factory=list)  # "V saw n of N test items of T in training", per pair
@@ -93,6 +99,8 @@ class Analysis:
             "groups": _records(self.groups),
             "breakdown": _records(self.breakdown),
             "interactions": _records(self.interactions),
+            "heterogeneity": _records(self.heterogeneity),
+            "transfer": _records(self.transfer),
             "notes": self.notes,
         }
         with atomic_path(run_dir / "results.json") as tmp:
@@ -138,6 +146,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     site = _site(manifest)
     chosen = selected_cells(manifest)
     overlap = train_overlap(manifest, cells, base)
+    trained_on = in_distribution(manifest, cells)
     rows = []
     for cell in cells:
         if cell.vector is None or cell.group not in base:
@@ -147,6 +156,8 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         row["selected"] = chosen.get(cell.vector) == (cell.alpha, cell.layer)
         row["train_overlap"] = overlap.by_cell.get(cell.key)
         row["arm"] = cell.arm
+        row.update(template=cell.template, pressure=cell.pressure, turns=cell.turns, condition=cell.condition)
+        row["in_distribution"] = trained_on.get(cell.vector, {}).get(cell.task)
         rows.append(row)
     placebo = placebo_rows(cells, rng, settings)
     rivals = rival_rows(cells, rng, settings)
@@ -154,25 +165,29 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     item_slopes: dict = {}
     dose = dose_rows(cells, base, settings.level, item_slopes)
     dose_by_series = {
-        (d["task"], d["vector"], d["layer"], d["positions"], d["fewshot"], d["option_order"]): d for d in dose
+        (d["task"], d["vector"], d["layer"], d["positions"], d["fewshot"], d["option_order"], d["condition"]): d
+        for d in dose
     }
     for row in rows:
         row.update(placebo.get(row["cell"], {}))
         row.update(rivals.get(row["cell"], {}))
         row.update(orders.get(row["cell"], {}))
         series = dose_by_series.get(
-            (row["task"], row["vector"], row["layer"], row["positions"], row["fewshot"], row["option_order"])
-        )
+            (row["task"], row["vector"], row["layer"], row["positions"], row["fewshot"], row["option_order"],
+             row["condition"])
+        )  # fmt: skip
         if series:
             row.update({k: series[k] for k in ("steerability_mean", "anti_steerable", "monotonicity_rho")})
-    # Correction families: the cells a user looks at (vectors at the original option order), the placebo
-    # controls, and the rotated-order cells (which serve the artifact check) each corrected on their own.
-    _correct(rows, lambda r: not r["is_control"] and r["option_order"] == 0, settings)
-    _correct(rows, lambda r: r["is_control"] and r["option_order"] == 0, settings)
+    # Correction families: the cells a user looks at (vectors at the original option order, default condition),
+    # the placebo controls, the rotated-order cells (which serve the artifact check) and the cells under other
+    # conditions (where it holds) each corrected on their own.
+    _correct(rows, lambda r: not r["is_control"] and main(r), settings)
+    _correct(rows, lambda r: r["is_control"] and main(r), settings)
     _correct(rows, lambda r: r["option_order"] > 0, settings)
+    _correct(rows, lambda r: r["option_order"] == 0 and r["condition"] != "", settings)
     # "does not hurt" is a claim about every capability cell a user looks at, so it is corrected too
-    _correct(rows, lambda r: not r["is_control"] and r["option_order"] == 0, settings, column="noninferiority_p")
-    _correct(rows, lambda r: r["is_control"] or r["option_order"] > 0, settings, column="noninferiority_p")
+    _correct(rows, lambda r: not r["is_control"] and main(r), settings, column="noninferiority_p")
+    _correct(rows, lambda r: r["is_control"] or not main(r), settings, column="noninferiority_p")
     for row in rows:
         row.setdefault("q_value", math.nan)
         row["verdict"], row["verdict_reason"] = verdict(row, settings)
@@ -202,6 +217,8 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         flips=pd.DataFrame(flip_rows(cells, base, texts)),
         free_text=pd.DataFrame(free_text_rows(cells, base, texts)),
         interactions=pd.DataFrame(interactions),
+        heterogeneity=pd.DataFrame(heterogeneity_rows(cells, base)),
+        transfer=pd.DataFrame(transfer_rows(effects, manifest)) if len(effects) else pd.DataFrame(),
         item_slopes=item_slopes,
         notes=notes,
         train_overlap=overlap.lines,

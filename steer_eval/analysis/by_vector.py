@@ -9,6 +9,7 @@ import math
 import pandas as pd
 
 from steer_eval.analysis.saturation import is_saturated
+from steer_eval.analysis.views import main as main_view
 
 
 def _points(row, prefix: str = "") -> str:
@@ -54,7 +55,7 @@ def _hurts(rows: pd.DataFrame) -> str:
 
 def vector_sentences(effects: pd.DataFrame) -> list[str]:
     """One sentence per vector (controls and rotated orders are the evidence, not the subject)."""
-    mine = effects[(~effects["is_control"]) & (effects["option_order"] == 0)]
+    mine = effects[(~effects["is_control"]) & main_view(effects)]
     lines = []
     for vector, rows in mine.groupby("vector", sort=False):
         parts, quiet = [], []

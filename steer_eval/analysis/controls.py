@@ -24,7 +24,7 @@ from steer_eval.analysis.stats import paired_effect
 def placebo_rows(cells: list[CellData], rng: np.random.Generator, settings) -> dict[str, dict[str, Any]]:
     """By steered cell key: the control's delta and the steered-vs-control paired effect."""
     controls = {
-        (c.task, c.control_of, c.alpha, c.layer, c.positions, c.fewshot, c.option_order): c
+        (c.task, c.control_of, c.alpha, c.layer, c.positions, c.fewshot, c.option_order, c.condition): c
         for c in cells
         if c.control_of is not None
     }
@@ -33,8 +33,9 @@ def placebo_rows(cells: list[CellData], rng: np.random.Generator, settings) -> d
         if cell.vector is None or cell.control_of is not None:
             continue
         control = controls.get(
-            (cell.task, cell.vector, cell.alpha, cell.layer, cell.positions, cell.fewshot, cell.option_order)
-        )
+            (cell.task, cell.vector, cell.alpha, cell.layer, cell.positions, cell.fewshot, cell.option_order,
+             cell.condition)
+        )  # fmt: skip
         compared = None if control is None else against(control, cell, rng, settings, "vs_placebo_")
         if compared is not None:
             out[cell.key] = {"placebo_cell": control.key, "placebo_steered": compared.pop("reference"), **compared}
@@ -63,12 +64,13 @@ def option_order_rows(cells: list[CellData], baselines: dict, settings) -> dict[
     """By the original-order cell's key: the effect pooled over all rotations and the letter share."""
     series: dict[tuple, dict[int, CellData]] = {}
     for cell in cells:
-        if cell.vector is not None:
+        if cell.vector is not None and not cell.condition:  # rotations run under the default condition only
             key = (cell.task, cell.vector, cell.alpha, cell.layer, cell.positions, cell.fewshot)
             series.setdefault(key, {})[cell.option_order] = cell
     orders_run: dict[tuple[str, int], set[int]] = {}
-    for task, fewshot, order in baselines:
-        orders_run.setdefault((task, fewshot), set()).add(order)
+    for task, fewshot, order, condition in baselines:
+        if not condition:
+            orders_run.setdefault((task, fewshot), set()).add(order)
     out = {}
     for (task, _v, _a, _l, _p, fewshot), by_order in series.items():
         if 0 not in by_order or len(by_order) < 2:
@@ -77,7 +79,7 @@ def option_order_rows(cells: list[CellData], baselines: dict, settings) -> dict[
             continue  # a partial run: pool only over the full, balanced set of rotations
         per_item = []
         for order, cell in sorted(by_order.items()):
-            base = baselines.get((task, fewshot, order))
+            base = baselines.get((task, fewshot, order, ""))
             if base is None or np.isnan(cell.correct).any():
                 break
             check_paired(base, cell)

@@ -25,8 +25,8 @@ def dose_rows(
         if cell.vector is not None:
             series.setdefault(cell.series, []).append(cell)
     rows = []
-    for (task, vector, layer, positions, fewshot, order), members in series.items():
-        base = baselines.get((task, fewshot, order))
+    for (task, vector, layer, positions, fewshot, order, condition), members in series.items():
+        base = baselines.get((task, fewshot, order, condition))
         members = sorted(members, key=lambda c: c.alpha)
         if base is None or np.isnan(base.propensity).all():
             continue
@@ -34,13 +34,13 @@ def dose_rows(
         alphas = np.array([alpha for alpha, _ in ordered])
         matrix = np.vstack([c.propensity for _, c in ordered])  # [strengths, items]
         usable = ~np.isnan(matrix).any(axis=0)
-        if len(alphas) < 2 or not usable.any():
-            continue
+        if len(set(alphas.tolist())) < 2 or not usable.any():
+            continue  # one strength (a rival arm alone is strength 0, like its baseline): no slope
         y = matrix[:, usable]
         centred = alphas - alphas.mean()
         slopes = (centred[:, None] * (y - y.mean(axis=0))).sum(axis=0) / (centred**2).sum()
         if slopes_out is not None:
-            slopes_out[(task, vector, layer, positions, fewshot, order)] = slopes
+            slopes_out[(task, vector, layer, positions, fewshot, order, condition)] = slopes
         anti = int((slopes < 0).sum())
         low, high = proportion_confint(anti, len(slopes), alpha=1 - level, method="wilson")
         means = y.mean(axis=1)
@@ -58,6 +58,7 @@ def dose_rows(
                 "positions": positions,
                 "fewshot": fewshot,
                 "option_order": order,
+                "condition": condition,
                 "strengths": alphas.tolist(),
                 "mean_propensity": means.tolist(),
                 "n_items": int(usable.sum()),
@@ -80,8 +81,8 @@ def breakdown_strengths(effects) -> list[dict[str, Any]]:
     hurt = effects[
         (effects["kind"] == "intelligence") & (effects["verdict"] == "hurts") & ~effects["is_control"].astype(bool)
     ]
-    for (task, vector, layer, positions, fewshot, order), group in hurt.groupby(
-        ["task", "vector", "layer", "positions", "fewshot", "option_order"], dropna=False
+    for (task, vector, layer, positions, fewshot, order, condition), group in hurt.groupby(
+        ["task", "vector", "layer", "positions", "fewshot", "option_order", "condition"], dropna=False
     ):
         positive = group[group["alpha"] > 0]["alpha"]
         negative = group[group["alpha"] < 0]["alpha"]
@@ -93,6 +94,7 @@ def breakdown_strengths(effects) -> list[dict[str, Any]]:
                 "positions": positions,
                 "fewshot": fewshot,
                 "option_order": order,
+                "condition": condition,
                 "breaks_at_positive": float(positive.min()) if len(positive) else None,
                 "breaks_at_negative": float(negative.max()) if len(negative) else None,
             }

@@ -76,10 +76,11 @@ def pooled_group_rows(
     for cell in cells:
         if cell.vector is not None:
             series.setdefault(
-                (cell.vector, cell.alpha, cell.layer, cell.positions, cell.fewshot, cell.option_order), []
+                (cell.vector, cell.alpha, cell.layer, cell.positions, cell.fewshot, cell.option_order, cell.condition),
+                [],
             ).append(cell)
     rows = []
-    for (vector, alpha, layer, positions, fewshot, order), members in series.items():
+    for (vector, alpha, layer, positions, fewshot, order, condition), members in series.items():
         by_task = {c.task: c for c in members}
         for name, (level, tasks) in memberships.items():
             present = [by_task[t] for t in sorted(tasks) if t in by_task]
@@ -104,6 +105,7 @@ def pooled_group_rows(
                     "positions": positions,
                     "fewshot": fewshot,
                     "option_order": order,
+                    "condition": condition,
                     "n": len(b),
                     "baseline": effect.baseline,
                     "steered": effect.steered,

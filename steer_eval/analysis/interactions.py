@@ -21,7 +21,7 @@ from steer_eval.analysis.stats import paired_continuous
 
 
 def _single_key(sha: str | None, layer: int | None, cell: CellData) -> tuple:
-    return (sha, layer, cell.task, cell.alpha, cell.positions, cell.fewshot, cell.option_order)
+    return (sha, layer, cell.task, cell.alpha, cell.positions, cell.fewshot, cell.option_order, cell.condition)
 
 
 def _layer_words(layer: int | None) -> str:

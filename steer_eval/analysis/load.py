@@ -1,5 +1,6 @@
 """Reading a run store into arrays: one `CellData` per finished cell of the run's grid, items in a fixed
-order, and the pairing of each steered cell with its baseline (same task, few-shot and option order)."""
+order, and the pairing of each steered cell with its baseline (same task, few-shot, option order and
+condition: template, pressure, earlier turns)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from steer_eval.conditions import Condition
 from steer_eval.errors import SteerEvalError
 from steer_eval.run.store import RunStore
 
@@ -52,15 +54,24 @@ class CellData:
     words: np.ndarray | None = None  # length in words
     texts: list[str] | None = None  # what the model wrote, per item
     judged: dict[str, np.ndarray] = field(default_factory=dict)  # a judge's other ratings (0-1): relevance, ...
+    template: int = 0  # the condition the cell was measured under (steer_eval/conditions); defaults: none
+    pressure: str | None = None
+    turns: int = 0
 
     @property
-    def group(self) -> tuple[str, int, int]:
-        return (self.task, self.fewshot, self.option_order)
+    def condition(self) -> str:
+        """'' under the default condition, else e.g. 'template=1' (conditions.Condition.label)."""
+        return Condition(self.template, self.pressure, self.turns).label
+
+    @property
+    def group(self) -> tuple[str, int, int, str]:
+        """The cells that share one unsteered baseline."""
+        return (self.task, self.fewshot, self.option_order, self.condition)
 
     @property
     def series(self) -> tuple:
         """Cells that differ only in strength (a dose-response series)."""
-        return (self.task, self.vector, self.layer, self.positions, self.fewshot, self.option_order)
+        return (self.task, self.vector, self.layer, self.positions, self.fewshot, self.option_order, self.condition)
 
 
 def _cell(key: str, content: dict) -> CellData:
@@ -99,6 +110,9 @@ def _cell(key: str, content: dict) -> CellData:
         propensity=column("propensity"),
         chosen=column("chosen", -1).astype(int),
         questions=[r.get("question") for r in records],
+        template=int(cell.get("template") or 0),
+        pressure=cell.get("pressure") or None,
+        turns=int(cell.get("turns") or 0),
     )
     if data.output == "generate_until" and records and "nll" in records[0]:
         data.scorer = task.get("scorer")
@@ -160,7 +174,7 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[CellData]]:
     return manifest, cells
 
 
-def baselines(cells: list[CellData]) -> dict[tuple[str, int, int], CellData]:
+def baselines(cells: list[CellData]) -> dict[tuple[str, int, int, str], CellData]:
     return {c.group: c for c in cells if c.vector is None}
 
 

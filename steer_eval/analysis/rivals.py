@@ -13,6 +13,7 @@ import pandas as pd
 
 from steer_eval.analysis.controls import against
 from steer_eval.analysis.load import CellData
+from steer_eval.analysis.views import main as main_view
 
 
 def is_arm_alone(cell: CellData) -> bool:
@@ -42,7 +43,7 @@ def rival_sentences(effects: pd.DataFrame) -> list[str]:
     its strongest cell, picked after the fact and said so) against the rival."""
     if "vs_rival_delta" not in effects:
         return []
-    rows = effects[effects["vs_rival_delta"].notna() & ~effects["is_control"] & (effects["option_order"] == 0)]
+    rows = effects[effects["vs_rival_delta"].notna() & ~effects["is_control"] & main_view(effects)]
     lines = []
     for (task, vector), group in rows.groupby(["task", "vector"], sort=False):
         picked = group[group["selected"].fillna(False).astype(bool)] if "selected" in group else group.iloc[:0]

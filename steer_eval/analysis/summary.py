@@ -11,6 +11,7 @@ from steer_eval.analysis.api import Analysis
 from steer_eval.analysis.by_vector import vector_sentences
 from steer_eval.analysis.rivals import rival_sentences
 from steer_eval.analysis.saturation import is_saturated
+from steer_eval.analysis.views import main as main_view
 
 
 def _cell_words(row) -> str:
@@ -25,7 +26,7 @@ def _cell_words(row) -> str:
 
 def plain_words(analysis: Analysis, top: int = 3) -> str:
     effects = analysis.effects
-    mine = effects[(~effects["is_control"]) & (effects["option_order"] == 0)]
+    mine = effects[(~effects["is_control"]) & main_view(effects)]
     if mine.empty:
         return "no steered cells to analyse"
     counts = mine["verdict"].value_counts()

@@ -16,7 +16,9 @@ def free_text_rows(
     cells: list[CellData], baselines: dict, prompts: dict[str, dict[str, dict]], per_task: int = 3
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for base in (c for c in cells if c.vector is None and c.texts is not None and c.option_order == 0):
+    for base in (
+        c for c in cells if c.vector is None and c.texts is not None and c.option_order == 0 and not c.condition
+    ):
         steered = [
             c
             for c in cells

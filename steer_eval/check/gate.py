@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from statsmodels.stats.multitest import multipletests
 
+from steer_eval.analysis.views import main as main_view
 from steer_eval.check.spec import CheckSpec, Expectation, SpecError
 from steer_eval.run.config import RunConfig
 from steer_eval.vocab import PositionMode, parse_enum
@@ -88,7 +89,7 @@ def _cells(effects: pd.DataFrame, expectation: Expectation, label: str) -> pd.Da
     return effects[
         (effects["vector"] == label)
         & (effects["alpha"] == expectation.alpha)
-        & (effects["option_order"] == 0)
+        & main_view(effects)
         & (~effects["is_control"].astype(bool))
     ]
 
@@ -113,6 +114,7 @@ def _row(analysis, expectation: Expectation, label: str) -> pd.Series:
             & (groups["vector"] == label)
             & (groups["alpha"] == expectation.alpha)
             & (groups["option_order"] == 0)
+            & (groups["condition"].fillna("") == "")
         ]
         if len(groups)
         else groups

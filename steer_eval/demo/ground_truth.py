@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from steer_eval.analysis.views import main as main_view
 from steer_eval.demo.model import DemoRecipe, planted_directions
 from steer_eval.demo.world import BEHAVIOURS
 
@@ -139,7 +140,7 @@ def truth_table(
     manifest, _ = load_run(run_dir)
     pushes: dict[tuple[str, int | None], Push] = {}
     rows = []
-    for _, row in effects[effects["option_order"] == 0].iterrows():
+    for _, row in effects[main_view(effects)].iterrows():
         info = manifest["vectors"].get(row["vector"], {})
         if not info or info.get("members"):
             continue

@@ -52,11 +52,17 @@ def demo_splits(name: str, world_seed: int = 0) -> dict[str, list[dict]]:
     return split_items(DEMO_TASKS[name].items(World(world_seed)), name, world_seed)
 
 
-def demo_dataset(name: str, world_seed: int = 0, **_: object):
-    """The task's train/validation/test splits; extra keyword arguments (lm-eval passes the task's
-    metadata) are ignored."""
+def demo_dataset(name: str, world_seed: int = 0, template: int = 0, **_: object):
+    """The task's train/validation/test splits, in prompt template `template` (conditions/templates.py); other
+    keyword arguments (lm-eval passes the task's metadata) are ignored."""
     import datasets
 
+    from steer_eval.conditions.templates import demo_row
+
+    splits = demo_splits(name, world_seed)
     return datasets.DatasetDict(
-        {split: datasets.Dataset.from_list(rows) for split, rows in demo_splits(name, world_seed).items()}
+        {
+            split: datasets.Dataset.from_list([demo_row(name, row, int(template)) for row in rows])
+            for split, rows in splits.items()
+        }
     )

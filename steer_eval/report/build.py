@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from steer_eval.analysis.api import Analysis, Settings, analyze
 from steer_eval.analysis.saturation import is_saturated
 from steer_eval.analysis.summary import plain_words
+from steer_eval.analysis.views import main as main_view
 from steer_eval.atomic import atomic_path
 from steer_eval.report import figures
 
@@ -136,8 +137,8 @@ def _sources(manifest: dict) -> list[dict]:
 
 def render(analysis: Analysis) -> str:
     effects = analysis.effects
-    mine = effects[(~effects["is_control"]) & (effects["option_order"] == 0)]
-    shown = pd.concat([mine, effects[effects["is_control"] & (effects["option_order"] == 0)]]).head(MAX_TABLE_ROWS)
+    mine = effects[(~effects["is_control"]) & main_view(effects)]
+    shown = pd.concat([mine, effects[effects["is_control"] & main_view(effects)]]).head(MAX_TABLE_ROWS)
     dose = analysis.dose
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("report.html.j2")
@@ -151,8 +152,7 @@ def render(analysis: Analysis) -> str:
         figures={
             "map": figures.verdict_map(mine),
             "forest": {
-                kind: figures.forest(effects[effects["option_order"] == 0], kind)
-                for kind in ("behavior", "intelligence")
+                kind: figures.forest(effects[main_view(effects)], kind) for kind in ("behavior", "intelligence")
             },
             "dose": figures.dose_curves(effects),
             "steerability": figures.steerability(analysis.item_slopes),

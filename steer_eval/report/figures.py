@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from steer_eval.analysis.views import main as main_view
+
 VERDICT_COLOURS = {
     "helps": "#1a9850",
     "non-inferior": "#91cf60",
@@ -118,7 +120,7 @@ def forest(effects: pd.DataFrame, kind: str) -> str | None:
 
 
 def dose_curves(effects: pd.DataFrame) -> str | None:
-    rows = effects[effects["delta"].notna() & (effects["option_order"] == 0)]
+    rows = effects[effects["delta"].notna() & main_view(effects)]
     if rows.empty:
         return None
     tasks = list(dict.fromkeys(rows["task"]))[:MAX_PANELS]
@@ -147,10 +149,16 @@ def dose_curves(effects: pd.DataFrame) -> str | None:
 
 
 def steerability(item_slopes: dict) -> str | None:
-    series = [(key, values) for key, values in item_slopes.items() if len(values)][:MAX_PANELS]
+    # the main view's series: original option order, default condition (key: task, vector, layer, positions,
+    # few-shot, option order, condition)
+    main = [(key, values) for key, values in item_slopes.items() if len(values) and key[5] == 0 and not key[6]]
+    series = main[:MAX_PANELS]
     if not series:
         return None
-    frame = pd.concat(pd.DataFrame({"slope": values, "series": f"{key[0]} | {key[1]}"[:60]}) for key, values in series)
+    frame = pd.concat(
+        (pd.DataFrame({"slope": values, "series": f"{key[0]} | {key[1]}"[:60]}) for key, values in series),
+        ignore_index=True,
+    )
     fig, ax = plt.subplots(figsize=(8, 1 + 0.35 * len(series)))
     sns.boxplot(data=frame, x="slope", y="series", ax=ax, fliersize=1, color="#9ecae1")
     ax.axvline(0, color="#d73027", linewidth=1)
@@ -183,7 +191,7 @@ def option_order(effects: pd.DataFrame) -> str | None:
 def tradeoff(effects: pd.DataFrame) -> str | None:
     """Behaviour change against fluency cost over the strengths of each vector (and rival arm) on each
     generation task: the curve a user picks a strength on. Placebos are dashed."""
-    rows = effects[effects["delta"].notna() & effects["fluency_nll_delta"].notna() & (effects["option_order"] == 0)]
+    rows = effects[effects["delta"].notna() & effects["fluency_nll_delta"].notna() & main_view(effects)]
     if rows.empty:
         return None
     tasks = list(dict.fromkeys(rows["task"]))[:MAX_PANELS]

@@ -28,6 +28,9 @@ class RunConfig:
     positions: list[PositionMode] | None = None  # default: each vector's own mode
     fewshot: list[int] = field(default_factory=lambda: [0])
     option_orders: int = 1  # K rotations of the options (0 .. K-1)
+    templates: int = 1  # K prompt templates per task (0 .. K-1; conditions/templates.py)
+    pressure: list[str] = field(default_factory=list)  # pressure prompt names, or ["all"]
+    turns: list[int] = field(default_factory=list)  # conversation lengths (earlier turns before the item)
     controls: list[str] = field(default_factory=list)
     combine: bool = False  # also run all vectors together (each at its own layer), for interactions
     prompt_arms: list[tuple[str, str]] = field(default_factory=list)  # (name, instruction); ("declared", "")
@@ -68,6 +71,12 @@ class RunConfig:
         check_strengths(self.strengths, "--alphas")
         if self.option_orders < 1:
             raise SteerEvalError(f"--option-orders must be at least 1 (got {self.option_orders})")
+        if self.templates < 1:
+            raise SteerEvalError(
+                f"--templates must be at least 1 (got {self.templates}); 1 runs each task's own format"
+            )
+        if any(n < 0 for n in self.turns):
+            raise SteerEvalError(f"--turns values must be >= 0 (got {','.join(map(str, self.turns))})")
         if any(n < 0 for n in self.fewshot):
             raise SteerEvalError("--fewshot values must be >= 0")
         if self.limit is not None and self.limit < 1:

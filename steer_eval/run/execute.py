@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from steer_eval.conditions.apply import apply_condition
 from steer_eval.run.grid import Cell
 from steer_eval.run.prepare import Prepared
 from steer_eval.run.provenance import manifest
@@ -122,29 +123,27 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
     user_tasks = any(cell.task.registry is None for cell in todo)
     counts["rank"] = getattr(lm, "rank", 0)
     bar = tqdm(total=len(todo), desc="Cells", unit="cell", disable=not progress or counts["rank"] != 0)
-    managers: dict[tuple[int, int], Any] = {}
+    managers: dict[tuple[int, int, int], Any] = {}
 
     def group_of(cell: Cell):
-        return (cell.task.name, cell.fewshot, cell.option_order, cell.option_orders, cell.arm)
+        return (cell.task.name, cell.fewshot, cell.option_order, cell.option_orders, cell.arm, cell.condition)
 
     try:  # the bar ends its line even when a cell fails, so the error that follows stands on its own line
         with _quiet_lm_eval():
-            for (task_name, shots, order, orders, arm), cells in groupby(todo, key=group_of):
-                if (order, orders) not in managers:
-                    managers[order, orders] = TaskManager(
+            for (task_name, shots, order, orders, arm, condition), cells in groupby(todo, key=group_of):
+                cells = list(cells)
+                template = condition.template if cells[0].task.registry is not None else 0
+                if (order, orders, template) not in managers:
+                    managers[order, orders, template] = TaskManager(
                         include_path=paths,
                         include_defaults=user_tasks,
-                        metadata={"option_order": order, "option_orders": orders},
+                        metadata={"option_order": order, "option_orders": orders, "template": template},
                     )
-                loaded = managers[order, orders].load([task_name])
+                loaded = managers[order, orders, template].load([task_name])
                 task = loaded["tasks"][task_name]
-                if arm is not None and arm.kind == "prompt":
-                    # the instruction before every prompt: lm-eval's `description` (the system message under a chat
-                    # template), which it glues to the prompt as is, so the task's own delimiter follows it
-                    task.set_config(key="description", value=arm.text + (task.config.fewshot_delimiter or "\n\n"))
+                apply_condition(task, cells[0].task, condition, arm)
                 demonstrations = arm.shots if arm is not None and arm.kind == "fewshot" else shots
                 task.set_config(key="num_fewshot", value=demonstrations)
-                cells = list(cells)
                 decoding = decoding_of(prepared, cells[0])
                 if decoding:  # N draws per prompt (lm-eval's repeats), seeded by the run's --seed
                     kwargs = {**(task.config.generation_kwargs or {}), "do_sample": True}

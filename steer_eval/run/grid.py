@@ -1,6 +1,8 @@
-"""The experiment grid: which cells a run computes. A cell is (task, few-shot, option order) x (no vector,
-or one vector at one strength, layer and position mode). The unsteered baseline of each (task, few-shot,
-option order) is one cell shared by every vector and strength. Each cell has a stable key (a hash of what
+"""The experiment grid: which cells a run computes. A cell is (task, few-shot, option order, condition) x (no
+vector, or one vector at one strength, layer and position mode). The unsteered baseline of each (task,
+few-shot, option order, condition) is one cell shared by every vector and strength. Conditions (a prompt
+template, a pressure prompt, earlier turns: steer_eval/conditions) vary one at a time from the default, at
+the first few-shot setting and the original option order. Each cell has a stable key (a hash of what
 it computes), so a re-run finds the cells that are already done."""
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from itertools import product
 
+from steer_eval.conditions import DEFAULT, Condition
 from steer_eval.run.arms import ArmRef
 from steer_eval.vocab import PositionMode
 
@@ -43,6 +46,8 @@ class TaskRef:
     scorer: str | None = None  # generation tasks: what reads the behaviour from the text (part of the key)
     prompts: tuple[tuple[str, str], ...] = ()  # the instructions the registry declares for the behaviour
     concept: str = ""  # the behaviour in words (the registry's desired answer): what a judge is asked about
+    templates: int = 1  # prompt templates the task declares (conditions/templates.py); 1: only its own
+    pressures: tuple[tuple[str, str], ...] = ()  # (name, text) pressure prompts its family declares
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Cell:
     positions: PositionMode | None = None
     option_orders: int = 1  # K: order k shows each item rotated by k * n // K (tasks/items.rotation_shift)
     arm: ArmRef | None = None  # a rival arm (an instruction, demonstrations), alone or with the vector
+    condition: Condition = DEFAULT  # template, pressure, earlier turns (steer_eval/conditions)
 
     @property
     def is_baseline(self) -> bool:
@@ -70,8 +76,10 @@ class Cell:
         if self.task.scorer and self.task.scorer.startswith("judge:"):
             scorer["concept"] = self.task.concept  # the judge is asked about it: another concept, other scores
         arm = {"arm": self.arm.identity()} if self.arm else {}
+        condition = {"condition": self.condition.identity()} if not self.condition.is_default else {}
         return {
             **rotation,
+            **condition,
             **scorer,
             **arm,
             "format": CELL_FORMAT,
@@ -104,6 +112,9 @@ class Cell:
             "alpha": self.alpha,
             "layer": self.layer,
             "positions": None if self.positions is None else self.positions.value,
+            "template": self.condition.template,
+            "pressure": self.condition.pressure,
+            "turns": self.condition.turns,
         }
         if self.arm is not None:
             out["arm"] = asdict(self.arm)
@@ -127,13 +138,16 @@ def plan(
     fewshot: list[int],
     option_orders: int,
     arms: dict[str, list[ArmRef]] | None = None,
+    conditions: dict[str, list[Condition]] | None = None,
 ) -> list[Cell]:
     """Baselines first (every vector cell is compared with one), then vector cells, grouped so that cells
     sharing a task, few-shot count and option order run together. A task gets at most as many option orders
     as its items have distinct ones (`TaskRef.orders`): a rotation that repeats another would be computed
     twice, and one that changes nothing (generation, continuation layout) is no control. A task's rival
     arms (run/arms.py) follow its cells at the first few-shot setting and the original option order: each arm
-    alone, and each prompt arm with every vector (not the placebos) at every strength."""
+    alone, and each prompt arm with every vector (not the placebos) at every strength. Then each of the task's
+    other conditions: its baseline, every vector (placebos included) at every setting, and, under a pressure
+    prompt, each prompt arm alone (how much of asking survives the same pressure)."""
     cells: list[Cell] = []
     for task in tasks:
         for shots in fewshot:
@@ -151,6 +165,15 @@ def plan(
                 if vector.ref.control_of is None:
                     for alpha, layer, mode in _settings(vector):
                         cells.append(Cell(task, fewshot[0], 0, vector.ref, alpha, layer, mode, arm=arm))
+        for condition in (conditions or {}).get(task.name, []):
+            cells.append(Cell(task, fewshot[0], 0, condition=condition))
+            for vector in vectors:
+                for alpha, layer, mode in _settings(vector):
+                    cells.append(Cell(task, fewshot[0], 0, vector.ref, alpha, layer, mode, condition=condition))
+            if condition.pressure:
+                for arm in (arms or {}).get(task.name, []):
+                    if arm.kind == "prompt":
+                        cells.append(Cell(task, fewshot[0], 0, arm=arm, condition=condition))
     return cells
 
 

@@ -46,12 +46,20 @@ def estimate(prepared: Prepared, store: RunStore) -> str:
             items = items[: prepared.config.limit]
         requests += sum(len(getattr(item, "options", (None,))) for item in items)
     n_vectors = len({c.vector.sha256 for c in prepared.cells if c.vector is not None})
-    arms = sum(c.arm is not None for c in prepared.cells)
+    arms = sum(c.arm is not None and c.condition.is_default for c in prepared.cells)
+    conditioned = [c for c in prepared.cells if not c.condition.is_default]
+    levels = sorted({c.condition.label for c in conditioned})
     lines = [
         f"grid: {len(prepared.cells)} cells = {len(prepared.tasks)} task(s) x {len(prepared.config.fewshot)} few-shot "
         f"setting(s) x up to {prepared.config.option_orders} option order(s) x (1 baseline + {n_vectors} vector(s) "
         "incl. controls x strengths x layers x position modes)"
-        + (f" + {arms} rival-arm cells (alone, and prompts with each vector)" if arms else ""),
+        + (f" + {arms} rival-arm cells (alone, and prompts with each vector)" if arms else "")
+        + (
+            f" + {len(conditioned)} cells under {len(levels)} other condition(s) ({', '.join(levels)}), each with "
+            "its own baseline"
+            if conditioned
+            else ""
+        ),
         *strength_lines(prepared),
         f"to compute: {len(todo)} cells ({len(prepared.cells) - len(todo) - len(reusable)} already in {store.root}"
         + (f", {len(reusable)} to copy from --reuse" if reusable else "")

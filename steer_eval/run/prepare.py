@@ -9,6 +9,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from steer_eval.conditions.levels import task_conditions
+from steer_eval.conditions.pressure import declared as declared_pressure
+from steer_eval.conditions.templates import declared_count, user_templates
 from steer_eval.errors import SteerEvalError
 from steer_eval.models import model_path
 from steer_eval.prompt_format import PromptFormat
@@ -105,8 +108,9 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
             "--prompt-arm declared: none of these tasks declares an instruction (`steer-eval tasks` shows which "
             "do); give one with --prompt-arm NAME=TEXT"
         )
-    cells = plan(tasks, plans, config.fewshot, config.option_orders, arms)
-    notes = warnings + format_notes + notes + option_order_notes(tasks, config)
+    conditions, condition_notes = task_conditions(tasks, config)
+    cells = plan(tasks, plans, config.fewshot, config.option_orders, arms, conditions)
+    notes = warnings + format_notes + notes + option_order_notes(tasks, config) + condition_notes
     return Prepared(config, path, model_map, vectors, tasks, cells, notes, plans, selections)
 
 
@@ -241,10 +245,12 @@ def resolve_tasks(config: RunConfig) -> tuple[list[TaskRef], list[str]]:
     refs: list[TaskRef] = []
     for spec in select_tasks(ours) if ours else []:
         splits = spec.load(config.data_dir)  # raises TaskError naming the missing files
+        layouts = {item.layout for item in splits.get("test", []) if hasattr(item, "layout")}
         refs.append(
             TaskRef(lmeval_name(spec), spec.name, spec.kind, spec.family, spec.output, spec.target_is_desired,
                     data_hash(splits), distinct_option_orders(splits.get("test", [])), spec.scorer, spec.prompts,
-                    spec.desired)
+                    spec.desired, declared_count(spec.name, spec.output, layouts),
+                    tuple(declared_pressure(lmeval_name(spec), spec.name, spec.kind).items()))
         )  # fmt: skip
     warnings: list[str] = []
     if theirs:
@@ -317,8 +323,13 @@ def _user_tasks(names: list[str], include_path: str | None) -> tuple[list[TaskRe
             kind = user_task_kind(manager, task_name)
             if kind.warning:
                 warnings.append(kind.warning)
-            output = (manager.task_index[task_name].cfg or {}).get("output_type", "multiple_choice")
-            refs.append(TaskRef(task_name, None, kind.kind, "user", output, None, concept=task_name))
+            cfg = manager.task_index[task_name].cfg or {}
+            output = cfg.get("output_type", "multiple_choice")
+            refs.append(
+                TaskRef(task_name, None, kind.kind, "user", output, None, concept=task_name,
+                        templates=declared_count(None, output, set(), len(user_templates(cfg))),
+                        pressures=tuple(declared_pressure(task_name, None, kind.kind).items()))
+            )  # fmt: skip
     return refs, warnings
 
 

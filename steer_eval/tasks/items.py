@@ -7,6 +7,8 @@ Layouts:
 - `letters`:        "{stem}\\nA. ...\\nB. ...\\nAnswer:", scored continuations " A", " B" (PAS, MMLU style)
 - `parenthesized`:  "{stem}\\n\\nChoices:\\n (A) ...\\n (B) ...\\n\\nAnswer:", continuations " (A)" (CAA and
                     Anthropic's model-written evals)
+- `instructed`:     "Read the question and choose one answer.\n{stem}\nA. ...\nB. ...\nThe answer is",
+                    continuations " A", " B" (a reworded template: conditions/templates.py)
 - `continuation`:   "{stem}", continuations " " + option text (HellaSwag, SST-2, the demo): option order
                     does not exist for the model here, so the option-order control is moot.
 """
@@ -21,7 +23,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 LETTERS = string.ascii_uppercase
-LAYOUTS = ("letters", "parenthesized", "continuation")
+LAYOUTS = ("letters", "parenthesized", "continuation", "instructed")
+INSTRUCTION = "Read the question and choose one answer."
 
 
 @dataclass(frozen=True)
@@ -65,11 +68,14 @@ class MCItem:
         if self.layout == "parenthesized":
             lines = [f" ({LETTERS[k]}) {text}" for k, text in enumerate(self.options)]
             return "\n".join([f"{self.stem}\n\nChoices:", *lines, "", "Answer:"])
+        if self.layout == "instructed":
+            lines = [f"{LETTERS[k]}. {text}" for k, text in enumerate(self.options)]
+            return "\n".join([INSTRUCTION, self.stem, *lines, "The answer is"])
         return self.stem
 
     @property
     def continuations(self) -> tuple[str, ...]:
-        if self.layout == "letters":
+        if self.layout in ("letters", "instructed"):
             return tuple(f" {LETTERS[k]}" for k in range(len(self.options)))
         if self.layout == "parenthesized":
             return tuple(f" ({LETTERS[k]})" for k in range(len(self.options)))
@@ -80,6 +86,8 @@ class MCItem:
         """The stem without the option list, ending where an answer text goes (iPAS's introspective form)."""
         if self.layout == "letters":
             return f"{self.stem}\nAnswer:"
+        if self.layout == "instructed":
+            return f"{INSTRUCTION}\n{self.stem}\nThe answer is"
         if self.layout == "parenthesized":
             return f"{self.stem}\n\nAnswer:"
         return self.stem

@@ -55,12 +55,16 @@ def dataset(
     option_order: int = 0,
     option_orders: int | None = None,
     data_dir: str | None = None,
+    template: int = 0,
     **_: object,
 ):
     """The task's splits as a `datasets.DatasetDict`. `option_order` k of `option_orders` K rotates every
     item's options by k * n // K places (n: its option count; `items.rotation_shift`); without K, by k places
-    (the same when K = n)."""
+    (the same when K = n). `template` k shows the items in the k-th format their layout declares
+    (conditions/templates.py), before any rotation."""
     import datasets
+
+    from steer_eval.conditions.templates import templated
 
     order = int(option_order)
     splits = get_task(steer_eval_task).load(data_dir)
@@ -68,6 +72,8 @@ def dataset(
     for split, items in splits.items():
         if not items:
             continue
+        if int(template) and not isinstance(items[0], GenItem):
+            items = [templated(item, int(template)) for item in items]
         if isinstance(items[0], GenItem):
             rows[split] = [gen_row(item) for item in items]
         elif not order:

@@ -1,0 +1,35 @@
+"""Putting a cell's condition (and rival arm) into a loaded lm-eval task: a user task's declared template as
+config overrides (registry tasks get theirs through the dataset's `template` keyword), and the text before
+every prompt, lm-eval's `description` (the system message under a chat template): the arm's instruction,
+then the pressure prompt, then the earlier turns, each followed by the task's own delimiter."""
+
+from __future__ import annotations
+
+from steer_eval.conditions import Condition
+from steer_eval.conditions.templates import user_templates
+from steer_eval.conditions.turns import dialogue
+
+
+def description(task_ref, condition: Condition, arm, delimiter: str) -> str:
+    """What goes before every prompt of a cell ('' for none)."""
+    parts = []
+    if arm is not None and arm.kind == "prompt":
+        parts.append(arm.text)
+    if condition.pressure:
+        parts.append(dict(task_ref.pressures)[condition.pressure])
+    if condition.turns:
+        parts.append(dialogue(condition.turns, demo=(task_ref.registry or "").startswith("demo_")))
+    return "".join(part + delimiter for part in parts)
+
+
+def apply_condition(task, task_ref, condition: Condition, arm) -> None:
+    """Configure a loaded lm-eval task for the cell's condition and arm."""
+    if condition.template and task_ref.registry is None:
+        chosen = user_templates(task.config.to_dict())[condition.template - 1]
+        for key, value in chosen.items():
+            task.set_config(key=key, value=value)
+    # the instruction and context before every prompt, which lm-eval glues to the prompt as is, so the task's
+    # own delimiter follows each part
+    text = description(task_ref, condition, arm, task.config.fewshot_delimiter or "\n\n")
+    if text:
+        task.set_config(key="description", value=text)
