@@ -125,3 +125,25 @@ def test_a_second_demo_run_reuses_every_cell(demo_output, capsys: pytest.Capture
     output, _ = demo_output
     assert main(["demo", "--output", str(output)]) == 0
     assert "\n0 cell(s) computed" in capsys.readouterr().out
+
+
+def test_the_transfer_matrix_separates_the_two_behaviours(demo_output, effects) -> None:
+    """Each vector records its training task; the run tells in-distribution cells from transfer cells, and at
+    the selected strength each PASf vector helps its own behaviour and leaves the other one alone."""
+    output, _ = demo_output
+    mine = _original(effects[~effects.is_control & effects.vector.str.startswith(("sentiment-", "sycophancy-"))])
+    trained = mine.vector.str.split("-").str[0].map({"sentiment": "demo_sentiment", "sycophancy": "demo_sycophancy"})
+    assert (mine.in_distribution.astype(bool) == (mine.task == trained)).all()
+    transfer = pd.DataFrame(json.loads((output / "run" / "results.json").read_text())["transfer"]).set_index(
+        ["vector", "task"]
+    )
+    for vector, own, other in (
+        ("sentiment-pasf.safetensors", "demo_sentiment", "demo_sycophancy"),
+        ("sycophancy-pasf.safetensors", "demo_sycophancy", "demo_sentiment"),
+    ):
+        assert transfer.loc[(vector, own), "verdict"] == "helps" and transfer.loc[(vector, own), "in_distribution"]
+        assert (
+            transfer.loc[(vector, other), "verdict"] != "helps" and abs(transfer.loc[(vector, other), "delta"]) < 0.02
+        )
+    html = (output / "run" / "report.html").read_text()
+    assert 'alt="transfer matrix"' in html

@@ -23,6 +23,7 @@ from steer_eval.analysis.interactions import interaction_rows
 from steer_eval.analysis.load import baselines, load_run, load_texts
 from steer_eval.analysis.overlap import train_overlap
 from steer_eval.analysis.rivals import rival_rows
+from steer_eval.analysis.robustness import robustness_rows
 from steer_eval.analysis.saturation import saturation
 from steer_eval.analysis.texts import free_text_rows
 from steer_eval.analysis.transfer import in_distribution, transfer_rows
@@ -81,6 +82,7 @@ class Analysis:
     interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
     heterogeneity: pd.DataFrame = field(default_factory=pd.DataFrame)  # effects across condition levels
     transfer: pd.DataFrame = field(default_factory=pd.DataFrame)  # training task x evaluation task
+    robustness: pd.DataFrame = field(default_factory=pd.DataFrame)  # where each vector holds, per setting
     item_slopes: dict = field(default_factory=dict)  # dose series -> per-item steerability (for figures)
     notes: list[str] = field(default_factory=list)
     train_overlap: list[str] = field(default_factory=list)  # "V saw n of N test items of T in training", per pair
@@ -101,6 +103,7 @@ class Analysis:
             "interactions": _records(self.interactions),
             "heterogeneity": _records(self.heterogeneity),
             "transfer": _records(self.transfer),
+            "robustness": _records(self.robustness),
             "notes": self.notes,
         }
         with atomic_path(run_dir / "results.json") as tmp:
@@ -219,6 +222,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         interactions=pd.DataFrame(interactions),
         heterogeneity=pd.DataFrame(heterogeneity_rows(cells, base)),
         transfer=pd.DataFrame(transfer_rows(effects, manifest)) if len(effects) else pd.DataFrame(),
+        robustness=pd.DataFrame(robustness_rows(effects)),
         item_slopes=item_slopes,
         notes=notes,
         train_overlap=overlap.lines,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from steer_eval.conditions import Condition
 from steer_eval.conditions.templates import user_templates
 from steer_eval.conditions.turns import dialogue
+from steer_eval.tasks.user_options import from_pairs, renderers
 
 
 def description(task_ref, condition: Condition, arm, delimiter: str) -> str:
@@ -22,9 +23,15 @@ def description(task_ref, condition: Condition, arm, delimiter: str) -> str:
     return "".join(part + delimiter for part in parts)
 
 
-def apply_condition(task, task_ref, condition: Condition, arm) -> None:
-    """Configure a loaded lm-eval task for the cell's condition and arm."""
-    if condition.template and task_ref.registry is None:
+def apply_condition(task, cell) -> None:
+    """Configure a loaded lm-eval task for the cell's condition and arm (and, for a user task that declares
+    its options, its option order)."""
+    task_ref, condition, arm = cell.task, cell.condition, cell.arm
+    listed = from_pairs(task_ref.options)
+    if listed is not None:  # rendered by steer-eval from the declared fields, rotated and templated
+        for key, value in renderers(listed, condition.template, cell.option_order, cell.option_orders).items():
+            task.set_config(key=key, value=value)
+    elif condition.template and task_ref.registry is None:
         chosen = user_templates(task.config.to_dict())[condition.template - 1]
         for key, value in chosen.items():
             task.set_config(key=key, value=value)

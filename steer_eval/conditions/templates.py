@@ -8,9 +8,10 @@ can be measured. Template 0 is always the task's own format.
   with the positive reply as A, then as B. A vector that only moves answer letters is sensitive to these by
   construction; one that moves the mood is not (docs/demo.md).
 - Generation tasks and the other demo tasks declare only their own format: they run it with a note.
-- A user's lm-eval task declares its own in its YAML metadata: `steer_eval_templates`, a list of mappings of
-  lm-eval config keys (`doc_to_text`, `doc_to_choice`, `doc_to_target`, ...) to use instead of the task's own;
-  template k (1-based) is the k-th entry."""
+- A user's lm-eval task that declares its options (tasks/user_options.py) gets its layout's three; any other
+  user task declares its own in its YAML metadata: `steer_eval_templates`, a list of mappings of lm-eval config
+  keys (`doc_to_text`, `doc_to_choice`, `doc_to_target`, ...) to use instead of the task's own; template k
+  (1-based) is the k-th entry."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ LAYOUT_TEMPLATES = {
     "letters": ("letters", "parenthesized", "instructed"),
     "parenthesized": ("parenthesized", "letters", "instructed"),
     "continuation": ("continuation", "letters", "parenthesized"),
+    "instructed": ("instructed", "letters", "parenthesized"),
 }
 DEMO_TEMPLATES = {"demo_sentiment": ("reply", "quiz, positive reply as A", "quiz, positive reply as B")}
 USER_KEY = "steer_eval_templates"
@@ -31,7 +33,7 @@ USER_KEY = "steer_eval_templates"
 def declared_count(registry: str | None, output: str, layouts: set[str], user_templates: int = 0) -> int:
     """How many templates a task declares (1: only its own format)."""
     if registry is None:
-        return 1 + user_templates
+        return len(LAYOUT_TEMPLATES[next(iter(layouts))]) if layouts else 1 + user_templates
     if registry in DEMO_TEMPLATES:
         return len(DEMO_TEMPLATES[registry])
     if registry.startswith("demo_") or output != "multiple_choice" or not layouts:

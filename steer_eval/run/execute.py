@@ -141,7 +141,7 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
                     )
                 loaded = managers[order, orders, template].load([task_name])
                 task = loaded["tasks"][task_name]
-                apply_condition(task, cells[0].task, condition, arm)
+                apply_condition(task, cells[0])
                 demonstrations = arm.shots if arm is not None and arm.kind == "fewshot" else shots
                 task.set_config(key="num_fewshot", value=demonstrations)
                 decoding = decoding_of(prepared, cells[0])

@@ -48,6 +48,7 @@ class TaskRef:
     concept: str = ""  # the behaviour in words (the registry's desired answer): what a judge is asked about
     templates: int = 1  # prompt templates the task declares (conditions/templates.py); 1: only its own
     pressures: tuple[tuple[str, str], ...] = ()  # (name, text) pressure prompts its family declares
+    options: tuple[tuple[str, str], ...] = ()  # a user task's declared option fields (tasks/user_options.py)
 
 
 @dataclass(frozen=True)

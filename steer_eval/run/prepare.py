@@ -24,6 +24,7 @@ from steer_eval.strengths import SELECTED, resolve
 from steer_eval.tasks.items import distinct_option_orders
 from steer_eval.tasks.lmeval_adapter import lmeval_name
 from steer_eval.tasks.registry import DATA_ENV, TaskError, all_tasks, as_selector, get_task, select_tasks
+from steer_eval.tasks.user_options import declared_options, option_count
 from steer_eval.vectors.control import random_like
 from steer_eval.vectors.files import read_vector_file
 from steer_eval.vectors.format import SteeringVector, content_sha256, file_sha256, load_vector, save_vector
@@ -182,8 +183,11 @@ def option_order_notes(tasks: list[TaskRef], config: RunConfig) -> list[str]:
     notes = []
     for task in tasks:
         runs = orders_for(task, wanted)
-        if task.registry is None:
-            notes.append(f"{task.name}: a user lm-eval task runs in its own option order only")
+        if task.registry is None and not task.options:
+            notes.append(f"{task.name}: a user lm-eval task runs in its own option order only (declare its options "
+                         "in its metadata to rotate them: docs/tasks.md)")  # fmt: skip
+        elif task.registry is None:
+            continue  # declared options: rotated like ours
         elif runs == 1:
             notes.append(f"{task.name}: option order does not exist for the model here (generation or answers "
                          "scored on their own), so it runs once")  # fmt: skip
@@ -325,10 +329,13 @@ def _user_tasks(names: list[str], include_path: str | None) -> tuple[list[TaskRe
                 warnings.append(kind.warning)
             cfg = manager.task_index[task_name].cfg or {}
             output = cfg.get("output_type", "multiple_choice")
+            listed = declared_options(task_name, cfg) if output == "multiple_choice" else None
+            templates = declared_count(None, output, {listed.layout} if listed else set(), len(user_templates(cfg)))
             refs.append(
                 TaskRef(task_name, None, kind.kind, "user", output, None, concept=task_name,
-                        templates=declared_count(None, output, set(), len(user_templates(cfg))),
-                        pressures=tuple(declared_pressure(task_name, None, kind.kind).items()))
+                        orders=option_count(manager, task_name, listed) if listed else 1, templates=templates,
+                        pressures=tuple(declared_pressure(task_name, None, kind.kind).items()),
+                        options=listed.pairs() if listed else ())
             )  # fmt: skip
     return refs, warnings
 
