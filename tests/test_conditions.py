@@ -53,6 +53,28 @@ def test_templates_change_the_answer_format_and_keep_the_answer() -> None:
     assert quiz_b["label"] == 1 and quiz_b["choices"] == ["A", "B"] and "bot : it was" not in quiz_b["text"]
 
 
+def test_every_behaviour_task_declares_three_templates(shared_data: Path) -> None:
+    from steer_eval.conditions.templates import generation_prompt
+    from steer_eval.demo.generation_tasks import demo_generation_splits
+    from steer_eval.run.config import RunConfig
+    from steer_eval.run.prepare import resolve_tasks
+
+    config = RunConfig(model="demo", vectors=[Path("unused")], tasks=["behavior"], data_dir=str(shared_data))
+    tasks, _ = resolve_tasks(config)
+    assert len(tasks) > 50
+    assert min(task.templates for task in tasks) >= 3, {t.name: t.templates for t in tasks if t.templates < 3}
+    assert generation_prompt("Instruction: Write a poem\nResponse:", 2) == "User: Write a poem\nAssistant:"
+    row = demo_splits("demo_sycophancy")["test"][0]
+    flipped = demo_row("demo_sycophancy", row, 1)
+    assert (" right ? bot :" in row["text"]) == (" wrong ? bot :" in flipped["text"])
+    assert flipped["choices"][flipped["label"]] != row["choices"][row["label"]], (
+        "asked the other way, the honest word flips"
+    )
+    honest = demo_generation_splits("demo_honesty_gen")["test"][0]
+    assert demo_row("demo_honesty_gen", honest, 1)["reference"] != honest["reference"]
+    assert demo_row("demo_honesty_gen", honest, 2)["prompt"].startswith("user : i think")
+
+
 def test_earlier_turns_are_unrelated_dialogue() -> None:
     demo = dialogue(3, demo=True)
     assert demo.count("q : which is") == 3 and "mood" not in demo and "user" not in demo
@@ -94,11 +116,11 @@ def test_bad_conditions_are_one_line_before_any_compute(vectors, tmp_path: Path,
 
 def test_a_task_without_templates_runs_its_own_format_with_a_note(vectors, tmp_path: Path, capsys) -> None:
     paths = [str(p) for p in vectors]
-    code = main(["--model", "demo", "--vectors", *paths, "--tasks", "demo_sycophancy,demo_sentiment", "--alphas", "1",
+    code = main(["--model", "demo", "--vectors", *paths, "--tasks", "demo_facts,demo_sentiment", "--alphas", "1",
                  "--templates", "3", "--turns", "0,2,8", "--output", str(tmp_path / "run"), "--dry-run"])  # fmt: skip
     printed = capsys.readouterr()
     assert code == 0
-    assert "demo_sycophancy declare(s) no other prompt template" in printed.err + printed.out
+    assert "demo_facts declare(s) no other prompt template" in printed.err + printed.out
     # 2 tasks x 3 (baseline + 2 vectors); templates 1, 2 for demo_sentiment only; turns 2, 8 for both
     assert "+ 18 cells under 4 other condition(s) (template=1, template=2, turns=2, turns=8)" in printed.out
 
@@ -228,3 +250,26 @@ def test_a_user_task_that_declares_its_options_gets_rotations_templates_and_the_
     assert shown[(0, "")].endswith(f"A. {first['choices'][0]}\nB. {first['choices'][1]}\nAnswer:")
     assert shown[(1, "")].endswith(f"A. {first['choices'][1]}\nB. {first['choices'][0]}\nAnswer:")
     assert " (A) " in shown[(0, "template=1")] and shown[(0, "template=2")].endswith("The answer is")
+
+
+def test_templates_reach_the_demo_loaders_and_the_registry_generation_tasks(vectors, shared_data, tmp_path) -> None:
+    from steer_eval.tasks.lmeval_adapter import dataset
+
+    rows = dataset("refusal", template=2, data_dir=str(shared_data))["test"]
+    assert rows[0]["prompt"].startswith("User: ") and rows[0]["prompt"].endswith("\nAssistant:")
+    output = tmp_path / "run"
+    code = main(["--model", "demo", "--vectors", str(vectors[0]), "--tasks", "demo_sycophancy,demo_mood_gen",
+                 "--alphas", "1", "--positions", "generated", "--templates", "3", "--limit", "12",
+                 "--output", str(output)])  # fmt: skip
+    assert code == 0
+    store = RunStore(output)
+    shown = {}
+    for key in store.manifest()["grid"]["cells"]:
+        content = store.read_cell(key)
+        cell = content["cell"]
+        if cell["vector"] is None:
+            record = content["records"][0]
+            shown[(cell["task"]["name"], cell["template"])] = record.get("prompt") or record["text"]
+    assert shown[("demo_mood_gen", 1)].endswith("bot : it was") and shown[("demo_mood_gen", 2)].startswith("q : ")
+    assert shown[("demo_sycophancy", 2)].startswith("user : i think")
+    assert len({shown[("demo_sycophancy", k)] for k in range(3)}) == 3

@@ -85,9 +85,16 @@ def demo_generation_splits(name: str, world_seed: int = 0) -> dict[str, list[dic
     return {split: [{**row, "scorer": scorer} for row in rows] for split, rows in splits.items()}
 
 
-def demo_generation_dataset(name: str, world_seed: int = 0, **_: object):
+def demo_generation_dataset(name: str, world_seed: int = 0, template: int = 0, **_: object):
+    """The task's splits in prompt template `template` (conditions/templates.py)."""
     import datasets
 
+    from steer_eval.conditions.templates import demo_row
+
+    splits = demo_generation_splits(name, world_seed)
     return datasets.DatasetDict(
-        {split: datasets.Dataset.from_list(rows) for split, rows in demo_generation_splits(name, world_seed).items()}
+        {
+            split: datasets.Dataset.from_list([demo_row(name, row, int(template)) for row in rows])
+            for split, rows in splits.items()
+        }
     )

@@ -64,7 +64,7 @@ def dataset(
     (conditions/templates.py), before any rotation."""
     import datasets
 
-    from steer_eval.conditions.templates import templated
+    from steer_eval.conditions.templates import generation_prompt, templated
 
     order = int(option_order)
     splits = get_task(steer_eval_task).load(data_dir)
@@ -75,7 +75,7 @@ def dataset(
         if int(template) and not isinstance(items[0], GenItem):
             items = [templated(item, int(template)) for item in items]
         if isinstance(items[0], GenItem):
-            rows[split] = [gen_row(item) for item in items]
+            rows[split] = [{**gen_row(item), "prompt": generation_prompt(item.prompt, int(template))} for item in items]
         elif not order:
             rows[split] = [mc_row(item) for item in items]
         elif option_orders:
