@@ -165,6 +165,8 @@ def test_each_condition_shows_the_model_other_prompts_and_has_its_own_baseline(c
     pressed = mood[mood.condition == "pressure=opposite"]
     assert (pressed.baseline < mood[mood.condition == ""].baseline.iloc[0] - 0.2).all(), "the tag pushes the mood"
     assert {"template", "pressure", "turns", "in_distribution"} <= set(effects.columns)
+    cells = pd.read_csv(condition_run / "cells.csv")
+    assert {"template", "pressure", "turns", "arm"} <= set(cells.columns) and (cells.pressure == "opposite").sum() == 6
 
 
 def test_the_heterogeneity_test_tells_a_format_sensitive_effect_from_a_robust_one(condition_run) -> None:

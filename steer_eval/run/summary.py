@@ -19,6 +19,10 @@ COLUMNS = (
     "positions",
     "fewshot",
     "option_order",
+    "template",
+    "pressure",
+    "turns",
+    "arm",
     "n",
     "accuracy",
     "mean_propensity",
@@ -43,12 +47,22 @@ def cell_rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "positions": cell["positions"] or "",
                 "fewshot": cell["fewshot"],
                 "option_order": cell["option_order"],
+                "template": cell.get("template") or 0,
+                "pressure": cell.get("pressure") or "",
+                "turns": cell.get("turns") or 0,
+                "arm": _arm(cell.get("arm")),
                 "n": len(records),
                 "accuracy": sum(correct) / len(correct) if correct else "",
                 "mean_propensity": sum(propensity) / len(propensity) if propensity else "",
             }
         )
     return rows
+
+
+def _arm(arm: dict | None) -> str:
+    if not arm:
+        return ""
+    return f"prompt:{arm['name']}" if arm.get("kind") == "prompt" else f"fewshot:{arm.get('shots')}"
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
