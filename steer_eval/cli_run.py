@@ -75,7 +75,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N[,N]",
         help="where it holds: also ask each item after N earlier turns of unrelated dialogue, e.g. 0,2,8",
     )
-    run.add_argument("--controls", help="'random': add a same-norm random vector per vector (the placebo)")
+    run.add_argument(
+        "--controls",
+        help="'random': add 5 same-norm random vectors per vector (the placebo distribution each vector is judged "
+        "against); 'random:N' for N draws",
+    )
     run.add_argument("--combine", action="store_true", help="also run all vectors together (interaction analysis)")
     run.add_argument(
         "--prompt-arm",

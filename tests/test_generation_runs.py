@@ -160,7 +160,7 @@ def generation_run(demo_dir: Path, tmp_path_factory) -> Path:
     config = RunConfig(
         model="demo", vectors=paths, tasks=["demo_generation"], alphas=[0.5, 1.0, 2.0],
         positions=[PositionMode.GENERATED],
-        controls=["random"], device="cpu", batch_size="64", output=folder / "run",
+        controls=["random:1"], device="cpu", batch_size="64", output=folder / "run",
         prompt_arms=[("declared", "")], fewshot_arms=[3],
     )  # fmt: skip
     run(config, progress=False)

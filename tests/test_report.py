@@ -65,7 +65,7 @@ def test_report_in_headless_chromium(demo_dir: Path, tmp_path: Path) -> None:
     from steer_eval.vectors.format import save_vector
 
     vector = save_vector(planted_vector("mood", DemoRecipe()), tmp_path / "sentiment.safetensors")
-    config = RunConfig(model="demo", vectors=[vector], tasks=["demo"], alphas=[-1.0, 1.0, 4.0], controls=["random"],
+    config = RunConfig(model="demo", vectors=[vector], tasks=["demo"], alphas=[-1.0, 1.0, 4.0], controls=["random:1"],
                        limit=40, device="cpu", output=tmp_path / "run")  # fmt: skip
     run(config, progress=False)
     assert main(["report", str(tmp_path / "run")]) == 0

@@ -41,7 +41,7 @@ def _config(vector: Path, output: Path, **overrides) -> RunConfig:
         vectors=[vector],
         tasks=["demo_sentiment", "demo_facts"],
         alphas=[-2.0, 2.0],
-        controls=["random"],
+        controls=["random:1"],
         limit=24,
         device="cpu",
         output=output,
@@ -111,7 +111,7 @@ def test_steering_changes_the_steered_cells_and_the_baseline_matches_an_unsteere
 
 def test_killed_run_resumes_to_identical_results(demo_vector: Path, tmp_path: Path) -> None:
     args = ["--model", "demo", "--vectors", str(demo_vector), "--tasks", "demo_sentiment,demo_compare",
-            "--alphas", "-2,1,2,4", "--controls", "random", "--limit", "40", "--device", "cpu"]  # fmt: skip
+            "--alphas", "-2,1,2,4", "--controls", "random:1", "--limit", "40", "--device", "cpu"]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     killed = tmp_path / "killed"
     process = subprocess.Popen(

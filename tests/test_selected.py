@@ -63,7 +63,7 @@ def test_selected_runs_marks_its_cell_and_is_the_same_cell_as_its_number(
 ) -> None:
     alpha, layer = _chosen(selected_vector)
     output = tmp_path / "run"
-    assert main(_run_args([selected_vector], output, "--alphas", "0.5,selected", "--controls", "random")) == 0
+    assert main(_run_args([selected_vector], output, "--alphas", "0.5,selected", "--controls", "random:1")) == 0
     printed = capsys.readouterr().out
     assert "at the validation-selected strength:" in printed and f"at strength {alpha:g}" in printed
     control = f"random({selected_vector.name}, seed 0)"
@@ -80,7 +80,7 @@ def test_selected_runs_marks_its_cell_and_is_the_same_cell_as_its_number(
     assert html.count('<span class="selected"') == 2 + 1  # the two marked rows and the legend
     assert "at the validation-selected strength:" in html
     # `selected` is a number once resolved: the same strength given as a number is the same, finished cell
-    again = _run_args([selected_vector], output, "--alphas", f"0.5,{alpha:g}", "--controls", "random")
+    again = _run_args([selected_vector], output, "--alphas", f"0.5,{alpha:g}", "--controls", "random:1")
     assert main(again) == 0
     assert "0 cell(s) computed, 5 reused" in capsys.readouterr().out
 
@@ -90,7 +90,7 @@ def test_the_default_grid_adds_each_vectors_selected_strength(
 ) -> None:
     alpha, layer = _chosen(selected_vector)
     config = RunConfig(model="demo", vectors=[selected_vector, plain_vector], tasks=["demo_facts"],
-                       controls=["random"], output=tmp_path / "r")  # fmt: skip
+                       controls=["random:1"], output=tmp_path / "r")  # fmt: skip
     prepared = prepare(config, progress=False)
     by_vector: dict[str, set[float]] = {}
     for cell in prepared.cells:

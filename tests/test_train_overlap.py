@@ -85,7 +85,7 @@ def test_a_run_counts_the_items_each_vector_saw_in_training(demo_dir: Path, tmp_
         vectors=[built, imported],
         tasks=["demo_sentiment", "mine_seen"],
         alphas=[2.0],
-        controls=["random"],
+        controls=["random:1"],
         limit=SEEN + UNSEEN,
         device="cpu",
         include_path=str(include),

@@ -43,7 +43,8 @@ EFFECT_COLUMNS = [
     "distinct_delta", "length_baseline", "length_delta",
     "propensity_baseline", "propensity_delta", "propensity_ci_low", "propensity_ci_high", "propensity_p",
     "arm", "rival", "rival_steered", "vs_rival_delta", "vs_rival_ci_low", "vs_rival_ci_high", "vs_rival_p",
-    "placebo_steered", "vs_placebo_delta", "vs_placebo_ci_low", "vs_placebo_ci_high", "vs_placebo_p", "orders",
+    "placebo_steered", "vs_placebo_delta", "vs_placebo_ci_low", "vs_placebo_ci_high", "vs_placebo_p", "placebo_draws",
+    "placebo_delta_low", "placebo_delta_high", "orders",
     "pooled_delta", "pooled_ci_low", "pooled_ci_high", "letter_share", "steerability_mean", "anti_steerable",
     "monotonicity_rho", "bias_ambiguous_baseline", "bias_ambiguous_delta", "bias_disambiguated_baseline",
     "bias_disambiguated_delta", "target_is_desired", "desired_sign", "is_control", "control_of", "cell",
@@ -162,7 +163,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         row.update(template=cell.template, pressure=cell.pressure, turns=cell.turns, condition=cell.condition)
         row["in_distribution"] = trained_on.get(cell.vector, {}).get(cell.task)
         rows.append(row)
-    placebo = placebo_rows(cells, rng, settings)
+    placebo = placebo_rows(cells, rng, settings, base)
     rivals = rival_rows(cells, rng, settings)
     orders = option_order_rows(cells, base, settings)
     item_slopes: dict = {}

@@ -1,7 +1,12 @@
 """Artifact and placebo controls.
 
-- Placebo: a vector's effect against its same-norm random control's, on the same items at the same
-  strength, layer, positions, few-shot and option order (paired: steered vs control answers per item).
+- Placebo: a vector's effect against its same-norm random controls', on the same items at the same
+  strength, layer, positions, few-shot, option order and condition. With one draw, paired item by item (steered
+  vs control answers). With N draws (`--controls random:N`, 5 by default) the placebo is a distribution: a
+  random direction has an effect of its own, so the question is whether the vector's effect stands out from
+  the effects of N random directions. The vector's effect is set against the draws' mean with a prediction
+  interval: (delta_v - mean_p) / sqrt(s_p^2 (1 + 1/N) + se_v^2), Welch-Satterthwaite degrees of freedom, where
+  s_p is the spread of the N placebo effects (item noise included) and se_v the vector's own standard error.
 - Option order: a vector's effect at the original option order against its effect pooled over the K
   rotations the run made (balanced when K is the option count). Per item, the differences are averaged over
   the rotations (so items, not item x rotation pairs, are the units of the interval). A significant effect
@@ -15,31 +20,90 @@ import math
 from typing import Any
 
 import numpy as np
+from scipy import stats as scipy_stats
 from statsmodels.stats.weightstats import DescrStatsW
 
 from steer_eval.analysis.load import CellData, check_paired
 from steer_eval.analysis.stats import paired_effect
 
 
-def placebo_rows(cells: list[CellData], rng: np.random.Generator, settings) -> dict[str, dict[str, Any]]:
-    """By steered cell key: the control's delta and the steered-vs-control paired effect."""
-    controls = {
-        (c.task, c.control_of, c.alpha, c.layer, c.positions, c.fewshot, c.option_order, c.condition): c
-        for c in cells
-        if c.control_of is not None
-    }
+def placebo_rows(
+    cells: list[CellData], rng: np.random.Generator, settings, baselines: dict | None = None
+) -> dict[str, dict[str, Any]]:
+    """By steered cell key: the placebo's rate, the steered-vs-placebo comparison and the placebo draws' spread."""
+    controls: dict[tuple, list[CellData]] = {}
+    for c in cells:
+        if c.control_of is not None:
+            key = (c.task, c.control_of, c.alpha, c.layer, c.positions, c.fewshot, c.option_order, c.condition)
+            controls.setdefault(key, []).append(c)
     out = {}
     for cell in cells:
         if cell.vector is None or cell.control_of is not None:
             continue
-        control = controls.get(
+        draws = controls.get(
             (cell.task, cell.vector, cell.alpha, cell.layer, cell.positions, cell.fewshot, cell.option_order,
              cell.condition)
         )  # fmt: skip
-        compared = None if control is None else against(control, cell, rng, settings, "vs_placebo_")
-        if compared is not None:
-            out[cell.key] = {"placebo_cell": control.key, "placebo_steered": compared.pop("reference"), **compared}
+        if not draws:
+            continue
+        base = (baselines or {}).get(cell.group)
+        if len(draws) == 1:
+            compared = against(draws[0], cell, rng, settings, "vs_placebo_")
+            if compared is not None:
+                out[cell.key] = {"placebo_cell": draws[0].key, "placebo_steered": compared.pop("reference"),
+                                 "placebo_draws": 1, **compared, **_spread(draws, base)}  # fmt: skip
+        elif base is not None:
+            compared = against_draws(draws, cell, base, settings)
+            if compared is not None:
+                out[cell.key] = {"placebo_cell": draws[0].key, **compared}
     return out
+
+
+def _spread(draws: list[CellData], base: CellData | None) -> dict[str, float]:
+    """The lowest and highest effect among the placebo draws (on the items measured in all)."""
+    if base is None:
+        return {}
+    both = ~np.isnan(base.correct) & np.all([~np.isnan(d.correct) for d in draws], axis=0)
+    if not both.any():
+        return {}
+    effects = [float((d.correct[both] - base.correct[both]).mean()) for d in draws]
+    return {"placebo_delta_low": min(effects), "placebo_delta_high": max(effects)}
+
+
+def against_draws(draws: list[CellData], cell: CellData, base: CellData, settings) -> dict[str, float] | None:
+    """`cell`'s effect against N placebo draws' effects (module docstring): the difference from their mean, its
+    prediction interval and p-value, the draws' mean rate and the range of their effects."""
+    for draw in draws:
+        check_paired(base, draw)
+    check_paired(base, cell)
+    measured = ~np.isnan(base.correct) & ~np.isnan(cell.correct)
+    measured &= np.all([~np.isnan(d.correct) for d in draws], axis=0)
+    n, count = int(measured.sum()), len(draws)
+    if n < 2:
+        return None
+    own = cell.correct[measured] - base.correct[measured]
+    effects = np.array([(d.correct[measured] - base.correct[measured]).mean() for d in draws])
+    difference = float(own.mean() - effects.mean())
+    placebo_var = float(effects.var(ddof=1)) * (1 + 1 / count)
+    own_var = float(own.var(ddof=1)) / n
+    scale = math.sqrt(placebo_var + own_var)
+    if scale == 0:
+        p, half = (1.0 if difference == 0 else 0.0), 0.0
+    else:
+        terms = (placebo_var**2 / (count - 1) if placebo_var else 0.0) + (own_var**2 / (n - 1) if own_var else 0.0)
+        df = (placebo_var + own_var) ** 2 / terms if terms else math.inf
+        p = float(2 * scipy_stats.t.sf(abs(difference) / scale, df))
+        half = float(scipy_stats.t.ppf(0.5 + settings.level / 2, df)) * scale
+    return {
+        "placebo_steered": float(np.mean([d.correct[measured].mean() for d in draws])),
+        "placebo_draws": count,
+        "placebo_delta_low": float(effects.min()),
+        "placebo_delta_high": float(effects.max()),
+        "vs_placebo_delta": difference,
+        "vs_placebo_ci_low": difference - half,
+        "vs_placebo_ci_high": difference + half,
+        "vs_placebo_p": p,
+    }
 
 
 def against(reference: CellData, cell: CellData, rng: np.random.Generator, settings, prefix: str) -> dict | None:

@@ -14,6 +14,7 @@ from steer_eval.vocab import PositionMode, parse_enum
 DEFAULT_ALPHAS = (-4.0, -2.0, 2.0, 4.0, 8.0)
 DEFAULT_TASKS = ("behavior", "intelligence")
 CONTROLS = ("random",)
+PLACEBO_DRAWS = 5  # --controls random: same-norm random vectors per vector (random:N asks for N)
 
 
 @dataclass
@@ -59,6 +60,24 @@ class RunConfig:
         return list(self.alphas) if self.alphas is not None else [*DEFAULT_ALPHAS, SELECTED]
 
     @property
+    def placebo_draws(self) -> int:
+        """How many same-norm random vectors each vector gets (0: no placebo)."""
+        draws = 0
+        for control in self.controls:
+            name, _, count = control.partition(":")
+            if name != "random":
+                continue
+            if not count:
+                draws = max(draws, PLACEBO_DRAWS)
+                continue
+            if not count.isdigit() or int(count) < 1:
+                raise SteerEvalError(
+                    f"--controls {control!r}: N in random:N must be a whole number >= 1, e.g. random:5"
+                )
+            draws = max(draws, int(count))
+        return draws
+
+    @property
     def selected_required(self) -> bool:
         """`selected` was asked for explicitly: a vector without a recorded selection is an error."""
         return self.alphas is not None and SELECTED in self.alphas
@@ -81,9 +100,12 @@ class RunConfig:
             raise SteerEvalError("--fewshot values must be >= 0")
         if self.limit is not None and self.limit < 1:
             raise SteerEvalError("--limit must be at least 1")
-        unknown = sorted(set(self.controls) - set(CONTROLS))
+        unknown = sorted({c.partition(":")[0] for c in self.controls} - set(CONTROLS))
         if unknown:
-            raise SteerEvalError(f"unknown control(s) {', '.join(unknown)}; controls are {', '.join(CONTROLS)}")
+            raise SteerEvalError(
+                f"unknown control(s) {', '.join(unknown)}; controls are random or random:N (N same-norm draws)"
+            )
+        self.placebo_draws  # noqa: B018 (checks random:N)
         if self.samples < 1:
             raise SteerEvalError(f"--samples must be at least 1 (got {self.samples}); 1 decodes greedily")
         if not (self.temperature > 0 and self.temperature < float("inf")):

@@ -87,8 +87,10 @@ def strength_lines(prepared: Prepared) -> list[str]:
             layer = "" if selected.layer is None else f" at layer {selected.layer}"
             note = f"(* selected on validation{layer})"
         lines.append(f"  strengths of {ref.label}: {', '.join(shown) or 'none'} {note}")
-    if "random" in prepared.config.controls:
-        lines.append("  random controls run at the strengths of the vector they imitate")
+    if prepared.config.placebo_draws:
+        draws = prepared.config.placebo_draws
+        lines.append(f"  {draws} random control{'s' if draws > 1 else ''} per vector, at the strengths of the vector "
+                     "they imitate")  # fmt: skip
     return lines
 
 

@@ -91,8 +91,8 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
         plans.append(VectorPlan(ref, layers, modes, alphas))
         if selected is not None:
             selections[ref.label] = selected
-        if "random" in config.controls:  # the placebo runs wherever its vector runs, `selected` included
-            control_ref, control = _control(vector, ref, config)
+        for draw in range(config.placebo_draws):  # placebos run wherever their vector runs, `selected` included
+            control_ref, control = _control(vector, ref, config, config.seed + draw)
             vectors[control_ref.sha256] = control
             plans.append(VectorPlan(control_ref, layers, modes, alphas))
             if selected is not None:
@@ -224,8 +224,8 @@ def _layers(vector: SteeringVector, wanted: list[int] | None, where: str) -> lis
     return list(wanted)
 
 
-def _control(vector: SteeringVector, ref: VectorRef, config: RunConfig) -> tuple[VectorRef, SteeringVector]:
-    seed = config.seed
+def _control(vector: SteeringVector, ref: VectorRef, config: RunConfig, seed: int) -> tuple[VectorRef, SteeringVector]:
+    """One same-norm random draw imitating `vector` (draw 0 has the run's --seed, as a single placebo always had)."""
     identity = hashlib.sha256(f"random-control:{ref.sha256}:{seed}".encode()).hexdigest()
     path = config.output / "vectors" / f"random-{Path(ref.label).stem}-seed{seed}.safetensors"
     control = load_vector(path) if path.is_file() else None
