@@ -16,7 +16,13 @@ def flip_rows(
     rows = []
     for cell in cells:
         base = baselines.get(cell.group)
-        if cell.vector is None or cell.control_of is not None or cell.option_order != 0 or base is None:
+        if (
+            cell.vector is None
+            or cell.control_of is not None
+            or cell.option_order != 0
+            or cell.condition
+            or base is None
+        ):
             continue
         if cell.output == "generate_until":
             continue  # written texts have their own section (analysis/texts.py)

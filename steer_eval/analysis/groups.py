@@ -31,6 +31,8 @@ def subgroup_rows(cells: list[CellData], baselines: dict, rng: np.random.Generat
                     "alpha": cell.alpha,
                     "layer": cell.layer,
                     "subgroup": f"context={condition}",
+                    "condition": cell.condition,
+                    "option_order": cell.option_order,
                     "n": int(mask.sum()),
                     "delta": effect.delta,
                     "ci_low": effect.ci_low,

@@ -257,7 +257,7 @@ def _artifact_detail(row: pd.Series) -> str:
 
 
 def _regression(expectation, row, baseline, rule, sign, measured, interval) -> Outcome:
-    match = baseline[(baseline["alpha"].astype(float) == float(row["alpha"])) & (baseline["option_order"] == 0)]
+    match = baseline[(baseline["alpha"].astype(float) == float(row["alpha"])) & main_view(baseline)]
     if "is_control" in match:
         match = match[~match["is_control"].astype(bool)]
     pooled = match["pooled"].fillna(False).astype(bool) if "pooled" in match else pd.Series(False, index=match.index)

@@ -135,11 +135,19 @@ def _sources(manifest: dict) -> list[dict]:
     return out
 
 
+def _main_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table's rows of the main view (original option order, default condition); the others are in
+    results.json."""
+    if frame.empty or "option_order" not in frame:
+        return frame
+    return frame[main_view(frame)]
+
+
 def render(analysis: Analysis) -> str:
     effects = analysis.effects
     mine = effects[(~effects["is_control"]) & main_view(effects)]
     shown = pd.concat([mine, effects[effects["is_control"] & main_view(effects)]]).head(MAX_TABLE_ROWS)
-    dose = analysis.dose
+    dose = _main_rows(analysis.dose)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("report.html.j2")
     return template.render(
@@ -179,11 +187,11 @@ def render(analysis: Analysis) -> str:
         else [],
         subgroups=[
             {**r, "alpha": _fmt(r["alpha"], 2), "change": _change(r)}
-            for r in analysis.subgroups.head(MAX_TABLE_ROWS).to_dict("records")
+            for r in _main_rows(analysis.subgroups).head(MAX_TABLE_ROWS).to_dict("records")
         ],
         groups=[
             {**r, "alpha": _fmt(r["alpha"], 2), "change": _change(r)}
-            for r in analysis.groups.head(MAX_TABLE_ROWS).to_dict("records")
+            for r in _main_rows(analysis.groups).head(MAX_TABLE_ROWS).to_dict("records")
         ],
         flips=analysis.flips.head(60).to_dict("records") if len(analysis.flips) else [],
         interactions=[
