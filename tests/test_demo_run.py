@@ -147,3 +147,14 @@ def test_the_transfer_matrix_separates_the_two_behaviours(demo_output, effects) 
         )
     html = (output / "run" / "report.html").read_text()
     assert 'alt="transfer matrix"' in html
+
+
+def test_the_layer_choice_is_shown_with_intervals(demo_output) -> None:
+    """Each built vector's validation change per layer and strength it tried, from its selection record."""
+    output, _ = demo_output
+    profile = pd.DataFrame(json.loads((output / "run" / "results.json").read_text())["layer_profile"])
+    pasf = profile[profile.vector == "sentiment-pasf.safetensors"]
+    assert set(pasf.layer) == {1, 2} and pasf.chosen.sum() == 1
+    best = pasf.loc[pasf.validation_delta.idxmax()]
+    assert best.chosen and best.ci_low > 0 and (pasf.ci_low <= pasf.validation_delta).all()
+    assert 'alt="validation change per layer and strength"' in (output / "run" / "report.html").read_text()

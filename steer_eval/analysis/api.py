@@ -20,6 +20,7 @@ from steer_eval.analysis.examples import flip_rows
 from steer_eval.analysis.groups import pooled_group_rows, subgroup_rows
 from steer_eval.analysis.heterogeneity import heterogeneity_rows
 from steer_eval.analysis.interactions import interaction_rows
+from steer_eval.analysis.layers import layer_profiles
 from steer_eval.analysis.load import baselines, load_run, load_texts
 from steer_eval.analysis.overlap import train_overlap
 from steer_eval.analysis.rivals import rival_rows
@@ -84,6 +85,7 @@ class Analysis:
     heterogeneity: pd.DataFrame = field(default_factory=pd.DataFrame)  # effects across condition levels
     transfer: pd.DataFrame = field(default_factory=pd.DataFrame)  # training task x evaluation task
     robustness: pd.DataFrame = field(default_factory=pd.DataFrame)  # where each vector holds, per setting
+    layers: pd.DataFrame = field(default_factory=pd.DataFrame)  # validation change per layer and strength tried
     item_slopes: dict = field(default_factory=dict)  # dose series -> per-item steerability (for figures)
     notes: list[str] = field(default_factory=list)
     train_overlap: list[str] = field(default_factory=list)  # "V saw n of N test items of T in training", per pair
@@ -105,6 +107,7 @@ class Analysis:
             "heterogeneity": _records(self.heterogeneity),
             "transfer": _records(self.transfer),
             "robustness": _records(self.robustness),
+            "layer_profile": _records(self.layers),
             "notes": self.notes,
         }
         with atomic_path(run_dir / "results.json") as tmp:
@@ -224,6 +227,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         heterogeneity=pd.DataFrame(heterogeneity_rows(cells, base)),
         transfer=pd.DataFrame(transfer_rows(effects, manifest)) if len(effects) else pd.DataFrame(),
         robustness=pd.DataFrame(robustness_rows(effects)),
+        layers=pd.DataFrame(layer_profiles(manifest, settings.level)),
         item_slopes=item_slopes,
         notes=notes,
         train_overlap=overlap.lines,

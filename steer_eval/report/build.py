@@ -166,6 +166,7 @@ def render(analysis: Analysis) -> str:
             "steerability": figures.steerability(analysis.item_slopes),
             "option_order": figures.option_order(mine),
             "tradeoff": figures.tradeoff(effects),
+            "layers": figures.layer_profile(analysis.layers) if len(analysis.layers) else None,
         },
         free_text=_free_text(analysis.free_text),
         holds=holds.section(analysis),

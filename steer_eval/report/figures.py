@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from steer_eval.analysis.views import main as main_view
 
@@ -217,3 +218,28 @@ def tradeoff(effects: pd.DataFrame) -> str | None:
         ax.set_xlabel("fluency cost (NLL per token, nats)")
         ax.set_ylabel("behaviour change, points")
     return _finish(fig, axes, len(tasks))
+
+
+def layer_profile(profile: pd.DataFrame) -> str | None:
+    """Per vector, its validation change (points, interval) over the layers its selection tried, one line per
+    strength, the chosen layer and strength starred."""
+    if profile.empty or profile["layer"].isna().all():
+        return None
+    vectors = list(dict.fromkeys(profile["vector"]))[:MAX_PANELS]
+    fig, axes = _panels(len(vectors), 2.8)
+    for ax, vector in zip(axes.flat, vectors, strict=False):
+        rows = profile[profile["vector"] == vector].sort_values("layer")
+        for alpha, series in rows.groupby("alpha", sort=True):
+            y = 100 * series["validation_delta"].to_numpy()
+            low, high = 100 * series["ci_low"].to_numpy(), 100 * series["ci_high"].to_numpy()
+            ax.errorbar(series["layer"], y, yerr=[y - low, high - y], marker="o", markersize=3, capsize=2,
+                        label=f"strength {alpha:g}")  # fmt: skip
+        chosen = rows[rows["chosen"]]
+        ax.scatter(chosen["layer"], 100 * chosen["validation_delta"], marker="*", s=120, color="#d73027", zorder=3,
+                   label="chosen")  # fmt: skip
+        ax.axhline(0, color="#333333", linewidth=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(str(vector)[:45], fontsize=9)
+        ax.set_xlabel("layer")
+        ax.set_ylabel("validation change, points")
+    return _finish(fig, axes, len(vectors))
