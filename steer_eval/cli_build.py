@@ -42,6 +42,14 @@ def add_build_parser(vector_verbs) -> None:
     build.add_argument("--max-items", type=int, help="use at most this many train items (a seeded sample)")
     build.add_argument("--batch-size", type=int, default=16, help="sequences per forward pass (default 16)")
     build.add_argument("--select-on", choices=["validation"], help="choose layer and strength on the validation split")
+    build.add_argument(
+        "--resamples",
+        type=int,
+        default=0,
+        metavar="R",
+        help="also build R vectors from bootstrap resamples of the training items, stored in the same file with "
+        "their cosines to the vector (and, with --select-on, each one's chosen layer and strength)",
+    )
     build.add_argument("--strengths", help="strengths for --select-on (default 0.25,0.5,1,2,4,8,16,32)")
     build.add_argument("--positions", choices=[p.value for p in PositionMode], help="override where it applies")
     build.add_argument(
@@ -116,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         positions=PositionMode(args.positions) if args.positions else None,
         device=args.device,
         dtype=args.dtype,
+        resamples=args.resamples,
     )
     vector = run_build(request)
     print(render_build(vector, args.output))

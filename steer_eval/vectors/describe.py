@@ -68,8 +68,11 @@ def render_text(info: dict[str, Any]) -> str:
     extra = dict(info["extra"])
     diagnostics, selection = extra.pop("diagnostics", None), extra.pop("selection", None)
     trained = extra.pop("trained_on", None)
+    resampled = extra.pop("resamples", None)
     if trained is not None:  # thousands of hashes: a count here, all of them in --json
         lines.append(f"  {'trained_on':<15} {read_trained_on({'trained_on': trained}, info['file']).describe()}")
+    if isinstance(resampled, dict):
+        lines.append(f"  {'resamples':<15} {_resamples(resampled)}")
     for key, value in extra.items():
         lines.append(f"  {key:<15} {json.dumps(value, default=str)}")
     if diagnostics:
@@ -118,3 +121,16 @@ def _selection(selection: dict[str, Any]) -> list[str]:
 def render_build(vector: SteeringVector, path: str | Path) -> str:
     """What `vectors build` prints: where the file went and what came out."""
     return "wrote " + render_text(summary(vector, path))
+
+
+def _resamples(record: dict) -> str:
+    """One line: how many bootstrap resamples, their mean cosine to the vector per site, the layer pick's stability."""
+    cosines = ", ".join(
+        f"{key} {sum(v['cosine_to_main']) / len(v['cosine_to_main']):.2f}"
+        for key, v in (record.get("by_key") or {}).items()
+        if v.get("cosine_to_main") and v.get("pairwise_cosine_mean") is not None
+    )
+    text = f"{record.get('count')} bootstrap resamples of the training items; mean cosine to the vector: {cosines}"
+    if record.get("layer_pick_stability") is not None:
+        text += f"; the chosen layer is the vector's in {record['layer_pick_stability']:.0%} of them"
+    return text

@@ -30,6 +30,9 @@ from steer_eval.vocab import Action, PositionMode, Site, parse_enum
 FORMAT_VERSION = 1
 METADATA_KEY = "steer_eval"
 BIAS_SUFFIX = ".bias"
+RESAMPLE_PREFIX = (
+    "resample"  # "resample3.resid.12": resample 3 of the vector's tensor at resid.12 (vectors/resample.py)
+)
 _NORM_RTOL = 1e-4
 
 
@@ -198,6 +201,9 @@ class SteeringVector:
     directions: dict[SiteKey, torch.Tensor]
     meta: VectorMeta = field(default_factory=VectorMeta)
     biases: dict[SiteKey, torch.Tensor] = field(default_factory=dict)
+    # bootstrap resamples of the training items (vectors/resample.py): stored beside the vector, never applied
+    # with it and not part of its identity
+    resamples: list[dict[SiteKey, torch.Tensor]] = field(default_factory=list)
 
     @property
     def keys(self) -> list[SiteKey]:
@@ -305,7 +311,12 @@ def save_vector(vector: SteeringVector, path: str | Path) -> Path:
         layers=sorted({key.layer for key in vector.directions}),
         norms=vector.norms(),
     )
-    tensors = {name: t.detach().to("cpu", torch.float32).contiguous() for name, t in vector._all_tensors()}
+    named = vector._all_tensors() + [
+        (f"{RESAMPLE_PREFIX}{r}.{key.tensor_name}", t)
+        for r, tensors in enumerate(vector.resamples)
+        for key, t in tensors.items()
+    ]
+    tensors = {name: t.detach().to("cpu", torch.float32).contiguous() for name, t in named}
     with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata={METADATA_KEY: meta.to_json()})
     vector.meta = meta
@@ -335,13 +346,19 @@ def load_vector(path: str | Path) -> SteeringVector:
     meta = VectorMeta.from_json(header[METADATA_KEY], where)
     directions: dict[SiteKey, torch.Tensor] = {}
     biases: dict[SiteKey, torch.Tensor] = {}
+    resamples: dict[int, dict[SiteKey, torch.Tensor]] = {}
     for name, tensor in tensors.items():
-        target = biases if name.endswith(BIAS_SUFFIX) else directions
-        key = SiteKey.parse(name.removesuffix(BIAS_SUFFIX))
         if not tensor.dtype.is_floating_point:
             raise VectorFileError(f"{where}: tensor {name!r} has dtype {tensor.dtype}; expected floating point")
-        target[key] = tensor.to(torch.float32)
-    vector = SteeringVector(directions, meta, biases)
+        if name.startswith(RESAMPLE_PREFIX):
+            index, _, rest = name.removeprefix(RESAMPLE_PREFIX).partition(".")
+            if not index.isdigit():
+                raise VectorFileError(f"{where}: tensor {name!r} is not a resample name ({RESAMPLE_PREFIX}N.SITE)")
+            resamples.setdefault(int(index), {})[SiteKey.parse(rest)] = tensor.to(torch.float32)
+            continue
+        target = biases if name.endswith(BIAS_SUFFIX) else directions
+        target[SiteKey.parse(name.removesuffix(BIAS_SUFFIX))] = tensor.to(torch.float32)
+    vector = SteeringVector(directions, meta, biases, [resamples[r] for r in sorted(resamples)])
     vector.check(where)
     _check_derived_fields(vector, where)
     if isinstance(meta.extra, dict):

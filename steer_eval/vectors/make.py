@@ -4,7 +4,7 @@ vector (or its random control), optionally choose layer and strength on the vali
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from steer_eval.errors import SteerEvalError
@@ -12,11 +12,12 @@ from steer_eval.models import load_model, model_path
 from steer_eval.steering.model_map import ModelMap
 from steer_eval.tasks.items import MCItem
 from steer_eval.tasks.registry import get_task, load_split
-from steer_eval.vectors.build import BuildSpec, build_vector, read_keys
+from steer_eval.vectors.build import BuildSpec, build_vector, prepare_items, read_keys
 from steer_eval.vectors.control import random_like
 from steer_eval.vectors.files import read_vector_file
 from steer_eval.vectors.format import SteeringVector, save_vector
 from steer_eval.vectors.methods import RANDOM, get_method
+from steer_eval.vectors.resample import build_resamples
 from steer_eval.vectors.select import DEFAULT_STRENGTHS, select_on_validation
 from steer_eval.vocab import PositionMode
 
@@ -35,6 +36,7 @@ class BuildRequest:
     device: str = "auto"
     dtype: str = "auto"
     progress: bool = True
+    resamples: int = 0  # bootstrap resamples of the training items stored with the vector (vectors/resample.py)
 
 
 def run_build(request: BuildRequest) -> SteeringVector:
@@ -43,6 +45,8 @@ def run_build(request: BuildRequest) -> SteeringVector:
         return _random(request)
     if request.model is None or spec.task is None:
         raise SteerEvalError(f"method {spec.method} needs --model and --task")
+    if request.resamples and request.resamples < 2:
+        raise SteerEvalError(f"--resamples must be at least 2 (got {request.resamples}); leave it out for none")
     if request.select_on not in (None, "validation"):
         raise SteerEvalError(
             f"--select-on {request.select_on}: only 'validation' is allowed (selecting on test data inflates effects)"
@@ -65,18 +69,33 @@ def run_build(request: BuildRequest) -> SteeringVector:
     )
     if request.positions is not None:
         vector.meta.positions = request.positions
-    if validation is not None:  # chosen on prompts shown as the vector was read on them
-        select_on_validation(
+    shown_validation = spec.prompt_format.items(validation, loaded.tokenizer) if validation is not None else None
+
+    def select(built: SteeringVector) -> dict | None:
+        if shown_validation is None:  # chosen on prompts shown as the vector was read on them
+            return None
+        record = select_on_validation(
             loaded.model,
             loaded.tokenizer,
-            vector,
-            spec.prompt_format.items(validation, loaded.tokenizer),
+            built,
+            shown_validation,
             request.strengths,
             spec.batch_size,
             request.progress,
             spec.add_special_tokens and spec.prompt_format.plain,
             target_is_desired=task.target_is_desired is not False,
         )
+        return (record or {}).get("chosen")
+
+    select(vector)
+    if request.resamples:
+        used = prepare_items(train, spec)  # the items the main vector was built from, resampled
+        again = replace(spec, max_items=None)
+
+        def build(items: list[MCItem]) -> SteeringVector:
+            return build_vector(loaded.model, loaded.tokenizer, again, items, request.model, request.revision)
+
+        build_resamples(vector, used, request.resamples, spec.seed, build, select if validation is not None else None)
     save_vector(vector, request.output)
     return vector
 
