@@ -64,3 +64,23 @@ def test_too_few_resamples_and_damaged_resample_tensors_are_refused(resampled, t
     save_file(tensors, str(tmp_path / "bad.safetensors"), metadata=metadata)
     with pytest.raises(VectorFileError, match="not a resample name"):
         load_vector(tmp_path / "bad.safetensors")
+
+
+def test_a_run_evaluates_the_resamples_and_reports_how_stable_the_verdict_is(resampled, tmp_path: Path) -> None:
+    """The resamples run as further vectors of the sweep, never as rows of their own; the vector's rows say
+    how far their effects spread and how often their verdict is the vector's."""
+    import pandas as pd
+
+    output = tmp_path / "run"
+    code = main(["--model", "demo", "--vectors", str(resampled[1]), "--tasks", "demo_sentiment", "--alphas", "0.5,1",
+                 "--controls", "random:1", "--output", str(output)])  # fmt: skip
+    assert code == 0
+    effects = pd.read_csv(output / "effects.csv")
+    assert not effects.vector.str.startswith("resample ").any(), "resamples never get rows of their own"
+    mine = effects[~effects.is_control].set_index("alpha")
+    strong = mine.loc[1.0]
+    assert strong.verdict == "helps" and strong.resamples == 3 and strong.verdict_stability == 1.0
+    assert 0.15 < strong.resample_delta_low <= strong.resample_delta_high < 0.45
+    assert strong.cosine_resample_mean > 0.9
+    cells = pd.read_csv(output / "cells.csv")
+    assert cells.vector.str.startswith("resample ").sum() == 6, "3 resamples x 2 strengths were computed"

@@ -23,6 +23,7 @@ from steer_eval.analysis.interactions import interaction_rows
 from steer_eval.analysis.layers import layer_profiles
 from steer_eval.analysis.load import baselines, load_run, load_texts
 from steer_eval.analysis.overlap import train_overlap
+from steer_eval.analysis.resampled import resample_columns
 from steer_eval.analysis.rivals import rival_rows
 from steer_eval.analysis.robustness import robustness_rows
 from steer_eval.analysis.saturation import saturation
@@ -45,7 +46,8 @@ EFFECT_COLUMNS = [
     "propensity_baseline", "propensity_delta", "propensity_ci_low", "propensity_ci_high", "propensity_p",
     "arm", "rival", "rival_steered", "vs_rival_delta", "vs_rival_ci_low", "vs_rival_ci_high", "vs_rival_p",
     "placebo_steered", "vs_placebo_delta", "vs_placebo_ci_low", "vs_placebo_ci_high", "vs_placebo_p", "placebo_draws",
-    "placebo_delta_low", "placebo_delta_high", "orders",
+    "placebo_delta_low", "placebo_delta_high", "resamples", "resample_delta_low", "resample_delta_high",
+    "verdict_stability", "cosine_resample_mean", "orders",
     "pooled_delta", "pooled_ci_low", "pooled_ci_high", "letter_share", "steerability_mean", "anti_steerable",
     "monotonicity_rho", "bias_ambiguous_baseline", "bias_ambiguous_delta", "bias_disambiguated_baseline",
     "bias_disambiguated_delta", "target_is_desired", "desired_sign", "is_control", "control_of", "cell",
@@ -148,6 +150,8 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     settings = settings or Settings()
     settings.check()
     manifest, cells = load_run(run_dir)
+    resampled = [c for c in cells if c.resample_of]  # analysed apart: never in the main tables
+    cells = [c for c in cells if not c.resample_of]
     rng = np.random.default_rng(settings.seed)
     base = baselines(cells)
     site = _site(manifest)
@@ -202,6 +206,11 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         row["saturated"], words = saturation(row)
         if words:
             row["verdict_reason"] += f"; {words}"
+    resample_columns(rows, cells, resampled, base, rng, settings)
+    cosines = resample_cosines(manifest)
+    for row in rows:
+        if row.get("resamples"):
+            row["cosine_resample_mean"] = cosines.get(row["vector"])
     effects = pd.DataFrame(rows)
     for column in EFFECT_COLUMNS:
         if column not in effects:
@@ -244,6 +253,23 @@ def selected_cells(manifest: dict) -> dict[str, tuple[float, int | None]]:
         if isinstance(chosen, dict) and isinstance(chosen.get("alpha"), (int, float)):
             layer = chosen.get("layer")
             out[label] = (float(chosen["alpha"]), None if layer is None else int(layer))
+    return out
+
+
+def resample_cosines(manifest: dict) -> dict[str, float]:
+    """Vector label -> the mean cosine of its stored resamples to it (`extra.resamples`, vectors/resample.py)."""
+    from steer_eval.vectors.files import read_vector_file
+
+    out = {}
+    for label, info in (manifest.get("vectors") or {}).items():
+        if not isinstance(info, dict) or info.get("resample_of") or info.get("control_of") or "path" not in info:
+            continue
+        try:
+            record = read_vector_file(info["path"]).meta.extra.get("resamples")
+        except (SteerEvalError, OSError):
+            continue
+        if isinstance(record, dict) and record.get("cosine_resample_mean") is not None:
+            out[label] = float(record["cosine_resample_mean"])
     return out
 
 

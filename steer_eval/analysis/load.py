@@ -54,6 +54,7 @@ class CellData:
     words: np.ndarray | None = None  # length in words
     texts: list[str] | None = None  # what the model wrote, per item
     judged: dict[str, np.ndarray] = field(default_factory=dict)  # a judge's other ratings (0-1): relevance, ...
+    resample_of: str | None = None  # a bootstrap resample of this vector (label): analysed apart (resampled.py)
     template: int = 0  # the condition the cell was measured under (steer_eval/conditions); defaults: none
     pressure: str | None = None
     turns: int = 0
@@ -110,6 +111,7 @@ def _cell(key: str, content: dict) -> CellData:
         propensity=column("propensity"),
         chosen=column("chosen", -1).astype(int),
         questions=[r.get("question") for r in records],
+        resample_of=None if vector is None else vector.get("resample_of"),
         template=int(cell.get("template") or 0),
         pressure=cell.get("pressure") or None,
         turns=int(cell.get("turns") or 0),

@@ -31,6 +31,8 @@ class VectorRef:
     # vector that is not per-layer). Recorded in every cell's description, so the analysis pairs the
     # combination with the singles at exactly these layers (analysis/interactions.py).
     member_layers: tuple[int | None, ...] = ()
+    resample_of: str | None = None  # a bootstrap resample of this vector (label), stored in its file
+    resample: int | None = None
 
 
 @dataclass(frozen=True)
@@ -163,12 +165,12 @@ def plan(
             if arm.kind != "prompt":
                 continue
             for vector in vectors:
-                if vector.ref.control_of is None:
+                if vector.ref.control_of is None and vector.ref.resample_of is None:
                     for alpha, layer, mode in _settings(vector):
                         cells.append(Cell(task, fewshot[0], 0, vector.ref, alpha, layer, mode, arm=arm))
         for condition in (conditions or {}).get(task.name, []):
             cells.append(Cell(task, fewshot[0], 0, condition=condition))
-            for vector in vectors:
+            for vector in (v for v in vectors if v.ref.resample_of is None):  # resamples: the default condition only
                 for alpha, layer, mode in _settings(vector):
                     cells.append(Cell(task, fewshot[0], 0, vector.ref, alpha, layer, mode, condition=condition))
             if condition.pressure:

@@ -73,9 +73,12 @@ def estimate(prepared: Prepared, store: RunStore) -> str:
 def strength_lines(prepared: Prepared) -> list[str]:
     """Each vector's strengths, the validation-selected one starred (controls run at their vector's)."""
     lines = []
+    resamples: dict[str, int] = {}
     for vector_plan in prepared.plans:
         ref = vector_plan.ref
-        if ref.control_of is not None:
+        if ref.resample_of is not None:
+            resamples[ref.resample_of] = resamples.get(ref.resample_of, 0) + 1
+        if ref.control_of is not None or ref.resample_of is not None:
             continue
         selected = prepared.selections.get(ref.label)
         shown = [f"{a:g}*" if selected and a == selected.alpha else f"{a:g}" for a in vector_plan.alphas if a != 0]
@@ -87,6 +90,10 @@ def strength_lines(prepared: Prepared) -> list[str]:
             layer = "" if selected.layer is None else f" at layer {selected.layer}"
             note = f"(* selected on validation{layer})"
         lines.append(f"  strengths of {ref.label}: {', '.join(shown) or 'none'} {note}")
+    for label, count in resamples.items():
+        lines.append(
+            f"  {count} bootstrap resamples of {label} (stored in its file) run as further vectors, at its strengths"
+        )
     if prepared.config.placebo_draws:
         draws = prepared.config.placebo_draws
         lines.append(f"  {draws} random control{'s' if draws > 1 else ''} per vector, at the strengths of the vector "

@@ -4,6 +4,7 @@ Random controls are made here too, saved in the run folder so a re-run reuses th
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -91,6 +92,14 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
         plans.append(VectorPlan(ref, layers, modes, alphas))
         if selected is not None:
             selections[ref.label] = selected
+        for index, directions in enumerate(vector.resamples):  # further vectors of the same sweep
+            resampled = SteeringVector(directions, dataclasses.replace(vector.meta, extra={}))
+            resample_ref = VectorRef(
+                label=f"resample {index} of {ref.label}", path=str(file), sha256=content_sha256(resampled),
+                file_sha256=ref.file_sha256, resample_of=ref.label, resample=index,
+            )  # fmt: skip
+            vectors[resample_ref.sha256] = resampled
+            plans.append(VectorPlan(resample_ref, layers, modes, alphas))
         for draw in range(config.placebo_draws):  # placebos run wherever their vector runs, `selected` included
             control_ref, control = _control(vector, ref, config, config.seed + draw)
             vectors[control_ref.sha256] = control
@@ -99,7 +108,7 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
                 selections[control_ref.label] = selected
     notes: list[str] = []
     if config.combine:
-        singles = [(p.ref, p.layers) for p in plans if p.ref.control_of is None]
+        singles = [(p.ref, p.layers) for p in plans if p.ref.control_of is None and p.ref.resample_of is None]
         plans.append(_combination(singles, vectors, modes, config, notes))
     tasks, warnings = resolve_tasks(config)
     tasks = with_scorers(tasks, config.scorers)
