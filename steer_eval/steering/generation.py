@@ -125,8 +125,12 @@ class SteeredGeneration:
             contexts, left_truncate_len=self.max_length - max_gen_toks, truncation=self.truncation
         )
         n, copies = len(contexts), len(settings)
-        if copies > 1 and encoded.shape[1] > 1 and self._prompt_is_shared(settings):
-            kwargs[self._cache_argument()] = self._shared_prompt_cache(encoded, mask, copies)
+        # a row whose prompt is one token would have an all-padding prefix (no cache to share, and attention
+        # over nothing); such batches, like models without a repeatable cache, encode per row
+        if copies > 1 and int(mask.sum(dim=1).min()) > 1 and self._prompt_is_shared(settings):
+            cache = self._shared_prompt_cache(encoded, mask, copies)
+            if cache is not None:
+                kwargs[self._cache_argument()] = cache
         self.steerer.set_interventions(_row_interventions(settings, n))
         context = encoded.repeat_interleave(copies, dim=0).to(self.device)
         max_length = kwargs.pop("max_length", context.shape[1] + max_gen_toks)
@@ -184,7 +188,9 @@ class SteeredGeneration:
                 out = self.model(input_ids=prefix, attention_mask=prefix_mask, position_ids=positions, use_cache=True)
         finally:
             self.steerer.set_interventions(current)
-        cache = out["cache"] if "cache" in out else out["past_key_values"]
+        cache = out.get("cache", out.get("past_key_values"))
+        if not hasattr(cache, "batch_repeat_interleave"):  # a legacy tuple cache: nothing to repeat safely
+            return None
         cache.batch_repeat_interleave(copies)
         return cache
 
