@@ -21,6 +21,10 @@ the main job:
   steer-eval --model meta-llama/Llama-3.1-8B-Instruct --vectors syc.safetensors --tasks caa_sycophancy_open \\
       --apply-chat-template --data-dir ~/data --scorer judge:Qwen/Qwen2.5-7B-Instruct \\
       --judge-url http://localhost:8000/v1                                   # an LLM judge behind vLLM
+  steer-eval --model demo --vectors mood.safetensors --tasks demo --templates 3 --pressure all --turns 2,4 \
+      --controls random:5                          # where it holds: formats, pressure, earlier turns; 5 placebos
+  steer-eval --model demo --vectors mood.safetensors style.safetensors --tasks demo_sentiment \
+      --alphas 1,2 --controls random --combine pairs     # each pair's strengths crossed, against a placebo pair
 """
 
 
@@ -80,7 +84,15 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="'random': add 5 same-norm random vectors per vector (the placebo distribution each vector is judged "
         "against); 'random:N' for N draws",
     )
-    run.add_argument("--combine", action="store_true", help="also run all vectors together (interaction analysis)")
+    run.add_argument(
+        "--combine",
+        nargs="?",
+        const="all",
+        metavar="all|pairs|A+B[,C+D]",
+        help="vectors together, against the singles (interaction analysis): no value or `all` runs every vector at "
+        "once at the shared strengths; `pairs` (every pair) or declared pairs A+B (file names or stems) run each "
+        "pair's strengths crossed, with a placebo pair where --controls random is on",
+    )
     run.add_argument(
         "--prompt-arm",
         action="append",
@@ -197,7 +209,8 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         pressure=parse_pressure(args.pressure),
         turns=parse_turns(args.turns),
         controls=parse_list(args.controls, str, "--controls", "random") or [],
-        combine=args.combine,
+        combine=args.combine == "all",
+        pairs="" if args.combine in (None, "all") else args.combine,
         prompt_arms=parse_prompt_arms(args.prompt_arm),
         scorers=with_judge_url(parse_scorers(args.scorer), args.judge_url),
         samples=args.samples,

@@ -23,6 +23,7 @@ from steer_eval.analysis.interactions import interaction_rows
 from steer_eval.analysis.layers import layer_profiles
 from steer_eval.analysis.load import baselines, load_run, load_texts
 from steer_eval.analysis.overlap import train_overlap
+from steer_eval.analysis.pairs import pair_rows, pair_summary
 from steer_eval.analysis.resampled import resample_columns
 from steer_eval.analysis.rivals import rival_rows
 from steer_eval.analysis.robustness import robustness_rows
@@ -84,6 +85,8 @@ class Analysis:
     flips: pd.DataFrame = field(default_factory=pd.DataFrame)
     free_text: pd.DataFrame = field(default_factory=pd.DataFrame)  # a few prompts' texts per generation task
     interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame)  # factorial pairs: one row per strength pair
+    pair_summary: pd.DataFrame = field(default_factory=pd.DataFrame)  # per pair and task: verdict and words
     heterogeneity: pd.DataFrame = field(default_factory=pd.DataFrame)  # effects across condition levels
     transfer: pd.DataFrame = field(default_factory=pd.DataFrame)  # training task x evaluation task
     robustness: pd.DataFrame = field(default_factory=pd.DataFrame)  # where each vector holds, per setting
@@ -106,6 +109,8 @@ class Analysis:
             "groups": _records(self.groups),
             "breakdown": _records(self.breakdown),
             "interactions": _records(self.interactions),
+            "pairs": _records(self.pairs),
+            "pair_summary": _records(self.pair_summary),
             "heterogeneity": _records(self.heterogeneity),
             "transfer": _records(self.transfer),
             "robustness": _records(self.robustness),
@@ -151,7 +156,8 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     settings.check()
     manifest, cells = load_run(run_dir)
     resampled = [c for c in cells if c.resample_of]  # analysed apart: never in the main tables
-    cells = [c for c in cells if not c.resample_of]
+    paired = [c for c in cells if c.pair]  # factorial pairs: analysed apart too (pairs.py)
+    cells = [c for c in cells if not c.resample_of and not c.pair]
     rng = np.random.default_rng(settings.seed)
     base = baselines(cells)
     site = _site(manifest)
@@ -220,8 +226,9 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     if any(c.option_order > 0 for c in cells):
         notes.append("option-order rotations present: artifact checks applied to original-order cells")
     interactions, interaction_notes = interaction_rows(cells, base, settings.level)
+    pairs, pair_notes = pair_rows(paired, cells, base, settings)
     texts = load_texts(run_dir, cells)
-    notes += interaction_notes
+    notes += interaction_notes + pair_notes
     return Analysis(
         settings=settings,
         manifest=manifest,
@@ -233,6 +240,8 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         flips=pd.DataFrame(flip_rows(cells, base, texts)),
         free_text=pd.DataFrame(free_text_rows(cells, base, texts)),
         interactions=pd.DataFrame(interactions),
+        pairs=pd.DataFrame(pairs),
+        pair_summary=pd.DataFrame(pair_summary(pairs, manifest.get("pairs") or [])),
         heterogeneity=pd.DataFrame(heterogeneity_rows(cells, base)),
         transfer=pd.DataFrame(transfer_rows(effects, manifest)) if len(effects) else pd.DataFrame(),
         robustness=pd.DataFrame(robustness_rows(effects)),

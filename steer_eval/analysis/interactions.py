@@ -20,8 +20,19 @@ from steer_eval.analysis.load import CellData, check_paired
 from steer_eval.analysis.stats import paired_continuous
 
 
-def _single_key(sha: str | None, layer: int | None, cell: CellData) -> tuple:
-    return (sha, layer, cell.task, cell.alpha, cell.positions, cell.fewshot, cell.option_order, cell.condition)
+def _single_key(sha: str | None, layer: int | None, cell: CellData, alpha: float) -> tuple:
+    return (sha, layer, cell.task, alpha, cell.positions, cell.fewshot, cell.option_order, cell.condition)
+
+
+def single_index(cells: list[CellData]) -> tuple[dict[tuple, list[CellData]], dict[str, str]]:
+    """Every single-vector cell (placebos included, rival arms not) by what it applied, and vector labels by sha."""
+    singles: dict[tuple, list[CellData]] = defaultdict(list)
+    labels: dict[str, str] = {}
+    for c in cells:
+        if c.vector is not None and not c.members and c.arm is None:
+            singles[_single_key(c.vector_sha, c.layer, c, c.alpha)].append(c)
+            labels[c.vector_sha or ""] = c.vector
+    return singles, labels
 
 
 def _layer_words(layer: int | None) -> str:
@@ -39,8 +50,9 @@ def match_singles(
             "running the job again recomputes it)"
         )
     parts = []
-    for sha, layer in zip(combo.members, layers, strict=True):
-        found = {c.key: c for c in singles.get(_single_key(sha, layer, combo), [])}
+    scales = combo.member_alphas or (1.0,) * len(combo.members)  # a factorial pair: each member's own strength
+    for sha, layer, scale in zip(combo.members, layers, scales, strict=True):
+        found = {c.key: c for c in singles.get(_single_key(sha, layer, combo, combo.alpha * scale), [])}
         name = labels.get(sha, sha[:12])
         if not found:
             return f"the run has no single cell of {name} at {_layer_words(layer)}, where the combination applied it"
@@ -52,12 +64,7 @@ def match_singles(
 
 def interaction_rows(cells: list[CellData], baselines: dict, level: float) -> tuple[list[dict[str, Any]], list[str]]:
     """One row per combination cell paired with its members' singles, and a note per one that is skipped."""
-    singles: dict[tuple, list[CellData]] = defaultdict(list)
-    labels: dict[str, str] = {}
-    for c in cells:
-        if c.vector is not None and not c.members and c.control_of is None:
-            singles[_single_key(c.vector_sha, c.layer, c)].append(c)
-            labels[c.vector_sha or ""] = c.vector
+    singles, labels = single_index(cells)
     rows, notes = [], []
     for combo in cells:
         if not combo.members:

@@ -55,6 +55,11 @@ class CellData:
     texts: list[str] | None = None  # what the model wrote, per item
     judged: dict[str, np.ndarray] = field(default_factory=dict)  # a judge's other ratings (0-1): relevance, ...
     resample_of: str | None = None  # a bootstrap resample of this vector (label): analysed apart (resampled.py)
+    # a factorial pair's cell (run/combinations.py): each member's strength, the pair's label, and for a
+    # placebo pair the label of the pair it is the reference for; analysed apart (pairs.py)
+    member_alphas: tuple[float, ...] = ()
+    pair: str | None = None
+    placebo_for: str | None = None
     template: int = 0  # the condition the cell was measured under (steer_eval/conditions); defaults: none
     pressure: str | None = None
     turns: int = 0
@@ -112,6 +117,9 @@ def _cell(key: str, content: dict) -> CellData:
         chosen=column("chosen", -1).astype(int),
         questions=[r.get("question") for r in records],
         resample_of=None if vector is None else vector.get("resample_of"),
+        member_alphas=() if vector is None else tuple(map(float, vector.get("member_alphas") or ())),
+        pair=None if vector is None else vector.get("pair"),
+        placebo_for=None if vector is None else vector.get("placebo_for"),
         template=int(cell.get("template") or 0),
         pressure=cell.get("pressure") or None,
         turns=int(cell.get("turns") or 0),

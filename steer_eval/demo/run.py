@@ -173,6 +173,9 @@ def run_demo(output: Path, rebuild: bool = False, progress: bool = True) -> Demo
     )
     result = run(config, progress=progress)
     assert isinstance(result, RunResult) and result.analysis is not None
+    from steer_eval.demo.pairs import write_pair_vectors
+
+    write_pair_vectors(output / "vectors" / "pairs")  # for the pair study (docs/demo.md "Pairs"); not run here
     table = truth_table(config.output, result.analysis.effects, residual)
     table.to_csv(output / "truth.csv", index=False)
     return DemoResult(result, table, truth_summary(table))

@@ -16,7 +16,7 @@ from steer_eval.analysis.saturation import is_saturated
 from steer_eval.analysis.summary import plain_words
 from steer_eval.analysis.views import main as main_view
 from steer_eval.atomic import atomic_path
-from steer_eval.report import figures, holds
+from steer_eval.report import figures, holds, pairs
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_TABLE_ROWS = 400
@@ -170,6 +170,7 @@ def render(analysis: Analysis) -> str:
         },
         free_text=_free_text(analysis.free_text),
         holds=holds.section(analysis),
+        pairs=pairs.section(analysis),
         effects=_effect_rows(shown),
         effects_truncated=len(mine) > MAX_TABLE_ROWS,
         dose=[

@@ -34,6 +34,7 @@ class RunConfig:
     turns: list[int] = field(default_factory=list)  # conversation lengths (earlier turns before the item)
     controls: list[str] = field(default_factory=list)
     combine: bool = False  # also run all vectors together (each at its own layer), for interactions
+    pairs: str = ""  # `--combine pairs` or A+B[,C+D]: factorial pairs (run/combinations.py)
     prompt_arms: list[tuple[str, str]] = field(default_factory=list)  # (name, instruction); ("declared", "")
     fewshot_arms: list[int] = field(default_factory=list)  # demonstrations per few-shot arm
     scorers: dict[str, str] = field(default_factory=dict)  # generation task (or "*": all) -> scorer name
@@ -115,6 +116,10 @@ class RunConfig:
         check_fewshot_arms(self.fewshot_arms)
         if self.combine and len(self.vectors) < 2:
             raise SteerEvalError("--combine needs at least two vectors")
+        if self.pairs:
+            from steer_eval.run.combinations import check_spec
+
+            check_spec(self.pairs, len(self.vectors))
         if self.batch_size != "auto" and not (self.batch_size.isdigit() and int(self.batch_size) > 0):
             raise SteerEvalError(f"--batch-size must be 'auto' or a positive integer, not {self.batch_size!r}")
         from steer_eval.models import pick_device, pick_dtype

@@ -180,9 +180,10 @@ def interventions_for(prepared: Prepared, cell: Cell) -> list[Intervention]:
         return []
     if cell.vector.members:  # a combination: every member at the layer its cell records, in file order
         interventions = []
-        for sha, layer in zip(cell.vector.members, cell.vector.member_layers, strict=True):
+        scales = cell.vector.member_alphas or (1.0,) * len(cell.vector.members)  # a factorial pair: its own
+        for sha, layer, scale in zip(cell.vector.members, cell.vector.member_layers, scales, strict=True):
             interventions += interventions_from_vector(
-                prepared.vectors[sha], alpha=cell.alpha, positions=cell.positions, layer=layer
+                prepared.vectors[sha], alpha=cell.alpha * scale, positions=cell.positions, layer=layer
             )
         return interventions
     vector = prepared.vectors[cell.vector.sha256]

@@ -33,6 +33,13 @@ class VectorRef:
     member_layers: tuple[int | None, ...] = ()
     resample_of: str | None = None  # a bootstrap resample of this vector (label), stored in its file
     resample: int | None = None
+    # a factorial pair (`--combine pairs`, run/combinations.py): each member's own strength, in `members`
+    # order (the cell's alpha multiplies them: 1); the pair's label ("A + B") shared by all its strength
+    # pairs; and, for a placebo pair (A + a random vector of B's norm), the label of the pair it is the
+    # reference for. Analysed apart from the main cells (analysis/pairs.py).
+    member_alphas: tuple[float, ...] = ()
+    pair: str | None = None
+    placebo_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,7 +157,8 @@ def plan(
     arms (run/arms.py) follow its cells at the first few-shot setting and the original option order: each arm
     alone, and each prompt arm with every vector (not the placebos) at every strength. Then each of the task's
     other conditions: its baseline, every vector (placebos included) at every setting, and, under a pressure
-    prompt, each prompt arm alone (how much of asking survives the same pressure)."""
+    prompt, each prompt arm alone (how much of asking survives the same pressure). Factorial pairs and
+    resamples run under the default condition only, pairs at the first few-shot setting and original order."""
     cells: list[Cell] = []
     for task in tasks:
         for shots in fewshot:
@@ -158,6 +166,8 @@ def plan(
             for order in range(orders):
                 cells.append(Cell(task, shots, order, option_orders=orders))
                 for vector in vectors:
+                    if vector.ref.pair and (shots, order) != (fewshot[0], 0):
+                        continue  # a factorial pair: the first few-shot setting and the original order only
                     for alpha, layer, mode in _settings(vector):
                         cells.append(Cell(task, shots, order, vector.ref, alpha, layer, mode, orders))
         for arm in (arms or {}).get(task.name, []):
@@ -165,12 +175,12 @@ def plan(
             if arm.kind != "prompt":
                 continue
             for vector in vectors:
-                if vector.ref.control_of is None and vector.ref.resample_of is None:
+                if vector.ref.control_of is None and vector.ref.resample_of is None and not vector.ref.pair:
                     for alpha, layer, mode in _settings(vector):
                         cells.append(Cell(task, fewshot[0], 0, vector.ref, alpha, layer, mode, arm=arm))
         for condition in (conditions or {}).get(task.name, []):
             cells.append(Cell(task, fewshot[0], 0, condition=condition))
-            for vector in (v for v in vectors if v.ref.resample_of is None):  # resamples: the default condition only
+            for vector in (v for v in vectors if v.ref.resample_of is None and not v.ref.pair):  # default only
                 for alpha, layer, mode in _settings(vector):
                     cells.append(Cell(task, fewshot[0], 0, vector.ref, alpha, layer, mode, condition=condition))
             if condition.pressure:

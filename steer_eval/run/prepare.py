@@ -17,11 +17,12 @@ from steer_eval.errors import SteerEvalError
 from steer_eval.models import model_path
 from steer_eval.prompt_format import PromptFormat
 from steer_eval.run.arms import DECLARED, task_arms
+from steer_eval.run.combinations import all_together, check_pair, pair_plans, resolve_pairs
 from steer_eval.run.config import ALL_TASKS, RunConfig
 from steer_eval.run.grid import Cell, TaskRef, VectorPlan, VectorRef, orders_for, plan
 from steer_eval.scoring import get_scorer
 from steer_eval.steering.model_map import ModelMap
-from steer_eval.strengths import SELECTED, resolve
+from steer_eval.strengths import resolve
 from steer_eval.tasks.items import distinct_option_orders
 from steer_eval.tasks.lmeval_adapter import lmeval_name
 from steer_eval.tasks.registry import DATA_ENV, TaskError, all_tasks, as_selector, get_task, select_tasks
@@ -46,6 +47,8 @@ class Prepared:
     # vector label -> the layer and strength chosen on validation (a control: its reference's, the
     # strength it runs at); vectors that recorded none are absent. The manifest carries it to the analysis.
     selections: dict[str, Selected] = field(default_factory=dict)
+    # `--combine pairs`: per pair, its members, layers, placebo pair and geometry (run/combinations.py)
+    pairs: list[dict] = field(default_factory=list)
 
 
 def prepare(config: RunConfig, progress: bool = True) -> Prepared:
@@ -67,8 +70,11 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
     format_notes: list[str] = []
     if config.prompt_format.chat_template:
         _check_chat_template(path, config)
-    for file in config.vectors:
-        vector = read_vector_file(file, model_map.key_for_hookpoint)
+    read = [read_vector_file(file, model_map.key_for_hookpoint) for file in config.vectors]
+    pairs = resolve_pairs(config.pairs, names) if config.pairs else []
+    for first, second in pairs:  # before the model check, so two widths are named side by side
+        check_pair((names[first], read[first]), (names[second], read[second]))
+    for file, vector in zip(config.vectors, read, strict=True):
         model_map.check_fits(vector, str(file))
         ref = VectorRef(
             label=Path(file).name, path=str(file), sha256=content_sha256(vector), file_sha256=file_sha256(file)
@@ -107,9 +113,15 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
             if selected is not None:
                 selections[control_ref.label] = selected
     notes: list[str] = []
+    mains = [p for p in plans if p.ref.control_of is None and p.ref.resample_of is None]  # in file order
     if config.combine:
-        singles = [(p.ref, p.layers) for p in plans if p.ref.control_of is None and p.ref.resample_of is None]
-        plans.append(_combination(singles, vectors, modes, config, notes))
+        singles = [(p.ref, p.layers) for p in mains]
+        plans.append(all_together(singles, vectors, modes, config.strengths, config.selected_required, notes))
+    first_placebo = {p.ref.control_of: p for p in reversed(plans) if p.ref.control_of is not None}
+    pair_cells, pair_records = pair_plans(
+        [(mains[a], mains[b], first_placebo.get(mains[b].ref.label)) for a, b in pairs], vectors, notes
+    )
+    plans += pair_cells
     tasks, warnings = resolve_tasks(config)
     tasks = with_scorers(tasks, config.scorers)
     arms = {task.name: task_arms(task.prompts, config.prompt_arms, config.fewshot_arms) for task in tasks}
@@ -121,7 +133,7 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
     conditions, condition_notes = task_conditions(tasks, config)
     cells = plan(tasks, plans, config.fewshot, config.option_orders, arms, conditions)
     notes = warnings + format_notes + notes + option_order_notes(tasks, config) + condition_notes
-    return Prepared(config, path, model_map, vectors, tasks, cells, notes, plans, selections)
+    return Prepared(config, path, model_map, vectors, tasks, cells, notes, plans, selections, pair_records)
 
 
 def _check_chat_template(path: str, config: RunConfig) -> None:
@@ -133,55 +145,6 @@ def _check_chat_template(path: str, config: RunConfig) -> None:
     except (OSError, ValueError):
         return  # the run's own model loading says what is wrong with the model
     config.prompt_format.check(tokenizer)
-
-
-def combination_layer(vector: SteeringVector) -> int | None:
-    """The layer at which a combination applies a member: a per-layer vector at its default layer (a
-    combination has no --layers axis of its own), any other vector with all of its tensors (None)."""
-    return vector.meta.default_layer if vector.meta.per_layer else None
-
-
-def _combination(
-    singles: list[tuple[VectorRef, list[int | None]]],
-    vectors: dict[str, SteeringVector],
-    modes: list,
-    config: RunConfig,
-    notes: list[str],
-) -> VectorPlan:
-    """All vectors together, each at `combination_layer`, at the numeric strengths: `selected` is each
-    vector's own strength, and a combination has none (its interaction is judged against the singles at one
-    shared strength). Notes name members whose combination layer is not among the layers their single cells
-    run at (--layers without the default layer): the interaction needs a single cell at that very layer, so
-    the analysis will skip such a combination."""
-    members = tuple(ref.sha256 for ref, _ in singles)
-    layers = tuple(combination_layer(vectors[sha]) for sha in members)
-    # the layers are part of what the combination does, so of its identity (and cell keys): a cell written
-    # before combinations recorded their members' layers is recomputed rather than adopted without them
-    text = "combination:" + ":".join(members) + ":layers:" + ":".join(map(str, layers))
-    alphas = [float(a) for a in config.strengths if a != SELECTED]
-    if config.selected_required:
-        if not [a for a in alphas if a != 0]:
-            raise SteerEvalError(
-                "--combine runs all vectors together at shared strengths, and 'selected' is each vector's own; "
-                "add numeric strengths to --alphas (e.g. selected,2,4)"
-            )
-        notes.append(f"--combine: the combination runs at {','.join(f'{a:g}' for a in alphas)} only; 'selected' is "
-                     "each vector's own strength and a combination has none")  # fmt: skip
-    notes += [
-        f"--combine applies {single.label} at its default layer {layer}, which --layers "
-        f"{','.join(map(str, wanted))} leaves out: the combination runs, but its interaction with the single "
-        "vectors cannot be computed (add that layer to --layers)"
-        for (single, wanted), layer in zip(singles, layers, strict=True)
-        if layer not in wanted
-    ]
-    ref = VectorRef(
-        label=" + ".join(ref.label for ref, _ in singles),
-        path=";".join(ref.path for ref, _ in singles),
-        sha256=hashlib.sha256(text.encode()).hexdigest(),
-        members=members,
-        member_layers=layers,
-    )
-    return VectorPlan(ref, [None], modes, alphas)
 
 
 def option_order_notes(tasks: list[TaskRef], config: RunConfig) -> list[str]:

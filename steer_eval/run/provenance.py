@@ -124,6 +124,7 @@ def manifest(prepared, store, started: str, finished: str | None, counts: dict |
         "seed": config.seed,
         "limit": config.limit,
         "vectors": vectors,
+        "pairs": prepared.pairs,  # --combine pairs: members, layers, placebo pair, cosine and unit overlap
         "tasks": [task.__dict__ for task in prepared.tasks],
         "data_dir": config.data_dir,
         "data_files_sha256": _data_files(prepared),
