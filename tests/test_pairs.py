@@ -156,7 +156,8 @@ def test_bad_combinations_are_one_line(pair_vectors, tmp_path: Path, capsys) -> 
     from steer_eval.vocab import Site
 
     meta = dataclasses.replace(read_vector_file(style).meta, hidden_size=64, model_name=None)
-    narrow = save_vector(SteeringVector({SiteKey(Site.RESID, 1): torch.ones(64)}, meta), tmp_path / "narrow.safetensors")
+    narrow = SteeringVector({SiteKey(Site.RESID, 1): torch.ones(64)}, meta)
+    narrow = save_vector(narrow, tmp_path / "narrow.safetensors")
     err = _bad(tmp_path, [half_a, narrow], "pairs", capsys)
     assert "planted-mood-half-a.safetensors has width 128 and narrow.safetensors width 64" in err
 

@@ -74,11 +74,14 @@ def strength_lines(prepared: Prepared) -> list[str]:
     """Each vector's strengths, the validation-selected one starred (controls run at their vector's)."""
     lines = []
     resamples: dict[str, int] = {}
+    pairs: dict[str, int] = {}  # joint strength pairs per factorial pair (placebo pairs on their own)
     for vector_plan in prepared.plans:
         ref = vector_plan.ref
         if ref.resample_of is not None:
             resamples[ref.resample_of] = resamples.get(ref.resample_of, 0) + 1
-        if ref.control_of is not None or ref.resample_of is not None:
+        if ref.pair is not None:
+            pairs[ref.pair] = pairs.get(ref.pair, 0) + 1
+        if ref.control_of is not None or ref.resample_of is not None or ref.pair is not None:
             continue
         selected = prepared.selections.get(ref.label)
         shown = [f"{a:g}*" if selected and a == selected.alpha else f"{a:g}" for a in vector_plan.alphas if a != 0]
@@ -94,6 +97,8 @@ def strength_lines(prepared: Prepared) -> list[str]:
         lines.append(
             f"  {count} bootstrap resamples of {label} (stored in its file) run as further vectors, at its strengths"
         )
+    for label, count in pairs.items():
+        lines.append(f"  pair {label}: {count} strength pairs (each member's strengths crossed)")
     if prepared.config.placebo_draws:
         draws = prepared.config.placebo_draws
         lines.append(f"  {draws} random control{'s' if draws > 1 else ''} per vector, at the strengths of the vector "
