@@ -5,6 +5,7 @@ cosines to it and each one's validation choice. On the demo, PASf's mood directi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,22 @@ def test_a_run_evaluates_the_resamples_and_reports_how_stable_the_verdict_is(res
     assert strong.cosine_resample_mean > 0.9
     cells = pd.read_csv(output / "cells.csv")
     assert cells.vector.str.startswith("resample ").sum() == 6, "3 resamples x 2 strengths were computed"
+    results = json.loads((output / "results.json").read_text())
+    assert {row["vector"] for row in results["layer_profile"]} == {"resampled.safetensors"}, "no resample profiles"
+    assert {row["vector"] for row in results["sample_size"]} == {"resampled.safetensors"}
+    assert "How many training items" in (output / "report.html").read_text()
+
+
+def test_the_sample_size_curve_says_where_the_direction_settles(resampled, capsys) -> None:
+    """Subsets of 8, 16, ... of the 672 training items: PASf's mood direction is rough from 8 items and
+    settled well before the largest subset, and `vectors show` says from where."""
+    curve = load_vector(resampled[1]).meta.extra["resamples"]["sample_size"]
+    assert curve["total"] == 672 and curve["sizes"] == [8, 16, 32, 64, 128, 256]
+    assert curve["keys"] == ["resid.2"] and all(len(draws) == 3 for draws in curve["cosine_to_full"])
+    means = curve["cosine_to_full_mean"]
+    assert means[0] < 0.85 < 0.95 < means[-1], means
+    settled = curve["settled_at"]
+    assert settled is not None and settled < 256
+    assert all(m >= 0.9 for size, m in zip(curve["sizes"], means, strict=True) if size >= settled)
+    assert main(["vectors", "show", str(resampled[1])]) == 0
+    assert f"the direction settles at about {settled} of 672 training items" in capsys.readouterr().out

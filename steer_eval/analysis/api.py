@@ -27,6 +27,7 @@ from steer_eval.analysis.pairs import pair_rows, pair_summary
 from steer_eval.analysis.resampled import resample_columns
 from steer_eval.analysis.rivals import rival_rows
 from steer_eval.analysis.robustness import robustness_rows
+from steer_eval.analysis.sample_size import sample_size_rows
 from steer_eval.analysis.saturation import saturation
 from steer_eval.analysis.texts import free_text_rows
 from steer_eval.analysis.transfer import in_distribution, transfer_rows
@@ -91,6 +92,7 @@ class Analysis:
     transfer: pd.DataFrame = field(default_factory=pd.DataFrame)  # training task x evaluation task
     robustness: pd.DataFrame = field(default_factory=pd.DataFrame)  # where each vector holds, per setting
     layers: pd.DataFrame = field(default_factory=pd.DataFrame)  # validation change per layer and strength tried
+    sample_size: pd.DataFrame = field(default_factory=pd.DataFrame)  # cosine to the full-data vector per subset size
     item_slopes: dict = field(default_factory=dict)  # dose series -> per-item steerability (for figures)
     notes: list[str] = field(default_factory=list)
     train_overlap: list[str] = field(default_factory=list)  # "V saw n of N test items of T in training", per pair
@@ -115,6 +117,7 @@ class Analysis:
             "transfer": _records(self.transfer),
             "robustness": _records(self.robustness),
             "layer_profile": _records(self.layers),
+            "sample_size": _records(self.sample_size),
             "notes": self.notes,
         }
         with atomic_path(run_dir / "results.json") as tmp:
@@ -246,6 +249,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         transfer=pd.DataFrame(transfer_rows(effects, manifest)) if len(effects) else pd.DataFrame(),
         robustness=pd.DataFrame(robustness_rows(effects)),
         layers=pd.DataFrame(layer_profiles(manifest, settings.level)),
+        sample_size=pd.DataFrame(sample_size_rows(manifest)),
         item_slopes=item_slopes,
         notes=notes,
         train_overlap=overlap.lines,

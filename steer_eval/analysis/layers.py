@@ -21,7 +21,11 @@ def layer_profiles(manifest: dict, level: float = 0.95) -> list[dict[str, Any]]:
 
     rows = []
     for label, info in (manifest.get("vectors") or {}).items():
-        if not isinstance(info, dict) or info.get("control_of") or "path" not in info:
+        if (
+            not isinstance(info, dict)
+            or "path" not in info
+            or any(info.get(k) for k in ("control_of", "resample_of", "pair"))
+        ):
             continue
         try:
             selection = read_vector_file(info["path"]).meta.extra.get("selection")

@@ -167,6 +167,7 @@ def render(analysis: Analysis) -> str:
             "option_order": figures.option_order(mine),
             "tradeoff": figures.tradeoff(effects),
             "layers": figures.layer_profile(analysis.layers) if len(analysis.layers) else None,
+            "sample_size": figures.sample_size(analysis.sample_size),
         },
         free_text=_free_text(analysis.free_text),
         holds=holds.section(analysis),

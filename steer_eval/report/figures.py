@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 from steer_eval.analysis.views import main as main_view
 
@@ -243,3 +243,26 @@ def layer_profile(profile: pd.DataFrame) -> str | None:
         ax.set_xlabel("layer")
         ax.set_ylabel("validation change, points")
     return _finish(fig, axes, len(vectors))
+
+
+def sample_size(rows: pd.DataFrame) -> str | None:
+    """Per vector, the cosine of vectors built from subsets of its training items to the full-data vector,
+    over the subset size (the draws' range as a band), the settled threshold dashed."""
+    if rows.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6.0, 3.2))
+    palette = sns.color_palette("tab10", rows["vector"].nunique())
+    for colour, (vector, series) in zip(palette, rows.groupby("vector", sort=False), strict=False):
+        series = series.sort_values("items")
+        ax.plot(series["items"], series["cosine_mean"], marker="o", markersize=3, color=colour,
+                label=f"{str(vector)[:40]} (of {int(series['total'].iloc[0])})")  # fmt: skip
+        ax.fill_between(series["items"], series["cosine_low"], series["cosine_high"], color=colour, alpha=0.2)
+    ax.axhline(float(rows["threshold"].dropna().iloc[0]) if rows["threshold"].notna().any() else 0.9,
+               color="#333333", linewidth=0.8, linestyle="--")  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.set_xlabel("training items used")
+    ax.set_ylabel("cosine to the full-data vector")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return _png(fig)

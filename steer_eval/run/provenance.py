@@ -94,6 +94,8 @@ def manifest(prepared, store, started: str, finished: str | None, counts: dict |
                 "path": cell.vector.path,
                 "sha256": cell.vector.sha256,
                 "control_of": cell.vector.control_of,
+                "resample_of": cell.vector.resample_of,  # analysed apart: no layer profile, no cosine of its own
+                "pair": cell.vector.pair,
                 "alphas": strengths.get(cell.vector.label),
                 # what the analysis marks as the validation-selected cell (a control: its vector's choice)
                 "selected": None if selected is None else {"alpha": selected.alpha, "layer": selected.layer},

@@ -133,4 +133,16 @@ def _resamples(record: dict) -> str:
     text = f"{record.get('count')} bootstrap resamples of the training items; mean cosine to the vector: {cosines}"
     if record.get("layer_pick_stability") is not None:
         text += f"; the chosen layer is the vector's in {record['layer_pick_stability']:.0%} of them"
+    curve = record.get("sample_size")
+    if isinstance(curve, dict) and curve.get("sizes"):
+        points = ", ".join(
+            f"{size} {mean:.2f}" for size, mean in zip(curve["sizes"], curve["cosine_to_full_mean"], strict=True)
+            if mean is not None
+        )  # fmt: skip
+        settled = curve.get("settled_at")
+        where = f"settles at about {settled}" if settled else "has not settled by the largest subset"
+        text += (
+            f"; sample size: the direction {where} of {curve['total']} training items (mean cosine to the "
+            f"full-data vector by subset size: {points})"
+        )
     return text
