@@ -104,3 +104,25 @@ def test_the_sample_size_curve_says_where_the_direction_settles(resampled, capsy
     assert all(m >= 0.9 for size, m in zip(curve["sizes"], means, strict=True) if size >= settled)
     assert main(["vectors", "show", str(resampled[1])]) == 0
     assert f"the direction settles at about {settled} of 672 training items" in capsys.readouterr().out
+
+
+def test_a_weak_behaviour_read_from_few_items_has_a_less_stable_verdict(demo_dir, tmp_path: Path) -> None:
+    """From 8 training items each: the strong planted behaviour (mood) keeps its verdict in every resample at
+    strengths near its threshold, the weaker one (flattery) does not (measured: 0.2 to 1.0)."""
+    import pandas as pd
+
+    paths = {}
+    for task in ("demo_sentiment", "demo_sycophancy"):
+        paths[task] = tmp_path / f"{task}.safetensors"
+        assert main(["vectors", "build", "--method", "pasf", "--model", "demo", "--task", task, "--layers", "1-2",
+                     "--max-items", "8", "--select-on", "validation", "--strengths", "0.5,1", "--batch-size", "32",
+                     "--resamples", "5", "-o", str(paths[task])]) == 0  # fmt: skip
+    output = tmp_path / "run"
+    assert main(["--model", "demo", "--vectors", *map(str, paths.values()), "--tasks", "demo_sentiment,demo_sycophancy",
+                 "--alphas", "0.75,1,1.25", "--controls", "random:1", "--output", str(output)]) == 0  # fmt: skip
+    effects = pd.read_csv(output / "effects.csv")
+    own = effects[~effects.is_control & (effects.vector == effects.task + ".safetensors")].set_index("task")
+    strong, weak = own.loc["demo_sentiment"], own.loc["demo_sycophancy"]
+    assert (strong.verdict == "helps").all() and (strong.verdict_stability == 1.0).all()
+    assert weak.verdict_stability.min() <= 0.6, weak.verdict_stability.tolist()
+    assert (weak.resample_delta_high - weak.resample_delta_low).max() > 0.2, "the weak one's effects spread widely"
