@@ -140,16 +140,24 @@ def effects(condition_run: Path) -> pd.DataFrame:
     return frame
 
 
-def _prompts(run: Path, label: str) -> list[str]:
-    """What the baseline cell under condition `label` showed the model."""
+def _baseline_prompts(run: Path) -> dict[tuple[str, int, str], list[str]]:
+    """What each baseline cell showed the model, by (task, option order, condition label), in grid order."""
     store = RunStore(run)
-    manifest = store.manifest()
-    for key in manifest["grid"]["cells"]:
+    shown = {}
+    for key in store.manifest()["grid"]["cells"]:
         content = store.read_cell(key)
         cell = content["cell"]
-        if cell["vector"] is None and cell.get("arm") is None and Condition.from_record(cell).label == label:
-            return [record["text"] for record in content["records"]]
-    raise AssertionError(f"no baseline cell under {label!r}")
+        if cell["vector"] is None and cell.get("arm") is None:
+            where = (cell["task"]["name"], cell["option_order"], Condition.from_record(cell).label)
+            shown[where] = [record.get("prompt") or record["text"] for record in content["records"]]
+    return shown
+
+
+def _prompts(run: Path, label: str) -> list[str]:
+    """What the first baseline cell under condition `label` showed the model."""
+    found = [texts for (_, _, condition), texts in _baseline_prompts(run).items() if condition == label]
+    assert found, f"no baseline cell under {label!r}"
+    return found[0]
 
 
 def test_each_condition_shows_the_model_other_prompts_and_has_its_own_baseline(condition_run, effects) -> None:
@@ -241,13 +249,7 @@ def test_a_user_task_that_declares_its_options_gets_rotations_templates_and_the_
     original = effects[(effects.option_order == 0) & (effects.condition == "")].iloc[0]
     assert original.verdict == "artifact", original[["delta", "pooled_delta", "verdict_reason"]].to_dict()
     assert set(effects.condition) == {"", "template=1", "template=2"} and set(effects.option_order) == {0, 1}
-    store = RunStore(output)
-    shown = {}
-    for key in store.manifest()["grid"]["cells"]:
-        content = store.read_cell(key)
-        cell = content["cell"]
-        if cell["vector"] is None:
-            shown[(cell["option_order"], Condition.from_record(cell).label)] = content["records"][0]["text"]
+    shown = {(order, label): texts[0] for (_, order, label), texts in _baseline_prompts(output).items()}
     first = rows[0]
     assert shown[(0, "")].endswith(f"A. {first['choices'][0]}\nB. {first['choices'][1]}\nAnswer:")
     assert shown[(1, "")].endswith(f"A. {first['choices'][1]}\nB. {first['choices'][0]}\nAnswer:")
@@ -264,14 +266,8 @@ def test_templates_reach_the_demo_loaders_and_the_registry_generation_tasks(vect
                  "--alphas", "1", "--positions", "generated", "--templates", "3", "--limit", "12",
                  "--output", str(output)])  # fmt: skip
     assert code == 0
-    store = RunStore(output)
-    shown = {}
-    for key in store.manifest()["grid"]["cells"]:
-        content = store.read_cell(key)
-        cell = content["cell"]
-        if cell["vector"] is None:
-            record = content["records"][0]
-            shown[(cell["task"]["name"], cell["template"])] = record.get("prompt") or record["text"]
+    shown = {(task, label): texts[0] for (task, _, label), texts in _baseline_prompts(output).items()}
+    shown = {(task, int(label.removeprefix("template=") or 0)): text for (task, label), text in shown.items()}
     assert shown[("demo_mood_gen", 1)].endswith("bot : it was") and shown[("demo_mood_gen", 2)].startswith("q : ")
     assert shown[("demo_sycophancy", 2)].startswith("user : i think")
     assert len({shown[("demo_sycophancy", k)] for k in range(3)}) == 3

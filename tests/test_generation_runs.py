@@ -38,6 +38,28 @@ def _requests(n: int = 40) -> list[Instance]:
     return [Instance("generate_until", {}, (p, GEN), i) for i, p in enumerate(prompts)]
 
 
+def _alone(lm: SteerEvalLM, settings: dict, requests: list[Instance]) -> dict:
+    """Each setting's texts, generated with only that setting on."""
+    alone = {}
+    for key, interventions in settings.items():
+        with lm.steering(interventions):
+            alone[key] = lm.generate_until(requests)
+    return alone
+
+
+def _swept(lm: SteerEvalLM, settings: dict, requests: list[Instance]) -> dict:
+    """Each setting's texts from one sweep over all of them."""
+    lm.plan_sweep(settings)
+    try:
+        swept = {}
+        for key in settings:
+            lm.use_setting(key)
+            swept[key] = lm.generate_until(requests)
+    finally:
+        lm.end_sweep()
+    return swept
+
+
 def test_a_generation_sweep_gets_each_settings_own_texts_in_fewer_calls(demo_lm: SteerEvalLM, monkeypatch) -> None:
     vector = planted_vector("mood", DemoRecipe())
     settings = {
@@ -53,20 +75,9 @@ def test_a_generation_sweep_gets_each_settings_own_texts_in_fewer_calls(demo_lm:
         return original(self, context, *args, **kwargs)
 
     monkeypatch.setattr(type(demo_lm), "_model_generate", counted)
-    alone = {}
-    for alpha, interventions in settings.items():
-        with demo_lm.steering(interventions):
-            alone[alpha] = demo_lm.generate_until(requests)
+    alone = _alone(demo_lm, settings, requests)
     separate_calls, calls[:] = len(calls), []
-    demo_lm.plan_sweep(settings)
-    swept = {}
-    try:
-        for alpha in settings:
-            demo_lm.use_setting(alpha)
-            swept[alpha] = demo_lm.generate_until(requests)
-    finally:
-        demo_lm.end_sweep()
-    assert swept == alone
+    assert _swept(demo_lm, settings, requests) == alone
     assert len({tuple(texts) for texts in alone.values()}) > 2, "the strengths must change the texts"
     assert len(calls) * len(settings) == separate_calls and max(calls) == 5 * 16, "one call answers 5 settings"
 
@@ -81,10 +92,7 @@ def test_settings_that_leave_the_prompt_alone_share_its_cache_and_others_do_not(
     vector = planted_vector("mood", DemoRecipe())
     settings = {alpha: interventions_from_vector(vector, alpha=alpha, positions=positions) for alpha in (-16, 4, 16)}
     requests = _requests(24)
-    alone = {}
-    for alpha, interventions in settings.items():
-        with demo_lm.steering(interventions):
-            alone[alpha] = demo_lm.generate_until(requests)
+    alone = _alone(demo_lm, settings, requests)
     shared = []
     original = type(demo_lm)._shared_prompt_cache
 
@@ -93,15 +101,7 @@ def test_settings_that_leave_the_prompt_alone_share_its_cache_and_others_do_not(
         return original(self, encoded, mask, copies)
 
     monkeypatch.setattr(type(demo_lm), "_shared_prompt_cache", counted)
-    demo_lm.plan_sweep(settings)
-    try:
-        swept = {}
-        for alpha in settings:
-            demo_lm.use_setting(alpha)
-            swept[alpha] = demo_lm.generate_until(requests)
-    finally:
-        demo_lm.end_sweep()
-    assert swept == alone
+    assert _swept(demo_lm, settings, requests) == alone
     assert len({tuple(texts) for texts in alone.values()}) > 1, "the strengths must change the texts"
     if positions is PositionMode.LAST_PROMPT:
         assert shared == [(16, 3), (8, 3)], "one prompt cache per batch, repeated for the three settings"
@@ -125,19 +125,8 @@ def test_a_sweep_of_other_actions_and_vectors_keeps_each_setting_on_its_own_rows
         "none": [],
     }
     requests = _requests(24)
-    alone = {}
-    for key, interventions in settings.items():
-        with demo_lm.steering(interventions):
-            alone[key] = demo_lm.generate_until(requests)
-    demo_lm.plan_sweep(settings)
-    try:
-        swept = {}
-        for key in settings:
-            demo_lm.use_setting(key)
-            swept[key] = demo_lm.generate_until(requests)
-    finally:
-        demo_lm.end_sweep()
-    assert swept == alone and alone["clamp"] != alone["none"]
+    alone = _alone(demo_lm, settings, requests)
+    assert _swept(demo_lm, settings, requests) == alone and alone["clamp"] != alone["none"]
 
 
 def test_the_unsteered_model_finds_its_own_text_likely_and_degenerate_text_not(demo_lm: SteerEvalLM) -> None:
