@@ -89,6 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_analysis_options(report)
     report.set_defaults(handler=_report)
 
+    compare = verbs.add_parser(
+        "compare",
+        help="put several run folders side by side: effects per model, a leaderboard per task family, each run "
+        "against the first (paired where they share items)",
+        epilog="example:\n  steer-eval compare reports/llama reports/qwen reports/llama-sft --output reports/compare",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders (the first is the reference)")
+    compare.add_argument("--output", dest="compare_output", type=Path, default=Path("reports/compare"),
+                         help="where to write comparison.html, .csv and .json (default reports/compare)")  # fmt: skip
+    add_analysis_options(compare)
+    compare.set_defaults(handler=_compare)
+
     check = verbs.add_parser(
         "check",
         help="CI gate: run what an expectations file needs and fail (exit 1) when an expectation does not hold",
@@ -269,6 +282,17 @@ def _report(args: argparse.Namespace) -> int:
 
     path = build_report(args.run_dir, args.output, analysis_settings(args))
     print(f"report: {path}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from steer_eval.compare import compare_runs, write_comparison
+
+    comparison = compare_runs(args.runs, analysis_settings(args))
+    page = write_comparison(comparison, args.compare_output)
+    for line in comparison.summary:
+        print(line)
+    print(f"\ncomparison: {page}\ntable:      {page.with_suffix('.csv')}")
     return 0
 
 

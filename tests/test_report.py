@@ -4,11 +4,11 @@ escaped; `steer-eval report` re-renders from a run folder."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import assert_renders, chromium, render
 from synthetic_run import SyntheticRun, records, task_ref, vector_ref
 
 from steer_eval.cli import main
@@ -16,14 +16,6 @@ from steer_eval.report import build_report
 from steer_eval.run.grid import Cell
 
 HOSTILE = '<script>document.title="pwned"</script><b>bold?</b> & "quotes"'
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("no Chromium on this machine (Debian: apt-get install chromium; .ci/run installs it)")
 
 
 @pytest.fixture
@@ -55,9 +47,7 @@ def test_item_text_is_escaped(run_with_hostile_text: Path) -> None:
 
 
 def test_report_in_headless_chromium(demo_dir: Path, tmp_path: Path) -> None:
-    chromium = _chromium()
-    from playwright.sync_api import sync_playwright
-
+    chromium()
     from steer_eval.demo.model import DemoRecipe
     from steer_eval.demo.run import planted_vector
     from steer_eval.run.config import RunConfig
@@ -69,30 +59,7 @@ def test_report_in_headless_chromium(demo_dir: Path, tmp_path: Path) -> None:
                        limit=40, device="cpu", output=tmp_path / "run")  # fmt: skip
     run(config, progress=False)
     assert main(["report", str(tmp_path / "run")]) == 0
-    page_path = tmp_path / "run" / "report.html"
-    console, requests = [], []
-    with sync_playwright() as playwright:
-        # headless, and a fresh temporary profile per launch (Playwright's default)
-        browser = playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 1600})
-        page.on("console", lambda message: console.append(message) if message.type == "error" else None)
-        page.on("pageerror", lambda error: console.append(error))
-        page.on("request", lambda request: requests.append(request.url))
-        page.goto(page_path.as_uri())
-        page.wait_for_load_state("load")
-        shot = page.screenshot(full_page=True)
-        title = page.title()
-        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
-        browser.close()
-    assert not console, console
-    assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
-    assert title.startswith("steer-eval report") and images and all(ok and width > 0 for ok, width in images)
-    from io import BytesIO
-
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(BytesIO(shot)).convert("L"), dtype=float)
-    assert pixels.shape[0] > 1600 and pixels.std() > 10  # a long page with content, not a blank one
+    rendered = render(tmp_path / "run" / "report.html")
+    assert_renders(rendered, "steer-eval report", 1600)
+    shot = rendered.screenshot
     (tmp_path / "report.png").write_bytes(shot)

@@ -1,0 +1,134 @@
+"""The comparison's tables, from each run's own analysis (its main view: original option order, default
+condition, placebos left out):
+
+- `effects`: one row per run x vector x task x strength (layer and position mode where they vary), with the
+  run's model, the vector's method, effect, interval and verdict as that run's analysis judged them.
+- `versus`: for a vector x task x strength x position mode measured in two runs, the second run's effect
+  against the reference run's (the first given): paired per item where both evaluated the same items (the
+  difference of the two paired differences: t interval, Wilcoxon p), else unpaired (Welch's t on the two
+  runs' per-item differences, statsmodels); q over every comparison (Holm or BH).
+- `leaderboard`: per model x task family, each vector ranked by its mean gain (toward the desired answer)
+  over the family's tasks at its validation-selected strength; a vector without one is ranked at each of
+  its strengths, marked as chosen on nothing (a reader must not pick the best of them on test data).
+- `summary`: per vector, in words across models ("helps on 2 of 3 models; hurts demo_facts on demo-b")."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+from steer_eval.analysis.load import CellData
+from steer_eval.analysis.stats import paired_continuous
+from steer_eval.analysis.views import main
+
+KEY = ["vector", "task", "alpha", "positions"]  # what makes two runs' cells the same intervention
+CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}
+
+
+def effect_rows(label: str, model: str, effects: pd.DataFrame, methods: dict[str, str]) -> pd.DataFrame:
+    rows = effects[main(effects) & ~effects["is_control"].astype(bool) & effects["arm"].isna()].copy()
+    rows.insert(0, "run", label)
+    rows.insert(1, "model", model)
+    rows["method"] = rows["vector"].map(methods).fillna("")
+    rows["gain"] = rows["delta"] * rows["desired_sign"]
+    keep = ["run", "model", "vector", "method", "task", "family", "kind", "alpha", "layer", "positions",
+            "selected", "n", "baseline", "steered", "delta", "ci_low", "ci_high", "q_value", "verdict", "gain",
+            "cell", "baseline_cell"]  # fmt: skip
+    return rows[keep].reset_index(drop=True)
+
+
+def _per_item(cells: dict[str, CellData], row: pd.Series) -> tuple[np.ndarray, CellData] | None:
+    steered, base = cells.get(row["cell"]), cells.get(row["baseline_cell"])
+    if steered is None or base is None or np.isnan(steered.correct).any() or np.isnan(base.correct).any():
+        return None
+    return steered.correct - base.correct, base
+
+
+def versus_rows(effects: pd.DataFrame, cells: dict[str, dict[str, CellData]], reference: str, level: float) -> list:
+    """Every other run's effect against the reference run's, per shared intervention."""
+    rows = []
+    ref = effects[effects["run"] == reference].set_index(KEY)
+    for _, other in effects[effects["run"] != reference].iterrows():
+        key = tuple(other[k] for k in KEY)
+        if key not in ref.index:
+            continue
+        mine = ref.loc[[key]].iloc[0]
+        a, b = _per_item(cells[reference], mine), _per_item(cells[other["run"]], other)
+        if a is None or b is None:
+            continue
+        (diff_ref, base_ref), (diff_other, base_other) = a, b
+        same_items = base_ref.item_ids == base_other.item_ids and base_ref.doc_hashes == base_other.doc_hashes
+        if same_items:
+            effect = paired_continuous(diff_ref, diff_other, level)
+            difference, low, high, p = effect.delta, effect.ci_low, effect.ci_high, effect.p_value
+        elif diff_ref.std() == 0 and diff_other.std() == 0:  # every item changed alike in each run: no spread
+            difference = low = high = float(diff_other.mean() - diff_ref.mean())
+            p = 1.0 if difference == 0 else 0.0
+        else:
+            compared = CompareMeans(DescrStatsW(diff_other), DescrStatsW(diff_ref))
+            difference = float(diff_other.mean() - diff_ref.mean())
+            low, high = compared.tconfint_diff(alpha=1 - level, usevar="unequal")
+            p = float(compared.ttest_ind(usevar="unequal")[1])
+        rows.append(
+            {
+                "vector": other["vector"], "task": other["task"], "alpha": other["alpha"],
+                "positions": other["positions"], "reference": reference, "reference_model": mine["model"],
+                "run": other["run"], "model": other["model"], "reference_delta": mine["delta"],
+                "delta": other["delta"], "difference": difference, "ci_low": float(low), "ci_high": float(high),
+                "p_value": p if not math.isnan(p) else 1.0, "test": "paired" if same_items else "unpaired",
+            }
+        )  # fmt: skip
+    return rows
+
+
+def correct(rows: list[dict], correction: str, alpha: float) -> None:
+    if rows:
+        adjusted = multipletests([r["p_value"] for r in rows], alpha=alpha, method=CORRECTIONS[correction])[1]
+        for row, q in zip(rows, adjusted, strict=True):
+            row["q_value"] = float(q)
+
+
+def leaderboard(effects: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = []
+    chosen = effects[effects["selected"].astype(bool)]
+    has_selection = set(zip(chosen["run"], chosen["vector"], strict=True))
+    unselected = effects[[pair not in has_selection for pair in zip(effects["run"], effects["vector"], strict=True)]]
+    for source, how in ((chosen, "selected on validation"), (unselected, "not selected (every strength shown)")):
+        for (model, family, vector, alpha), group in source.groupby(["model", "family", "vector", "alpha"]):
+            rows.append(
+                {"model": model, "family": family, "vector": vector, "method": group["method"].iloc[0],
+                 "alpha": alpha, "strength": how, "tasks": len(group), "mean_gain": float(group["gain"].mean()),
+                 "helps": int((group["verdict"] == "helps").sum()), "hurts": int((group["verdict"] == "hurts").sum())}
+            )  # fmt: skip
+    board = pd.DataFrame(rows)
+    if board.empty:
+        return []
+    board["rank"] = board.groupby(["model", "family"])["mean_gain"].rank(ascending=False, method="min").astype(int)
+    return board.sort_values(["family", "model", "rank"]).to_dict("records")
+
+
+def summary(effects: pd.DataFrame) -> list[str]:
+    """Per vector: on how many models it helps a behaviour task, and where it hurts a capability."""
+    lines = []
+    models = list(dict.fromkeys(effects["model"]))
+    for vector, rows in effects.groupby("vector", sort=False):
+        seen = list(dict.fromkeys(rows["model"]))
+        helped = {m: sorted(set(r["task"])) for m, r in rows[rows["verdict"] == "helps"].groupby("model")}
+        hurt = rows[(rows["verdict"] == "hurts") & (rows["kind"] != "behavior")]
+        words = f"{vector}: helps on {len(helped)} of {len(seen)} model{'s' if len(seen) > 1 else ''}"
+        if helped:
+            words += " (" + "; ".join(f"{m}: {', '.join(t)}" for m, t in helped.items()) + ")"
+        if not hurt.empty:
+            words += "; hurts " + "; ".join(
+                f"{', '.join(sorted(set(r['task'])))} on {m}" for m, r in hurt.groupby("model")
+            )
+        missing = [m for m in models if m not in seen]
+        if missing:
+            words += f"; not run on {', '.join(missing)}"
+        lines.append(words)
+    return lines
