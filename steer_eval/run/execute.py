@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,6 +74,9 @@ def load_lm(prepared: Prepared):
     }
     if "parallelize" in config.model_args or "device_map" in config.model_args:
         args.pop("device")
+    if device.type == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # several processes (torchrun) on CPU: accelerate joins them over gloo only when told to use the CPU
+        os.environ.setdefault("ACCELERATE_USE_CPU", "true")
     lm = SteerEvalLM(**args)
     lm.prefix_reuse = config.prefix_reuse
     return lm

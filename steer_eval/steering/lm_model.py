@@ -60,6 +60,7 @@ class SteerEvalLM(SteeredGeneration, HFLM):
         if padding_side not in ("left", "right"):
             raise SteerEvalError(f"padding_side must be 'left' or 'right', not {padding_side!r}")
         super().__init__(pretrained=pretrained, **kwargs)
+        self._cpu_data_parallel()
         if self.backend != "causal":
             raise SteerEvalError("steer-eval steers decoder-only (causal) models; this model is encoder-decoder")
         self.padding_side = padding_side
@@ -76,6 +77,18 @@ class SteerEvalLM(SteeredGeneration, HFLM):
         self.set_interventions(
             load_interventions(vectors, self.steerer.model_map, alpha, positions, None if layer is None else int(layer))
         )
+
+    def _cpu_data_parallel(self) -> None:
+        """Under `accelerate launch --num_processes N --cpu`, split the items over the N processes as lm-eval
+        does over GPUs. lm-eval sets up data parallelism only when it counts more than one GPU, so on CPU every
+        process would run every item and write every cell: the same run N times over."""
+        accelerator = getattr(self, "accelerator", None)
+        if accelerator is None or accelerator.num_processes < 2 or self._world_size > 1:
+            return
+        if accelerator.device.type != "cpu":
+            return  # GPUs: lm-eval's own setup (one process per device)
+        self._rank = accelerator.process_index
+        self._world_size = accelerator.num_processes
 
     # ---- steering controls -----------------------------------------------------------------------
 
