@@ -16,6 +16,7 @@ from steer_eval.conditions.templates import declared_count, user_templates
 from steer_eval.errors import SteerEvalError
 from steer_eval.models import model_path
 from steer_eval.prompt_format import PromptFormat
+from steer_eval.run.adapters import check_adapter
 from steer_eval.run.arms import DECLARED, task_arms
 from steer_eval.run.combinations import all_together, check_pair, pair_plans, resolve_pairs
 from steer_eval.run.config import ALL_TASKS, RunConfig
@@ -55,6 +56,7 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
     config.check()
     path = model_path(config.model, progress)
     model_map = ModelMap.from_config_only(path, revision=config.revision)
+    check_adapter(config.model_args, config.model, path)
     if config.data_dir:
         os.environ[DATA_ENV] = str(config.data_dir)  # lm-eval's dataset hook reads the folder from here
     names = [Path(file).name for file in config.vectors]
