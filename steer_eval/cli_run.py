@@ -23,6 +23,8 @@ the main job:
       --judge-url http://localhost:8000/v1                                   # an LLM judge behind vLLM
   steer-eval --model demo --vectors mood.safetensors --tasks demo --templates 3 --pressure all --turns 2,4 \
       --controls random:5                          # where it holds: formats, pressure, earlier turns; 5 placebos
+  steer-eval --model demo --vectors caa:demo_sentiment ipasa:demo_sentiment --tasks demo \
+      --output reports/recipes                   # methods as recipes: built for the model, cached in the run
   steer-eval --model demo --vectors mood.safetensors style.safetensors --tasks demo_sentiment \
       --alphas 1,2 --controls random --combine pairs     # each pair's strengths crossed, against a placebo pair
 """
@@ -37,8 +39,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--vectors",
         nargs="+",
         type=Path,
-        metavar="FILE",
-        help="steer-eval .safetensors, lm-eval .pt, CAA/PAS .pt, GGUF",
+        metavar="FILE|RECIPE",
+        help="steer-eval .safetensors, lm-eval .pt, CAA/PAS .pt, GGUF; or a recipe METHOD:TASK[:KEY=VALUE...] "
+        "(e.g. caa:demo_sentiment, austeer:bbq_age:top_k=50), built for the model and selected on validation",
     )
     run.add_argument(
         "--tasks",
@@ -192,8 +195,13 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
     from steer_eval.strengths import parse_strengths
 
     if not args.vectors:
-        raise SteerEvalError("the main job needs --vectors FILE [FILE ...] (build one with `steer-eval vectors build`)")
-    missing = [str(p) for p in args.vectors if not p.is_file()]
+        raise SteerEvalError(
+            "the main job needs --vectors FILE [FILE ...] (build one with `steer-eval vectors build`) or a recipe "
+            "such as caa:TASK"
+        )
+    from steer_eval.vectors.recipes import parse_recipe
+
+    missing = [str(p) for p in args.vectors if not p.is_file() and parse_recipe(str(p)) is None]
     if missing:
         raise SteerEvalError(f"vector file(s) not found: {', '.join(missing)}")
     config = RunConfig(

@@ -31,6 +31,7 @@ from steer_eval.tasks.user_options import declared_options, option_count
 from steer_eval.vectors.control import random_like
 from steer_eval.vectors.files import read_vector_file
 from steer_eval.vectors.format import SteeringVector, content_sha256, file_sha256, load_vector, save_vector
+from steer_eval.vectors.recipes import Recipe, build_recipe, parse_recipe
 from steer_eval.vectors.select import Selected, recorded_selection
 from steer_eval.vocab import PositionMode
 
@@ -72,15 +73,21 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
     format_notes: list[str] = []
     if config.prompt_format.chat_template:
         _check_chat_template(path, config)
-    read = [read_vector_file(file, model_map.key_for_hookpoint) for file in config.vectors]
+    recipes = [parse_recipe(str(file)) for file in config.vectors]  # checked before any is built
+    files = [
+        file if recipe is None else _built(recipe, config, progress)
+        for file, recipe in zip(config.vectors, recipes, strict=True)
+    ]
+    read = [read_vector_file(file, model_map.key_for_hookpoint) for file in files]
     pairs = resolve_pairs(config.pairs, names) if config.pairs else []
     for first, second in pairs:  # before the model check, so two widths are named side by side
         check_pair((names[first], read[first]), (names[second], read[second]))
-    for file, vector in zip(config.vectors, read, strict=True):
+    for name, recipe, file, vector in zip(names, recipes, files, read, strict=True):
         model_map.check_fits(vector, str(file))
         ref = VectorRef(
-            label=Path(file).name, path=str(file), sha256=content_sha256(vector), file_sha256=file_sha256(file)
-        )
+            label=name, path=str(file), sha256=content_sha256(vector), file_sha256=file_sha256(file),
+            recipe=None if recipe is None else recipe.text,
+        )  # fmt: skip
         layers = _layers(vector, config.layers, str(file))
         for layer in layers:  # an all-zero tensor where it acts would run and be judged as if it had steered
             vector.check_applies(str(file), layer)
@@ -136,6 +143,17 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
     cells = plan(tasks, plans, config.fewshot, config.option_orders, arms, conditions)
     notes = warnings + format_notes + notes + option_order_notes(tasks, config) + condition_notes
     return Prepared(config, path, model_map, vectors, tasks, cells, notes, plans, selections, pair_records)
+
+
+def _built(recipe: Recipe, config: RunConfig, progress: bool) -> Path:
+    """A recipe's vector file for the run's model, built (or found in the run folder's cache)."""
+    if config.model_args:
+        raise SteerEvalError(
+            f"--vectors {recipe.text}: recipes are built on the model alone, and this run loads it with --model-args "
+            f"{', '.join(config.model_args)}; build the vector with `steer-eval vectors build` and pass the file"
+        )
+    return build_recipe(recipe, config.model, config.revision, config.output / "vectors" / "recipes",
+                        config.data_dir, config.prompt_format, config.device, config.dtype, progress)  # fmt: skip
 
 
 def _check_chat_template(path: str, config: RunConfig) -> None:
@@ -201,7 +219,8 @@ def _layers(vector: SteeringVector, wanted: list[int] | None, where: str) -> lis
 def _control(vector: SteeringVector, ref: VectorRef, config: RunConfig, seed: int) -> tuple[VectorRef, SteeringVector]:
     """One same-norm random draw imitating `vector` (draw 0 has the run's --seed, as a single placebo always had)."""
     identity = hashlib.sha256(f"random-control:{ref.sha256}:{seed}".encode()).hexdigest()
-    path = config.output / "vectors" / f"random-{Path(ref.label).stem}-seed{seed}.safetensors"
+    stem = Path(ref.label).stem if ref.recipe is None else ref.label.replace(":", "-")
+    path = config.output / "vectors" / f"random-{stem}-seed{seed}.safetensors"
     control = load_vector(path) if path.is_file() else None
     if control is None or control.meta.extra.get("reference_sha256") != ref.sha256:
         control = random_like(vector, seed=seed, source=ref.label)
