@@ -34,7 +34,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group(
         "the main job (no COMMAND): every vector x strength x task against a shared baseline"
     )
-    run.add_argument("--model", help="hub id, local folder, or 'demo'")
+    run.add_argument(
+        "--model",
+        action="append",
+        help="hub id, local folder, or 'demo'; repeat it (or give a comma list) to run the job on several models, "
+        "each into OUTPUT/models/NAME, compared in OUTPUT",
+    )
     run.add_argument(
         "--vectors",
         nargs="+",
@@ -204,8 +209,11 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
     missing = [str(p) for p in args.vectors if not p.is_file() and parse_recipe(str(p)) is None]
     if missing:
         raise SteerEvalError(f"vector file(s) not found: {', '.join(missing)}")
+    models = [m.strip() for entry in args.model for m in entry.split(",") if m.strip()]
+    if not models:
+        raise SteerEvalError("--model is empty; name a hub id, a local folder or 'demo'")
     config = RunConfig(
-        model=args.model,
+        model=models[0],
         vectors=list(args.vectors),
         tasks=split_selectors(args.tasks),
         alphas=parse_strengths(args.alphas, "--alphas"),  # None: the default grid + each vector's selected
@@ -239,6 +247,8 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         reuse=list(args.reuse),
         command="steer-eval " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
     )
+    if len(models) > 1:
+        return _study(config, models, args)
     result = run(config, dry_run=args.dry_run, settings=analysis_settings(args))
     if isinstance(result, str):
         print(result)
@@ -252,4 +262,26 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
     print(f"\nreport:    {result.output / 'report.html'}")
     print(f"effects:   {result.output / 'effects.csv'} (one row per steered cell, with verdicts)")
     print(f"results:   {result.output / 'results.json'}\nrun folder: {result.output}")
+    return 0
+
+
+def _study(config, models: list[str], args: argparse.Namespace) -> int:
+    """Several models: each model's run, then their comparison; failures named at the end (exit 2)."""
+    from steer_eval.run.study import run_study
+
+    study = run_study(config, models, dry_run=args.dry_run, settings=analysis_settings(args))
+    for model, estimate in study.estimates.items():
+        print(f"model {model}:\n{estimate}\n")
+    for model, folder in study.finished.items():
+        print(f"model {model}: {folder / 'report.html'}")
+    if study.summary:
+        print("\nacross models:")
+        for line in study.summary:
+            print(f"  {line}")
+        print(f"\nreport:    {config.output / 'report.html'} (the models side by side)")
+        print(f"effects:   {config.output / 'effects.csv'} (every model's cells, with a model column)")
+    if study.failed:
+        failed = "; ".join(f"{model}: {why}" for model, why in study.failed.items())
+        done = ", ".join(study.finished) or "none"
+        raise SteerEvalError(f"{len(study.failed)} of {len(models)} models failed ({failed}); finished: {done}")
     return 0

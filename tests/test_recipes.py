@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tiny import perturbed_demo
 
 from steer_eval.cli import main
 from steer_eval.errors import EXIT_BAD_INPUT, SteerEvalError
@@ -36,21 +37,6 @@ def _run(model: str, output: Path, *extra: str) -> int:
                  "--limit", "40", "--device", "cpu", "--output", str(output), *extra])  # fmt: skip
 
 
-def _another_model(demo_dir: Path, folder: Path) -> Path:
-    """The demo model with its weights a little perturbed: another model with the same vocabulary."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(demo_dir)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(0.01 * torch.randn_like(parameter))
-    model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(demo_dir).save_pretrained(folder)
-    return folder
-
-
 def test_a_recipe_is_built_per_model_cached_and_labelled_by_itself(demo_dir, tmp_path: Path) -> None:
     run = tmp_path / "run"
     assert _run("demo", run) == 0
@@ -64,7 +50,7 @@ def test_a_recipe_is_built_per_model_cached_and_labelled_by_itself(demo_dir, tmp
     assert list(effects.vector) == [RECIPE] and effects.delta.iloc[0] > 0.15, "the built mood vector moves the mood"
     stamp = built[0].stat().st_mtime_ns
     assert _run("demo", run) == 0 and built[0].stat().st_mtime_ns == stamp, "the re-run reuses the built file"
-    other = _another_model(demo_dir, tmp_path / "demo-perturbed")
+    other = perturbed_demo(demo_dir, tmp_path / "demo-perturbed")
     assert _run(str(other), tmp_path / "other") == 0  # another model: its own build
     rebuilt = json.loads((tmp_path / "other" / "manifest.json").read_text())["vectors"][RECIPE]
     assert Path(rebuilt["path"]).name != built[0].name and Path(rebuilt["path"]).is_file()

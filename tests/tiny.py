@@ -90,3 +90,17 @@ def save_tiny_bpe(directory: Path, texts: list[str], arch: str = "llama", seed: 
     AutoModelForCausalLM.from_config(config).eval().save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def perturbed_demo(demo_dir: Path, folder: Path) -> Path:
+    """The demo model with its weights a little perturbed: another model with the same vocabulary."""
+    from transformers import AutoTokenizer
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(demo_dir)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.01 * torch.randn_like(parameter))
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(demo_dir).save_pretrained(folder)
+    return folder

@@ -5,6 +5,7 @@ self-contained page: jinja2, autoescaped; the effect per vector x model for each
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +104,8 @@ def write_comparison(comparison: Comparison, output: str | Path) -> Path:
     }
     with atomic_path(output / "comparison.json") as tmp:
         Path(tmp).write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    for run in comparison.runs:  # each run's own report, linked from the page
+        run["report"] = os.path.relpath(Path(run["path"]) / "report.html", output)
     page = output / "comparison.html"
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     with atomic_path(page) as tmp:

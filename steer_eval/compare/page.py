@@ -27,7 +27,9 @@ def effect_map(effects: pd.DataFrame) -> str | None:
     columns = min(2, len(tasks))
     lines = (len(tasks) + columns - 1) // columns
     width = 2.5 + 1.2 * effects["run"].nunique()
-    fig, axes = plt.subplots(lines, columns, figsize=(width * columns, height * lines), squeeze=False)
+    fig, axes = plt.subplots(
+        lines, columns, figsize=(width * columns, height * lines), squeeze=False, layout="constrained"
+    )
     for ax, task in zip(axes.flat, tasks, strict=False):
         rows = effects[effects["task"] == task].assign(
             row=lambda f: f["vector"].astype(str).str.slice(0, 36) + " x" + f["alpha"].map("{:g}".format),
@@ -46,7 +48,6 @@ def effect_map(effects: pd.DataFrame) -> str | None:
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(tasks) :]:
         ax.axis("off")
-    fig.tight_layout()
     return _png(fig)
 
 
