@@ -21,33 +21,52 @@ RECIPE = "pasf:demo_sentiment:layers=1-2:strengths=0.5,1"
 
 @pytest.fixture(scope="module")
 def other_model(demo_dir, tmp_path_factory) -> Path:
-    return perturbed_demo(demo_dir, tmp_path_factory.mktemp("models") / "demo-perturbed")
+    return perturbed_demo(demo_dir, tmp_path_factory.mktemp("models") / "perturbed")
 
 
-def _args(models: list[str], output: Path, *extra: str) -> list[str]:
-    return [*(a for m in models for a in ("--model", m)), "--vectors", RECIPE, "--tasks", "demo_sentiment,demo_facts",
-            "--alphas", "1", "--limit", "40", "--device", "cpu", "--output", str(output), *extra]  # fmt: skip
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory) -> Path:
+    """A vector file built for the demo model (the planted mood push records model `demo`)."""
+    from steer_eval.demo.model import DemoRecipe
+    from steer_eval.demo.run import planted_vector
+    from steer_eval.vectors.format import save_vector
+
+    return save_vector(planted_vector("mood", DemoRecipe()), tmp_path_factory.mktemp("v") / "mood.safetensors")
 
 
-def test_two_models_run_into_one_folder_and_are_compared(other_model: Path, tmp_path: Path, capsys) -> None:
+def _args(models: list[str], output: Path, *extra: str, vectors: tuple[str, ...] = (RECIPE,)) -> list[str]:
+    return [*(a for m in models for a in ("--model", m)), "--vectors", *vectors, "--tasks",
+            "demo_sentiment,demo_facts", "--alphas", "1", "--limit", "40", "--device", "cpu", "--output", str(output),
+            *extra]  # fmt: skip
+
+
+def test_two_models_run_into_one_folder_and_are_compared(other_model, demo_file, tmp_path: Path, capsys) -> None:
+    """A recipe is built for each model; a file built for the demo model is a transfer cell on the other one."""
     output = tmp_path / "study"
-    assert main(_args(["demo", str(other_model)], output, "--dry-run")) == 0
+    vectors = (RECIPE, str(demo_file))
+    assert main(_args(["demo", str(other_model)], output, "--dry-run", vectors=vectors)) == 0
     planned = capsys.readouterr().out
     assert planned.count("grid: ") == 2 and "model demo:" in planned and f"model {other_model}:" in planned
-    assert main(_args(["demo", str(other_model)], output)) == 0
+    assert main(_args(["demo", str(other_model)], output, vectors=vectors)) == 0
     printed = capsys.readouterr().out
     assert "across models:" in printed and f"{RECIPE}: helps on" in printed
     folders = {p.name for p in (output / "models").iterdir()}
-    assert folders == {"demo", "demo-perturbed"}
+    assert folders == {"demo", "perturbed"}
     built = [list((output / "models" / f / "vectors" / "recipes").glob("*.safetensors")) for f in sorted(folders)]
     assert [len(b) for b in built] == [1, 1] and built[0][0].name != built[1][0].name, "one build per model"
     effects = pd.read_csv(output / "effects.csv")
-    assert set(effects.model) == {"demo", str(other_model)} and set(effects.vector) == {RECIPE}
-    assert len(effects) == 2 * 2  # 2 models x 2 tasks x 1 strength
+    assert set(effects.model) == {"demo", str(other_model)} and set(effects.vector) == {RECIPE, "mood.safetensors"}
+    assert len(effects) == 2 * 2 * 2  # 2 models x 2 vectors x 2 tasks x 1 strength
+    transfer = effects.set_index(["model", "vector"])["built_for"]
+    assert transfer.loc[(str(other_model), "mood.safetensors")].eq("demo").all(), "another model's vector"
+    assert (
+        transfer.loc[("demo", "mood.safetensors")].isna().all()
+        and transfer.loc[(str(other_model), RECIPE)].isna().all()
+    )
     study = json.loads((output / "study.json").read_text())
     assert set(study["models"]) == {"demo", str(other_model)} and study["failed"] == {}
     versus = pd.DataFrame(json.loads((output / "comparison.json").read_text())["versus"])
-    assert set(versus.test) == {"paired"} and len(versus) == 2
+    assert set(versus.test) == {"paired"} and len(versus) == 4
     html = (output / "report.html").read_text()
     assert 'href="models/demo/report.html"' in html
     assert_renders(render(output / "report.html"), "steer-eval comparison", 800)

@@ -39,7 +39,7 @@ from steer_eval.errors import SteerEvalError
 CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}
 EFFECT_COLUMNS = [
     "task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "option_order",
-    "template", "pressure", "turns", "in_distribution", "condition", "n",
+    "template", "pressure", "turns", "in_distribution", "condition", "n", "built_for",
     "train_overlap", "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict",
     "verdict_reason", "saturated", "selected", "q_holm", "q_bh", "mde", "noninferiority_p", "noninferiority_q",
     "scorer", "judge_missing", "fluency_nll_baseline", "fluency_nll_delta", "fluency_nll_ci_low",
@@ -178,6 +178,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         row["arm"] = cell.arm
         row.update(template=cell.template, pressure=cell.pressure, turns=cell.turns, condition=cell.condition)
         row["in_distribution"] = trained_on.get(cell.vector, {}).get(cell.task)
+        row["built_for"] = (manifest.get("vectors", {}).get(cell.vector) or {}).get("built_for")
         rows.append(row)
     placebo = placebo_rows(cells, rng, settings, base)
     rivals = rival_rows(cells, rng, settings)

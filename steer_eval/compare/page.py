@@ -26,14 +26,14 @@ def effect_map(effects: pd.DataFrame) -> str | None:
     height = 1.8 + 0.32 * rows_per_task
     columns = min(2, len(tasks))
     lines = (len(tasks) + columns - 1) // columns
-    width = 2.5 + 1.2 * effects["run"].nunique()
-    fig, axes = plt.subplots(
-        lines, columns, figsize=(width * columns, height * lines), squeeze=False, layout="constrained"
-    )
+    label = min(40, int(effects["vector"].astype(str).str.len().max())) + 4  # row labels: "VECTOR xA"
+    column = min(24, int(effects["model"].astype(str).str.len().max()))
+    width = 2.0 + 0.07 * label + max(1.2, 0.08 * column) * effects["run"].nunique()
+    fig, axes = plt.subplots(lines, columns, figsize=(width * columns, height * lines), squeeze=False)
     for ax, task in zip(axes.flat, tasks, strict=False):
         rows = effects[effects["task"] == task].assign(
             row=lambda f: f["vector"].astype(str).str.slice(0, 36) + " x" + f["alpha"].map("{:g}".format),
-            column=lambda f: f["model"].astype(str) + "\n" + f["run"].astype(str).str.slice(0, 20),
+            column=lambda f: f["model"].astype(str).str.slice(-24) + "\n" + f["run"].astype(str).str.slice(0, 20),
             points=lambda f: 100 * f["delta"],
             mark=lambda f: f["points"].map("{:+.0f}".format) + f["verdict"].map(MARKS).fillna(""),
         )
@@ -48,6 +48,7 @@ def effect_map(effects: pd.DataFrame) -> str | None:
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(tasks) :]:
         ax.axis("off")
+    fig.tight_layout()
     return _png(fig)
 
 

@@ -36,7 +36,7 @@ def effect_rows(label: str, model: str, effects: pd.DataFrame, methods: dict[str
     rows.insert(1, "model", model)
     rows["method"] = rows["vector"].map(methods).fillna("")
     rows["gain"] = rows["delta"] * rows["desired_sign"]
-    keep = ["run", "model", "vector", "method", "task", "family", "kind", "alpha", "layer", "positions",
+    keep = ["run", "model", "vector", "method", "built_for", "task", "family", "kind", "alpha", "layer", "positions",
             "selected", "n", "baseline", "steered", "delta", "ci_low", "ci_high", "q_value", "verdict", "gain",
             "cell", "baseline_cell"]  # fmt: skip
     return rows[keep].reset_index(drop=True)

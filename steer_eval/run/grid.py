@@ -40,6 +40,7 @@ class VectorRef:
     member_alphas: tuple[float, ...] = ()
     pair: str | None = None
     placebo_for: str | None = None
+    built_for: str | None = None  # a vector file built for another model (same width): a transfer cell
     recipe: str | None = None  # built here from a recipe (`caa:TASK`, vectors/recipes.py): its text, also the label
 
 

@@ -14,7 +14,7 @@ from steer_eval.conditions.levels import task_conditions
 from steer_eval.conditions.pressure import declared as declared_pressure
 from steer_eval.conditions.templates import declared_count, user_templates
 from steer_eval.errors import SteerEvalError
-from steer_eval.models import model_path
+from steer_eval.models import model_path, same_model
 from steer_eval.prompt_format import PromptFormat
 from steer_eval.run.adapters import check_adapter
 from steer_eval.run.arms import DECLARED, task_arms
@@ -84,10 +84,16 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
         check_pair((names[first], read[first]), (names[second], read[second]))
     for name, recipe, file, vector in zip(names, recipes, files, read, strict=True):
         model_map.check_fits(vector, str(file))
+        built_for = transferred(vector, config.model, path)
         ref = VectorRef(
             label=name, path=str(file), sha256=content_sha256(vector), file_sha256=file_sha256(file),
-            recipe=None if recipe is None else recipe.text,
+            recipe=None if recipe is None else recipe.text, built_for=built_for,
         )  # fmt: skip
+        if built_for:
+            format_notes.append(
+                f"{name} was built for {built_for} and runs here on {config.model}: its cells are transfer cells "
+                "(`built_for` in effects.csv), a vector read from another model's activations"
+            )
         layers = _layers(vector, config.layers, str(file))
         for layer in layers:  # an all-zero tensor where it acts would run and be judged as if it had steered
             vector.check_applies(str(file), layer)
@@ -143,6 +149,15 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
     cells = plan(tasks, plans, config.fewshot, config.option_orders, arms, conditions)
     notes = warnings + format_notes + notes + option_order_notes(tasks, config) + condition_notes
     return Prepared(config, path, model_map, vectors, tasks, cells, notes, plans, selections, pair_records)
+
+
+def transferred(vector: SteeringVector, model: str, path: str) -> str | None:
+    """The model a vector was built for, when that is another model than the run's (None: this model, or
+    unrecorded). Widths already match (check_fits): base to chat, or a fine-tuned variant."""
+    built = vector.meta.model_name
+    if not built or same_model(built, model) or same_model(built, path):
+        return None
+    return built
 
 
 def _built(recipe: Recipe, config: RunConfig, progress: bool) -> Path:

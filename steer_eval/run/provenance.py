@@ -97,6 +97,7 @@ def manifest(prepared, store, started: str, finished: str | None, counts: dict |
                 "resample_of": cell.vector.resample_of,  # analysed apart: no layer profile, no cosine of its own
                 "pair": cell.vector.pair,
                 "recipe": cell.vector.recipe,  # built here for this model from the recipe (vectors/recipes.py)
+                "built_for": cell.vector.built_for,  # another model's vector (a transfer cell), else None
                 "alphas": strengths.get(cell.vector.label),
                 # what the analysis marks as the validation-selected cell (a control: its vector's choice)
                 "selected": None if selected is None else {"alpha": selected.alpha, "layer": selected.layer},
