@@ -7,6 +7,7 @@ from pathlib import Path
 
 from steer_eval.errors import SteerEvalError
 from steer_eval.prompt_format import PromptFormat
+from steer_eval.run.config import parse_model_args
 from steer_eval.vocab import PositionMode, Site
 
 METHOD_NAMES = ("caa", "pca", "pasf", "ipasa", "ipaswo", "austeer", "random")
@@ -44,6 +45,11 @@ def add_build_parser(vector_verbs) -> None:
     build.add_argument("--max-items", type=int, help="use at most this many train items (a seeded sample)")
     build.add_argument("--batch-size", type=int, default=16, help="sequences per forward pass (default 16)")
     build.add_argument("--select-on", choices=["validation"], help="choose layer and strength on the validation split")
+    build.add_argument(
+        "--model-args",
+        help="lm-eval's model args, as a run loads the model: parallelize=True (with max_memory_per_gpu, "
+        "max_cpu_memory, offload_folder) splits the layers over devices; others go to from_pretrained",
+    )
     build.add_argument(
         "--resamples",
         type=int,
@@ -127,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         dtype=args.dtype,
         resamples=args.resamples,
+        model_args=parse_model_args(args.model_args),
     )
     vector = run_build(request)
     print(render_build(vector, args.output))

@@ -61,20 +61,69 @@ def same_model(recorded: str, loaded: str) -> bool:
     return recorded == DEMO and Path(loaded).name.startswith(f"{DEMO}-")
 
 
+def placement(model_args: dict | None) -> dict:
+    """from_pretrained's arguments for lm-eval's model args, so a vector is built on a model loaded the way a
+    run loads it: `parallelize=True` (with `device_map_option`, `max_memory_per_gpu`, `max_cpu_memory`,
+    `offload_folder`) places the layers with accelerate's device map; any other key (`device_map`,
+    `trust_remote_code`, `attn_implementation`, a quantisation flag) goes to from_pretrained as given."""
+    import torch
+
+    args = dict(model_args or {})
+    if str(args.pop("parallelize", False)).lower() == "true":
+        args.setdefault("device_map", args.pop("device_map_option", "auto"))
+        memory = {}
+        if "max_memory_per_gpu" in args:
+            per_gpu = args.pop("max_memory_per_gpu")
+            memory.update({index: per_gpu for index in range(torch.cuda.device_count())})
+        if "max_cpu_memory" in args:
+            memory["cpu"] = args.pop("max_cpu_memory")
+        if memory:
+            args["max_memory"] = memory
+    args.pop("device_map_option", None)
+    return args
+
+
 def load_model(
-    name: str, revision: str | None = None, device: str = "auto", dtype: str = "auto", progress: bool = True
+    name: str,
+    revision: str | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    progress: bool = True,
+    model_args: dict | None = None,
 ) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = model_path(name, progress)
     target = pick_device(device)
+    placed = placement(model_args)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)
-        model = AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=pick_dtype(dtype, target))
-    except (OSError, ValueError) as exc:
+        model = AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=pick_dtype(dtype, target), **placed)
+    except (OSError, ValueError, TypeError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SteerEvalError(
             f"cannot load model {name!r}: {first_line}; give a Hugging Face hub id or a local model folder"
         ) from None
-    model.to(target).eval()
+    if "device_map" not in placed:  # a device map placed the layers already
+        model.to(target)
+    model.eval()
     return LoadedModel(model, tokenizer, name, revision, path)
+
+
+def input_device(model):
+    """Where a model's inputs go: its input embedding's device (under a device map, the map's entry for it;
+    a layer offloaded to disk computes on the CPU), else its first parameter's."""
+    import torch
+
+    embedding = model.get_input_embeddings()
+    device_map = getattr(model, "hf_device_map", None)
+    if device_map:
+        names = {module: name for name, module in model.named_modules()}
+        name = names.get(embedding, "")
+        for prefix, placed in sorted(device_map.items(), key=lambda item: -len(item[0])):
+            if name == prefix or name.startswith(prefix + ".") or prefix == "":
+                return torch.device("cpu" if placed in ("cpu", "disk") else placed)
+    weight = getattr(embedding, "weight", None)
+    if weight is not None and weight.device.type != "meta":
+        return weight.device
+    return next(model.parameters()).device

@@ -61,7 +61,7 @@ def test_a_recipe_is_built_per_model_cached_and_labelled_by_itself(demo_dir, tmp
     [
         ("caa:demo_mood_gen", (), "is a generation task"),
         ("caa:no_such_task", (), "no_such_task"),
-        (RECIPE, ("--model-args", "max_length=64"), "recipes are built on the model alone"),
+        (RECIPE, ("--model-args", "peft=/nowhere"), "no such adapter folder"),
     ],
 )
 def test_bad_recipes_are_one_line(demo_dir, tmp_path: Path, capsys, vectors: str, extra: tuple, words: str) -> None:

@@ -72,8 +72,8 @@ def load_lm(prepared: Prepared):
         "batch_size": config.batch_size,
         **config.model_args,
     }
-    if "parallelize" in config.model_args or "device_map" in config.model_args:
-        args.pop("device")
+    if ("parallelize" in config.model_args or "device_map" in config.model_args) and device.type != "cpu":
+        args.pop("device")  # the layers' placement decides; on CPU the inputs stay on the CPU (offload: disk)
     if device.type == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # several processes (torchrun) on CPU: accelerate joins them over gloo only when told to use the CPU
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")

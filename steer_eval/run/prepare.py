@@ -162,13 +162,14 @@ def transferred(vector: SteeringVector, model: str, path: str) -> str | None:
 
 def _built(recipe: Recipe, config: RunConfig, progress: bool) -> Path:
     """A recipe's vector file for the run's model, built (or found in the run folder's cache)."""
-    if config.model_args:
+    if "peft" in config.model_args:
         raise SteerEvalError(
-            f"--vectors {recipe.text}: recipes are built on the model alone, and this run loads it with --model-args "
-            f"{', '.join(config.model_args)}; build the vector with `steer-eval vectors build` and pass the file"
+            f"--vectors {recipe.text}: recipes are built on the model, and this run adds an adapter (--model-args "
+            "peft=...); build the vector with `steer-eval vectors build` and pass the file"
         )
     return build_recipe(recipe, config.model, config.revision, config.output / "vectors" / "recipes",
-                        config.data_dir, config.prompt_format, config.device, config.dtype, progress)  # fmt: skip
+                        config.data_dir, config.prompt_format, config.device, config.dtype, progress,
+                        config.model_args)  # fmt: skip
 
 
 def _check_chat_template(path: str, config: RunConfig) -> None:

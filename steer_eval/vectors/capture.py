@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from steer_eval.models import input_device
 from steer_eval.steering.model_map import ModelMap
 from steer_eval.vectors.format import SiteKey
 from steer_eval.vocab import Site
@@ -123,7 +124,7 @@ def read_last_token(
     model_map = model_map or ModelMap.of(model)
     for key in reading.keys:
         model_map.module(key)  # fail early on a bad layer or site
-    device = next(model.parameters()).device
+    device = input_device(model)
     batches = range(0, len(sequences), batch_size)
     for start in tqdm(batches, desc=desc, disable=not progress, unit="batch", leave=False):
         chunk = sequences[start : start + batch_size]

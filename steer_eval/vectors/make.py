@@ -36,6 +36,7 @@ class BuildRequest:
     device: str = "auto"
     dtype: str = "auto"
     progress: bool = True
+    model_args: dict = field(default_factory=dict)  # lm-eval's model args, as a run loads the model (models.placement)
     resamples: int = 0  # bootstrap resamples of the training items stored with the vector (vectors/resample.py)
 
 
@@ -62,7 +63,9 @@ def run_build(request: BuildRequest) -> SteeringVector:
         )
     validation = load_split(spec.task, "validation", request.data_dir) if request.select_on else None
     read_keys(ModelMap.from_config_only(model_path(request.model), revision=request.revision), method, spec)
-    loaded = load_model(request.model, request.revision, request.device, request.dtype, request.progress)
+    loaded = load_model(
+        request.model, request.revision, request.device, request.dtype, request.progress, request.model_args
+    )
     spec.prompt_format.check(loaded.tokenizer)
     vector = build_vector(
         loaded.model, loaded.tokenizer, spec, train, request.model, request.revision, progress=request.progress

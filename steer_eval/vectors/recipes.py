@@ -71,6 +71,7 @@ def build_recipe(
     device: str = "auto",
     dtype: str = "auto",
     progress: bool = True,
+    model_args: dict | None = None,
 ) -> Path:
     """The recipe's vector file for `model`: from the cache when it is there, else built and selected."""
     from steer_eval.cli_build import parse_floats, parse_layers
@@ -124,6 +125,7 @@ def build_recipe(
         device=device,
         dtype=dtype,
         progress=progress,
+        model_args=dict(model_args or {}),  # loaded as the run loads it (a device map, offload); not in the key
     )
     run_build(request)
     return path
