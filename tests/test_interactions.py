@@ -136,6 +136,7 @@ def test_a_combination_that_cannot_be_matched_is_skipped_with_a_note(tmp_path: P
         content = json.loads(path.read_text())
         if content["cell"]["vector"] and content["cell"]["vector"]["members"]:
             del content["cell"]["vector"]["member_layers"]
+            del content["checksum"]  # a cell of that age had none
             path.write_text(json.dumps(content))
     analysis = analyze(tmp_path / "old")
     assert analysis.interactions.empty

@@ -168,9 +168,11 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[CellData]]:
     manifest = store.manifest()
     if manifest is None or not isinstance(manifest.get("grid"), dict) or "cells" not in manifest["grid"]:
         raise SteerEvalError(f"{run_dir} is not a steer-eval run folder (no readable manifest.json with a grid)")
-    cells = []
+    cells, damaged = [], []
     for key in manifest["grid"]["cells"]:
         content = store.read_cell(key)
+        if content is None and (problem := store.problem(key)):
+            damaged.append(f"{store.cell_path(key)}: {problem}")
         if content is not None:
             try:
                 cells.append(_cell(key, content))
@@ -179,6 +181,11 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[CellData]]:
                 raise SteerEvalError(
                     f"{where} is not a steer-eval cell ({type(exc).__name__}: {exc}); delete it to recompute"
                 ) from None
+    if damaged:  # never dropped silently: the results would describe fewer cells than the run has
+        raise SteerEvalError(
+            f"{len(damaged)} cell(s) damaged ({damaged[0]}{'; ...' if len(damaged) > 1 else ''}); rerun the same "
+            "command to recompute them"
+        )
     if not cells:
         raise SteerEvalError(f"{run_dir} holds no finished cells yet; run (or resume) the job first")
     return manifest, cells

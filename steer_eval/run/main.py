@@ -116,6 +116,12 @@ def run(
     store.prepare(config.model, config.revision)
     if dry_run:
         return estimate(prepared, store)
+    damaged = [(key, problem) for key in map(lambda c: cell_key(prepared, c), prepared.cells)
+               if (problem := store.problem(key))]  # fmt: skip
+    if damaged:
+        shown = "; ".join(f"{store.cell_path(key).name}: {problem}" for key, problem in damaged[:3])
+        more = f"; and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+        print(f"note: recomputing {len(damaged)} damaged cell(s) ({shown}{more})", file=sys.stderr)
     counts = run_cells(prepared, store, progress, lm=lm)
     if counts.pop("rank", 0) != 0:  # data parallel: rank 0 writes the results
         return RunResult(config.output, counts, [], "")

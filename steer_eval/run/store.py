@@ -1,9 +1,16 @@
 """The run store: a directory with `manifest.json` (provenance) and one JSON file per finished cell under
 `cells/`, each written atomically when its cell finishes, so a run killed at any moment loses at most the
-cells that were running; a re-run skips every cell whose file exists and is readable."""
+cells that were running; a re-run skips every cell whose file exists and is sound.
+
+Integrity (issue 22): every cell carries `checksum`, the sha256 of its canonical JSON without that field,
+written with it. A cell is sound when it parses as UTF-8 JSON, its checksum matches (cells written before
+checksums have none and are checked by schema only) and it has the shape the analysis reads (`cell`, and
+`records` whose every record has `item_id`). `problem(key)` says what is wrong with a cell that is not; the
+main job recomputes such a cell, `analyze`, `report` and `check` refuse to read past it (load.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +19,7 @@ from steer_eval.atomic import atomic_path
 from steer_eval.errors import SteerEvalError
 
 MANIFEST = "manifest.json"
+CELL_KEYS = ("task", "fewshot", "option_order", "vector", "alpha", "layer", "positions")  # what readers need
 
 
 class RunStore:
@@ -52,17 +60,38 @@ class RunStore:
         return self.read_cell(key) is not None
 
     def read_cell(self, key: str) -> dict[str, Any] | None:
+        """The cell's content, or None when it is absent or not sound (`problem` says which)."""
+        content, _ = self._read(key)
+        return content
+
+    def problem(self, key: str) -> str | None:
+        """What is wrong with the cell file of `key`, or None when it is sound or absent."""
+        _, problem = self._read(key)
+        return problem
+
+    def _read(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
         path = self.cell_path(key)
         if not path.is_file():
-            return None
+            return None, None
         try:
-            return json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return None  # cannot happen with atomic writes, but a hand-damaged file is recomputed
+            content = json.loads(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError:
+            return None, "not UTF-8"
+        except json.JSONDecodeError:
+            return None, "not complete JSON (truncated?)"
+        except OSError as exc:
+            return None, f"unreadable ({exc.strerror or exc})"
+        problem = schema_problem(content)
+        if problem is None and "checksum" in content and content["checksum"] != checksum(content):
+            problem = "its content does not match its checksum (altered after it was written)"
+        return (None, problem) if problem else (content, None)
 
     def write_cell(self, key: str, content: dict[str, Any]) -> None:
+        content = json.loads(json.dumps(content, default=str))  # as it will read back
+        content.pop("checksum", None)
+        content["checksum"] = checksum(content)
         with atomic_path(self.cell_path(key)) as tmp:
-            Path(tmp).write_text(json.dumps(content, default=str))
+            Path(tmp).write_text(json.dumps(content))
 
     def adopt(self, key: str, sources: list[RunStore]) -> bool:
         """Copy the finished cell `key` from the first source that holds it; False if none does."""
@@ -72,6 +101,28 @@ class RunStore:
                 self.write_cell(key, content)
                 return True
         return False
+
+
+def checksum(content: dict[str, Any]) -> str:
+    """sha256 of a cell's canonical JSON, its own `checksum` field left out."""
+    body = {k: v for k, v in content.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def schema_problem(content: Any) -> str | None:
+    """What keeps `content` from being a cell the analysis can read, or None."""
+    if not isinstance(content, dict) or not isinstance(content.get("cell"), dict):
+        return "no `cell` description"
+    missing = [key for key in CELL_KEYS if key not in content["cell"]]
+    if missing or not isinstance(content["cell"].get("task"), dict) or "name" not in content["cell"]["task"]:
+        return f"its description lacks {', '.join(missing) or 'the task name'}"
+    records = content.get("records")
+    if not isinstance(records, list):
+        return "no `records` list"
+    for index, record in enumerate(records):
+        if not isinstance(record, dict) or "item_id" not in record:
+            return f"record {index} has no `item_id`"
+    return None
 
 
 def stores_under(paths: list[Path]) -> list[RunStore]:
