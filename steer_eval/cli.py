@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train the demo model from scratch (minutes) instead of using the shipped weights or the cache",
     )
+    demo.add_argument(
+        "--models", action="store_true", help="list the demo models (`--model NAME`) and stop: family, size, weights"
+    )
     demo.set_defaults(handler=_demo)
 
     tasks = verbs.add_parser(
@@ -186,6 +189,11 @@ def _model_map(model: str | None, revision: str | None = None):
 def _demo(args: argparse.Namespace) -> int:
     from steer_eval.demo.run import run_demo
 
+    if args.models:
+        from steer_eval.demo.model import describe_demo_models
+
+        print(describe_demo_models())
+        return 0
     demo = run_demo(args.output, rebuild=args.rebuild)
     result = demo.run
     print(f"\n{result.counts['computed']} cell(s) computed, {result.counts['already_done']} reused")
@@ -362,8 +370,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.model is None:
             print("steer-eval: error: the main job needs --model (a hub id, a local folder or 'demo')", file=sys.stderr)
             return EXIT_BAD_INPUT
+    from steer_eval.signals import Stopped, interrupted_line, stop_on_signals
+
+    output = getattr(args, "run_output", None) if args.verb is None else None
     try:
-        return args.handler(args)
+        with stop_on_signals():
+            return args.handler(args)
+    except Stopped as stop:
+        print(interrupted_line(stop.name, output), file=sys.stderr)
+        return 128 + stop.number
     except SteerEvalError as exc:
         print(f"steer-eval: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -371,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"steer-eval: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("steer-eval: interrupted", file=sys.stderr)
+        print(interrupted_line("SIGINT", output), file=sys.stderr)
         return 130
 
 
