@@ -44,12 +44,16 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 def model_path(name: str, progress: bool = True) -> str:
-    """A hub id or folder as given; `demo` becomes the cached demo model's folder (built if missing)."""
-    if name != DEMO:
+    """A hub id or folder as given; a demo model's name (`demo`, `demo-qwen`: demo/model.py DEMO_MODELS) becomes
+    its cached folder (built if missing)."""
+    if not name.startswith(DEMO):
         return name
     from steer_eval.demo.cache import demo_model_dir
+    from steer_eval.demo.model import DEMO_MODELS
 
-    return str(demo_model_dir(progress=progress))
+    if name not in DEMO_MODELS:
+        return name  # a folder that happens to start with "demo"
+    return str(demo_model_dir(DEMO_MODELS[name], progress=progress))
 
 
 def same_model(recorded: str, loaded: str) -> bool:
@@ -58,7 +62,8 @@ def same_model(recorded: str, loaded: str) -> bool:
 
     if recorded == loaded or Path(recorded).name == Path(loaded).name:
         return True
-    return recorded == DEMO and Path(loaded).name.startswith(f"{DEMO}-")
+    # a demo model's cached folder is NAME-FINGERPRINT (demo-111fd5a9a9c4bcf1, demo-qwen-...)
+    return recorded.startswith(DEMO) and Path(loaded).name.rpartition("-")[0] == recorded
 
 
 def placement(model_args: dict | None) -> dict:

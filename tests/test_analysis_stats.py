@@ -118,3 +118,13 @@ def test_intervals_cover_a_known_effect() -> None:
         effect = paired_binary(b, s, rng, n_boot=1000)
         covered += effect.ci_low <= true_delta <= effect.ci_high
     assert covered / simulations >= 0.93
+
+
+@pytest.mark.parametrize("n", [40, 120, 168])
+def test_the_minimum_detectable_effect_is_a_number_at_every_size(n: int) -> None:
+    """statsmodels' solver returns a 1-element array for some sizes (120 items among them): still one number."""
+    rng = np.random.default_rng(n)
+    b, s = (rng.random(n) < 0.5).astype(float), (rng.random(n) < 0.6).astype(float)
+    mde = minimum_detectable_effect(b, s, 0.05)
+    expected = float(np.asarray(TTestPower().solve_power(nobs=n, alpha=0.05, power=0.8)).reshape(-1)[0])
+    assert isinstance(mde, float) and mde == pytest.approx(expected * (s - b).std(ddof=1))

@@ -130,4 +130,6 @@ def minimum_detectable_effect(baseline: np.ndarray, steered: np.ndarray, alpha: 
 
 @functools.lru_cache(maxsize=256)
 def _standardised_effect(n: int, alpha: float, power: float) -> float:
-    return float(TTestPower().solve_power(nobs=n, alpha=alpha, power=power, alternative="two-sided"))
+    # statsmodels returns a 1-element array for some n (120 among them) and a float for others
+    solved = TTestPower().solve_power(nobs=n, alpha=alpha, power=power, alternative="two-sided")
+    return float(np.asarray(solved).reshape(-1)[0])

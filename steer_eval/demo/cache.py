@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from steer_eval._version import version
-from steer_eval.demo.model import WORLD_VERSION, DemoRecipe
+from steer_eval.demo.model import WORLD_VERSION, DemoRecipe, demo_name
 from steer_eval.demo.shipped import load_shipped_model, shipped_provenance, shipped_weights
 from steer_eval.demo.training import train_demo_model
 from steer_eval.paths import cache_dir
@@ -25,7 +25,6 @@ from steer_eval.vectors.format import file_sha256
 
 log = logging.getLogger(__name__)
 MANIFEST = "steer_eval_demo.json"
-DEMO_MODEL_NAME = "demo"
 
 
 def demo_root() -> Path:
@@ -36,7 +35,7 @@ def demo_model_dir(recipe: DemoRecipe | None = None, rebuild: bool = False, prog
     """A valid Hugging Face model directory for `recipe`, building it if needed: from the shipped weights
     where the package has them for this recipe, else by training (`rebuild` always trains)."""
     recipe = recipe or DemoRecipe()
-    target = demo_root() / f"{DEMO_MODEL_NAME}-{recipe.fingerprint()}"
+    target = demo_root() / f"{demo_name(recipe)}-{recipe.fingerprint()}"
     if not rebuild and problem_with(target, recipe) is None:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +78,7 @@ def _build(target: Path, recipe: DemoRecipe, progress: bool, train: bool = False
             model, tokenizer = load_shipped_model(recipe, weights)
         else:
             model, tokenizer = train_demo_model(recipe, progress=progress)
-        model.config.name_or_path = DEMO_MODEL_NAME
+        model.config.name_or_path = demo_name(recipe)
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
         files = {p.name: file_sha256(p) for p in sorted(staging.iterdir()) if p.is_file()}

@@ -54,13 +54,20 @@ class DemoRecipe:
     overexcited_rate: float = 0.3  # capability documents pushed far along a disposition: answers go random
     overexcited_from: float = 2.2  # ... from this many planted scales (up to three times as far)
     calm_until: float = 1.5  # capability documents pushed up to this far still answer right
+    # the model family: "llama" (the demo model) or "qwen3" (the second demo model: normalised queries and
+    # keys, another width and depth; DEMO_MODELS). Not qwen2: transformers forces Qwen2's own tokenizer class
+    # on that family, which would not read the demo's word-level vocabulary.
+    architecture: str = "llama"
 
     @property
     def world(self) -> World:
         return World(self.seed)
 
     def fingerprint(self) -> str:
-        text = json.dumps({"world_version": WORLD_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
+        fields = dataclasses.asdict(self)
+        if fields["architecture"] == "llama":  # the field came later: the demo model's fingerprint stays as it was
+            del fields["architecture"]
+        text = json.dumps({"world_version": WORLD_VERSION, **fields}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -100,9 +107,14 @@ def build_tokenizer(world: World):
 
 def demo_config(recipe: DemoRecipe, tokenizer):
     """The untrained model's configuration for `recipe`."""
-    from transformers import LlamaConfig
+    from transformers import LlamaConfig, Qwen3Config
 
-    return LlamaConfig(
+    if recipe.architecture not in ("llama", "qwen3"):
+        raise ValueError(f"demo architecture {recipe.architecture!r}: llama or qwen3")
+    extra = {} if recipe.architecture == "llama" else {"head_dim": recipe.hidden_size // recipe.heads}
+    config_class = LlamaConfig if recipe.architecture == "llama" else Qwen3Config
+    return config_class(
+        **extra,
         vocab_size=len(tokenizer),
         hidden_size=recipe.hidden_size,
         intermediate_size=recipe.intermediate_size,
@@ -115,3 +127,43 @@ def demo_config(recipe: DemoRecipe, tokenizer):
         eos_token_id=tokenizer.eos_token_id,
         tie_word_embeddings=False,
     )
+
+
+# The demo models by name (`--model NAME`): the demo model, and a second one of another family, width and
+# depth trained on the same world, so multi-model studies, recipes and comparisons run offline.
+DEMO_MODELS: dict[str, DemoRecipe] = {
+    "demo": DemoRecipe(),
+    "demo-qwen": DemoRecipe(
+        architecture="qwen3", hidden_size=96, intermediate_size=192, layers=5, heads=4, planted_layers=(2, 3)
+    ),
+}
+
+
+def demo_name(recipe: DemoRecipe) -> str:
+    """The name a recipe's model goes by: a registered demo model's, else `demo-custom`."""
+    return next((name for name, known in DEMO_MODELS.items() if known == recipe), "demo-custom")
+
+
+def describe_demo_models() -> str:
+    """One line per demo model: its name, family, depth and width, planted layers and where its weights come from."""
+    from steer_eval.demo.shipped import shipped_weights
+
+    lines = ["name        family  layers  hidden  parameters  planted at blocks  weights"]
+    for name, recipe in DEMO_MODELS.items():
+        parameters = _parameters(recipe)
+        weights = "shipped" if shipped_weights(recipe) else "trained on first use (minutes)"
+        blocks = ",".join(map(str, recipe.planted_layers))
+        lines.append(f"{name:<11} {recipe.architecture:<7} {recipe.layers:>6}  {recipe.hidden_size:>6}  "
+                     f"{parameters / 1e6:>8.2f} M  {blocks:<17}  {weights}")  # fmt: skip
+    lines.append("use one with --model NAME (several: --model demo --model demo-qwen); docs/demo.md")
+    return "\n".join(lines)
+
+
+def _parameters(recipe: DemoRecipe) -> int:
+    """The parameter count of a recipe's model, from its configuration (no weights built)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(demo_config(recipe, build_tokenizer(recipe.world)))
+    return sum(p.numel() for p in model.parameters())

@@ -85,7 +85,7 @@ def planted_vector(behaviour: str, recipe: DemoRecipe) -> SteeringVector:
     """The world's own direction for a disposition, as a vector file: at strength 1 it pushes every one of the
     disposition's planted directions PLANTED_UNIT scales, and has nothing outside them. Its effect is what the
     construction fixes, so it is the reference the built vectors are read against (ground_truth.py)."""
-    from steer_eval.demo.model import planted_axis
+    from steer_eval.demo.model import demo_name, planted_axis
     from steer_eval.vectors.format import SiteKey, VectorMeta
     from steer_eval.vocab import PositionMode, Site
 
@@ -93,7 +93,7 @@ def planted_vector(behaviour: str, recipe: DemoRecipe) -> SteeringVector:
     push = planted_axis(recipe, behaviour) * PLANTED_UNIT * recipe.planted_scale * recipe.planted_width**0.5
     meta = VectorMeta(
         method="planted",
-        model_name="demo",
+        model_name=demo_name(recipe),
         hidden_size=recipe.hidden_size,
         positions=PositionMode.LAST_PROMPT,
         per_layer=True,

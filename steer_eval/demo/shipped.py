@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from steer_eval.demo.model import DemoRecipe, build_tokenizer, demo_config
+from steer_eval.demo.model import DemoRecipe, build_tokenizer, demo_config, demo_name
 
 SHIPPED_DIR = Path(__file__).parent / "weights"
 
 
 def shipped_weights(recipe: DemoRecipe) -> Path | None:
     """The shipped weights file for `recipe`, or None when none ships (then the model is trained)."""
-    path = SHIPPED_DIR / f"demo-{recipe.fingerprint()}.safetensors"
+    path = SHIPPED_DIR / f"{demo_name(recipe)}-{recipe.fingerprint()}.safetensors"
     return path if path.is_file() else None
 
 
@@ -54,8 +54,10 @@ def write_shipped(model, recipe: DemoRecipe, seconds: float) -> Path:
     from safetensors.torch import save_file
 
     SHIPPED_DIR.mkdir(exist_ok=True)
-    for old in SHIPPED_DIR.glob("demo-*.safetensors"):
-        old.unlink()
+    name = demo_name(recipe)
+    for old in SHIPPED_DIR.glob(f"{name}-*.safetensors"):
+        if old.stem.rpartition("-")[0] == name:  # this model's older weights (not another demo model's)
+            old.unlink()
     cpu = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), "")
     provenance = {
         "fingerprint": recipe.fingerprint(),
@@ -64,7 +66,7 @@ def write_shipped(model, recipe: DemoRecipe, seconds: float) -> Path:
         "transformers": transformers.__version__,
         "training_seconds": round(seconds, 1),
     }
-    path = SHIPPED_DIR / f"demo-{recipe.fingerprint()}.safetensors"
+    path = SHIPPED_DIR / f"{name}-{recipe.fingerprint()}.safetensors"
     tensors = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
     save_file(tensors, str(path), metadata={"steer_eval_demo": json.dumps(provenance)})
     return path
@@ -78,11 +80,13 @@ def _cpuinfo() -> list[str]:
 
 
 if __name__ == "__main__":
+    import sys
     import time
 
+    from steer_eval.demo.model import DEMO_MODELS
     from steer_eval.demo.training import train_demo_model
 
-    recipe = DemoRecipe()
+    recipe = DEMO_MODELS[sys.argv[1] if len(sys.argv) > 1 else "demo"]
     started = time.perf_counter()
     trained, _ = train_demo_model(recipe)
     print(write_shipped(trained, recipe, time.perf_counter() - started))
