@@ -93,3 +93,13 @@ def classifier_dir(demo_dir, tmp_path_factory) -> str:
     LlamaForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def mood_vector(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo world's planted mood push as a vector file (built for the demo model: its truth is known)."""
+    from steer_eval.demo.model import DemoRecipe
+    from steer_eval.demo.run import planted_vector
+    from steer_eval.vectors.format import save_vector
+
+    return save_vector(planted_vector("mood", DemoRecipe()), tmp_path_factory.mktemp("mood") / "mood.safetensors")

@@ -27,12 +27,8 @@ def adapter(demo_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def vector(tmp_path_factory) -> Path:
-    from steer_eval.demo.model import DemoRecipe
-    from steer_eval.demo.run import planted_vector
-    from steer_eval.vectors.format import save_vector
-
-    return save_vector(planted_vector("mood", DemoRecipe()), tmp_path_factory.mktemp("v") / "mood.safetensors")
+def vector(mood_vector: Path) -> Path:
+    return mood_vector
 
 
 def test_an_adapter_is_a_model_beside_its_base(adapter, vector, tmp_path: Path) -> None:

@@ -287,14 +287,7 @@ def test_a_sweep_serves_each_draw_of_a_sampled_request_once(demo_lm: SteerEvalLM
     requests = [Instance("generate_until", {}, (prompt, sampled), 0)] * 6  # lm-eval's repeats: one request, 6 asks
     vector = planted_vector("mood", DemoRecipe())
     settings = {0.0: [], 1.0: interventions_from_vector(vector, alpha=1.0, positions=PositionMode.GENERATED)}
-    demo_lm.plan_sweep(settings)
-    try:
-        texts = {}
-        for alpha in settings:
-            demo_lm.use_setting(alpha)
-            texts[alpha] = demo_lm.generate_until(requests)
-    finally:
-        demo_lm.end_sweep()
+    texts = _swept(demo_lm, settings, requests)
     assert all(len(v) == 6 for v in texts.values())
     assert len(set(texts[0.0]) | set(texts[1.0])) > 2, "six draws per setting, not one text repeated"
 

@@ -21,13 +21,8 @@ def _args(vector: Path, output: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def finished(demo_dir, tmp_path_factory) -> tuple[Path, Path, pd.DataFrame]:
-    from steer_eval.demo.model import DemoRecipe
-    from steer_eval.demo.run import planted_vector
-    from steer_eval.vectors.format import save_vector
-
-    root = tmp_path_factory.mktemp("integrity")
-    vector = save_vector(planted_vector("mood", DemoRecipe()), root / "mood.safetensors")
+def finished(demo_dir, mood_vector, tmp_path_factory) -> tuple[Path, Path, pd.DataFrame]:
+    root, vector = tmp_path_factory.mktemp("integrity"), mood_vector
     assert main(_args(vector, root / "run")) == 0
     return vector, root / "run", pd.read_csv(root / "run" / "effects.csv")
 

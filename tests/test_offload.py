@@ -18,12 +18,8 @@ from steer_eval.run.prepare import prepare
 OFFLOAD = {"parallelize": True, "max_cpu_memory": "1500KB"}  # the demo model is about 2.8 MB: part goes to disk
 
 
-def test_prefix_reuse_holds_on_a_model_offloaded_to_disk(demo_dir, tmp_path: Path) -> None:
-    from steer_eval.demo.model import DemoRecipe
-    from steer_eval.demo.run import planted_vector
-    from steer_eval.vectors.format import save_vector
-
-    vector = save_vector(planted_vector("mood", DemoRecipe()), tmp_path / "mood.safetensors")
+def test_prefix_reuse_holds_on_a_model_offloaded_to_disk(demo_dir, mood_vector, tmp_path: Path) -> None:
+    vector = mood_vector
 
     def config(output: str, **model_args) -> RunConfig:
         return RunConfig(model="demo", vectors=[vector], tasks=["demo_sentiment", "demo_facts"], alphas=[1.0, 2.0],

@@ -23,12 +23,8 @@ def _args(vector: Path, output: Path) -> list[str]:
             "--no-prefix-reuse", "--output", str(output)]  # fmt: skip
 
 
-def test_sigterm_stops_cleanly_and_the_run_resumes(demo_dir, tmp_path: Path, capsys) -> None:
-    from steer_eval.demo.model import DemoRecipe
-    from steer_eval.demo.run import planted_vector
-    from steer_eval.vectors.format import save_vector
-
-    vector = save_vector(planted_vector("mood", DemoRecipe()), tmp_path / "mood.safetensors")
+def test_sigterm_stops_cleanly_and_the_run_resumes(demo_dir, mood_vector, tmp_path: Path, capsys) -> None:
+    vector = mood_vector
     output = tmp_path / "run"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     process = subprocess.Popen([sys.executable, "-m", "steer_eval", *_args(vector, output)], env=env,

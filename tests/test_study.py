@@ -25,13 +25,9 @@ def other_model(demo_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo_file(tmp_path_factory) -> Path:
+def demo_file(mood_vector: Path) -> Path:
     """A vector file built for the demo model (the planted mood push records model `demo`)."""
-    from steer_eval.demo.model import DemoRecipe
-    from steer_eval.demo.run import planted_vector
-    from steer_eval.vectors.format import save_vector
-
-    return save_vector(planted_vector("mood", DemoRecipe()), tmp_path_factory.mktemp("v") / "mood.safetensors")
+    return mood_vector
 
 
 def _args(models: list[str], output: Path, *extra: str, vectors: tuple[str, ...] = (RECIPE,)) -> list[str]:
