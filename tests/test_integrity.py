@@ -75,3 +75,20 @@ def test_cells_written_before_checksums_still_read(finished, tmp_path: Path) -> 
         path.write_text(json.dumps(content))
     assert main(["analyze", str(run)]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(run / "effects.csv"), expected)
+
+
+@pytest.mark.parametrize(("extra", "words"), [(("--dtype", "float32"), "holds a run with --dtype auto"),
+                                              (("--model-args", "max_length=64"), "--model-args (none)")])  # fmt: skip
+def test_a_writer_with_other_settings_is_refused_before_any_compute(finished, tmp_path, capsys, extra, words) -> None:
+    """Another dtype or other model args in the same folder would give cells that do not compare, and leave
+    the folder's results describing only the last writer's grid: refused in one line, nothing touched."""
+    import shutil
+
+    vector, original, _ = finished
+    run = tmp_path / "run"
+    shutil.copytree(original, run)
+    before = {p.name: p.read_bytes() for p in (run / "cells").glob("*.json")}
+    assert main([*_args(vector, run), *extra]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err and "use another --output folder" in err, err
+    assert {p.name: p.read_bytes() for p in (run / "cells").glob("*.json")} == before

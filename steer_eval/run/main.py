@@ -113,7 +113,7 @@ def run(
     for note in dict.fromkeys(prepared.user_warnings):  # also kept in the manifest
         print(f"note: {note}", file=sys.stderr)
     store = RunStore(config.output)
-    store.prepare(config.model, config.revision)
+    store.prepare(config.model, config.revision, config.dtype, config.model_args)
     if dry_run:
         return estimate(prepared, store)
     damaged = [(key, problem) for key in map(lambda c: cell_key(prepared, c), prepared.cells)

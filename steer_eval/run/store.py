@@ -27,18 +27,29 @@ class RunStore:
         self.root = Path(root)
         self.cells_dir = self.root / "cells"
 
-    def prepare(self, model: str, revision: str | None) -> None:
-        """Create the folder; refuse one that holds a run of another model (its cells would not compare)."""
-        self.cells_dir.mkdir(parents=True, exist_ok=True)
+    def prepare(
+        self, model: str, revision: str | None, dtype: str | None = None, model_args: dict | None = None
+    ) -> None:
+        """Create the folder; refuse one that holds a run of another model, revision, dtype or model args: its
+        cells would not compare, and the folder's results would describe only the last writer's grid."""
         previous = self.manifest()
-        if previous and (previous.get("model", {}).get("name"), previous.get("model", {}).get("revision")) != (
-            model,
-            revision,
-        ):
-            raise SteerEvalError(
-                f"{self.root} holds a run of model {previous['model'].get('name')!r}; use another --output "
-                "folder for another model"
-            )
+        if previous:
+            before = previous.get("model") or {}
+            if (before.get("name"), before.get("revision")) != (model, revision):
+                raise SteerEvalError(
+                    f"{self.root} holds a run of model {before.get('name')!r}"
+                    + (f" at revision {before.get('revision')}" if before.get("revision") != revision else "")
+                    + "; use another --output folder for another model"
+                )
+            settings = {"--dtype": ((previous.get("device") or {}).get("dtype"), dtype),
+                        "--model-args": (before.get("model_args"), model_args)}  # fmt: skip
+            for option, (was, now) in settings.items():
+                if was is not None and now is not None and was != now:
+                    raise SteerEvalError(
+                        f"{self.root} holds a run with {option} {_words(was)}, and this one asks for {_words(now)}; "
+                        "its cells would not compare: use another --output folder (or the same settings)"
+                    )
+        self.cells_dir.mkdir(parents=True, exist_ok=True)
 
     def manifest(self) -> dict[str, Any] | None:
         path = self.root / MANIFEST
@@ -101,6 +112,12 @@ class RunStore:
                 self.write_cell(key, content)
                 return True
         return False
+
+
+def _words(value: Any) -> str:
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items()) or "(none)"
+    return str(value)
 
 
 def checksum(content: dict[str, Any]) -> str:
