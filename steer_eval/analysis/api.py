@@ -39,7 +39,7 @@ from steer_eval.errors import SteerEvalError
 CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}
 EFFECT_COLUMNS = [
     "task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "option_order",
-    "template", "pressure", "turns", "in_distribution", "condition", "n", "built_for",
+    "template", "pressure", "turns", "in_distribution", "condition", "n",
     "train_overlap", "baseline", "steered", "delta", "ci_low", "ci_high", "p_value", "q_value", "verdict",
     "verdict_reason", "saturated", "selected", "q_holm", "q_bh", "mde", "noninferiority_p", "noninferiority_q",
     "scorer", "judge_missing", "fluency_nll_baseline", "fluency_nll_delta", "fluency_nll_ci_low",
@@ -52,7 +52,7 @@ EFFECT_COLUMNS = [
     "verdict_stability", "cosine_resample_mean", "orders",
     "pooled_delta", "pooled_ci_low", "pooled_ci_high", "letter_share", "steerability_mean", "anti_steerable",
     "monotonicity_rho", "bias_ambiguous_baseline", "bias_ambiguous_delta", "bias_disambiguated_baseline",
-    "bias_disambiguated_delta", "target_is_desired", "desired_sign", "is_control", "control_of", "cell",
+    "bias_disambiguated_delta", "target_is_desired", "desired_sign", "built_for", "is_control", "control_of", "cell",
     "baseline_cell",
 ]  # fmt: skip
 
