@@ -26,12 +26,8 @@ def adapter(demo_dir, tmp_path_factory) -> Path:
     return train_mood_lora(demo_dir, tmp_path_factory.mktemp("lora") / "mood-lora")
 
 
-@pytest.fixture(scope="module")
-def vector(mood_vector: Path) -> Path:
-    return mood_vector
-
-
-def test_an_adapter_is_a_model_beside_its_base(adapter, vector, tmp_path: Path) -> None:
+def test_an_adapter_is_a_model_beside_its_base(adapter, mood_vector, tmp_path: Path) -> None:
+    vector = mood_vector
     assert _run(vector, tmp_path / "base") == 0
     assert _run(vector, tmp_path / "tuned", "--model-args", f"peft={adapter}") == 0
     base, tuned = (pd.read_csv(tmp_path / run / "effects.csv").set_index("task") for run in ("base", "tuned"))
@@ -45,7 +41,8 @@ def test_an_adapter_is_a_model_beside_its_base(adapter, vector, tmp_path: Path) 
     assert set(versus.test) == {"paired"} and len(versus) == 2
 
 
-def test_an_adapter_of_another_model_is_one_line(adapter, vector, tmp_path: Path, capsys) -> None:
+def test_an_adapter_of_another_model_is_one_line(adapter, mood_vector, tmp_path: Path, capsys) -> None:
+    vector = mood_vector
     other = tmp_path / "other"
     other.mkdir()
     config = json.loads((adapter / "adapter_config.json").read_text())

@@ -24,22 +24,16 @@ def other_model(demo_dir, tmp_path_factory) -> Path:
     return perturbed_demo(demo_dir, tmp_path_factory.mktemp("models") / "perturbed")
 
 
-@pytest.fixture(scope="module")
-def demo_file(mood_vector: Path) -> Path:
-    """A vector file built for the demo model (the planted mood push records model `demo`)."""
-    return mood_vector
-
-
 def _args(models: list[str], output: Path, *extra: str, vectors: tuple[str, ...] = (RECIPE,)) -> list[str]:
     return [*(a for m in models for a in ("--model", m)), "--vectors", *vectors, "--tasks",
             "demo_sentiment,demo_facts", "--alphas", "1", "--limit", "40", "--device", "cpu", "--output", str(output),
             *extra]  # fmt: skip
 
 
-def test_two_models_run_into_one_folder_and_are_compared(other_model, demo_file, tmp_path: Path, capsys) -> None:
+def test_two_models_run_into_one_folder_and_are_compared(other_model, mood_vector, tmp_path: Path, capsys) -> None:
     """A recipe is built for each model; a file built for the demo model is a transfer cell on the other one."""
     output = tmp_path / "study"
-    vectors = (RECIPE, str(demo_file))
+    vectors = (RECIPE, str(mood_vector))  # a file built for the demo model
     assert main(_args(["demo", str(other_model)], output, "--dry-run", vectors=vectors)) == 0
     planned = capsys.readouterr().out
     assert planned.count("grid: ") == 2 and "model demo:" in planned and f"model {other_model}:" in planned
