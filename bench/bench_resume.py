@@ -1,0 +1,134 @@
+"""What a kill costs (issue 22): a sweep on the demo model killed with SIGKILL at random moments K times,
+resumed each time with the same command, then finished; compared with an uninterrupted run of the same
+command. Prints, and with `--json FILE` writes:
+
+- `cells_lost`: grid cells missing or damaged at the end (must be 0);
+- `cells_recomputed`: cell files written more than once over the attempts (a kill never leaves a cell half
+  written, so a finished cell is never computed again);
+- `work_lost_seconds_max` / `_median`: per kill, the stretch since the attempt's last cell file was written
+  (or since the attempt started, model loading included, when it wrote none): finished work that the kill
+  threw away because its cell file was not yet written (target: at most 60 s);
+- `kills_without_progress`: attempts killed before writing any cell;
+- `identical`: effects.csv, cells.csv and results.json (minus timestamps) equal the uninterrupted run's.
+
+The grid is made of long prefix groups (one task x many strengths is scored together and written when the
+group ends), which is what makes a kill expensive today.
+
+    python bench/bench_resume.py [--kills 20] [--seed 0] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+ALPHAS = "-8,-6,-4,-3,-2,-1.5,-1,-0.5,0.5,1,1.5,2,3,4,6,8"  # 16 strengths: long prefix groups
+TASKS = "demo_sentiment,demo_sycophancy,demo_facts,demo_compare"
+
+
+def command(vector: Path, output: Path) -> list[str]:
+    return [sys.executable, "-m", "steer_eval", "--model", "demo", "--vectors", str(vector), "--tasks", TASKS,
+            "--alphas", ALPHAS, "--controls", "random:1", "--device", "cpu", "--output", str(output)]  # fmt: skip
+
+
+def cell_times(output: Path) -> dict[str, float]:
+    cells = output / "cells"
+    return {p.name: p.stat().st_mtime for p in cells.glob("*.json")} if cells.is_dir() else {}
+
+
+def comparable(output: Path) -> dict[str, str]:
+    results = json.loads((output / "results.json").read_text())
+    return {
+        "effects.csv": (output / "effects.csv").read_text(),
+        "cells.csv": (output / "cells.csv").read_text(),
+        "results.json": json.dumps({k: v for k, v in results.items() if k != "generated"}, sort_keys=True),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+
+    from steer_eval.demo.cache import demo_model_dir
+    from steer_eval.demo.model import DemoRecipe
+    from steer_eval.demo.run import planted_vector
+    from steer_eval.run.store import RunStore
+    from steer_eval.vectors.format import save_vector
+
+    demo_model_dir(progress=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        vector = save_vector(planted_vector("mood", DemoRecipe()), root / "mood.safetensors")
+        started = time.time()
+        subprocess.run(command(vector, root / "whole"), check=True, capture_output=True)
+        whole_seconds = time.time() - started
+        setup_seconds = min(cell_times(root / "whole").values()) - started  # start-up until the first cell
+        grid = json.loads((root / "whole" / "manifest.json").read_text())["grid"]["cells"]
+
+        output = root / "killed"
+        writes: dict[str, int] = {}
+        lost, no_progress = [], 0
+        for _ in range(args.kills):
+            before = cell_times(output)
+            attempt_start = time.time()
+            process = subprocess.Popen(command(vector, output), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # a kill lands anywhere in the first 60% of what this attempt has left to do (so that K kills fit)
+            left = 1 - len(before) / len(grid)
+            time.sleep(rng.uniform(0.5, setup_seconds + 0.6 * left * (whole_seconds - setup_seconds)))
+            if process.poll() is not None:
+                break  # it finished before the kill: the remaining kills have nothing to interrupt
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            killed_at = time.time()
+            after = cell_times(output)
+            new = {name: t for name, t in after.items() if before.get(name) != t}
+            for name in new:
+                writes[name] = writes.get(name, 0) + 1
+            if not new:
+                no_progress += 1
+            lost.append(killed_at - max(new.values(), default=attempt_start))
+        before = cell_times(output)
+        subprocess.run(command(vector, output), check=True, capture_output=True)
+        for name, stamp in cell_times(output).items():
+            if before.get(name) != stamp:
+                writes[name] = writes.get(name, 0) + 1
+        store = RunStore(output)
+        missing = [key for key in grid if store.read_cell(key) is None]
+        identical = comparable(output) == comparable(root / "whole")
+
+    report = {
+        "kills": len(lost),
+        "grid_cells": len(grid),
+        "whole_run_seconds": round(whole_seconds, 1),
+        "setup_seconds": round(setup_seconds, 1),
+        "cells_lost": len(missing),
+        "cells_recomputed": sum(count - 1 for count in writes.values() if count > 1),
+        "kills_without_progress": no_progress,
+        "work_lost_seconds_max": round(max(lost), 1) if lost else 0.0,
+        "work_lost_seconds_median": round(statistics.median(lost), 1) if lost else 0.0,
+        "identical": identical,
+    }
+    for key, value in report.items():
+        print(f"{key}: {value}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
