@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="run the embedded demo world end to end and check its verdicts against the known truth "
         "(~2.5 min on 2 CPU cores)",
-        epilog="example:\n  steer-eval demo --output reports/demo",
+        epilog="examples:\n  steer-eval demo --output reports/demo\n  steer-eval demo --models"
+        "                      # the demo models, for --model demo --model demo-qwen",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument("--output", type=Path, default=Path("reports/demo"), help="where to write vectors and results")

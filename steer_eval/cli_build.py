@@ -20,8 +20,10 @@ examples:
   steer-eval vectors build --method random --like caa.safetensors --seed 1 -o placebo.safetensors
   steer-eval vectors build --method caa --model meta-llama/Llama-3.1-8B-Instruct --task caa_sycophancy \\
       --data-dir ~/data --apply-chat-template --select-on validation -o syc.safetensors
-  steer-eval vectors build --method caa --model demo --task demo_sentiment --layers 1-2 --select-on validation \
+  steer-eval vectors build --method caa --model demo --task demo_sentiment --layers 1-2 --select-on validation \\
       --resamples 5 -o mood.safetensors     # 5 bootstrap resamples in the same file: is the verdict stable?
+  steer-eval vectors build --method caa --model meta-llama/Llama-3.1-70B --task bbq_age --data-dir ~/data \\
+      --model-args parallelize=True,max_cpu_memory=64GB,offload_folder=/scratch/off -o bbq70b.safetensors
 """
 
 

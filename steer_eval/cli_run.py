@@ -21,11 +21,14 @@ the main job:
   steer-eval --model meta-llama/Llama-3.1-8B-Instruct --vectors syc.safetensors --tasks caa_sycophancy_open \\
       --apply-chat-template --data-dir ~/data --scorer judge:Qwen/Qwen2.5-7B-Instruct \\
       --judge-url http://localhost:8000/v1                                   # an LLM judge behind vLLM
-  steer-eval --model demo --vectors mood.safetensors --tasks demo --templates 3 --pressure all --turns 2,4 \
+  steer-eval --model demo --vectors mood.safetensors --tasks demo --templates 3 --pressure all --turns 2,4 \\
       --controls random:5                          # where it holds: formats, pressure, earlier turns; 5 placebos
-  steer-eval --model demo --vectors caa:demo_sentiment ipasa:demo_sentiment --tasks demo \
-      --output reports/recipes                   # methods as recipes: built for the model, cached in the run
-  steer-eval --model demo --vectors mood.safetensors style.safetensors --tasks demo_sentiment \
+  steer-eval --model demo --model demo-qwen --vectors caa:demo_sentiment ipasa:demo_sentiment --tasks demo \\
+      --output reports/study       # two models, methods as recipes built for each, compared in one folder
+  steer-eval --model demo --vectors mood.safetensors --tasks demo --model-args peft=adapters/mood-lora \\
+      --output reports/lora                          # a PEFT adapter on its base model, then steer-eval compare
+  torchrun --nproc_per_node 2 -m steer_eval --model demo --vectors mood.safetensors --device cpu  # 2 processes
+  steer-eval --model demo --vectors mood.safetensors style.safetensors --tasks demo_sentiment \\
       --alphas 1,2 --controls random --combine pairs     # each pair's strengths crossed, against a placebo pair
 """
 
