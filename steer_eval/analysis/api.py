@@ -29,6 +29,7 @@ from steer_eval.analysis.rivals import rival_rows
 from steer_eval.analysis.robustness import robustness_rows
 from steer_eval.analysis.sample_size import sample_size_rows
 from steer_eval.analysis.saturation import saturation
+from steer_eval.analysis.stats import CORRECTIONS
 from steer_eval.analysis.texts import free_text_rows
 from steer_eval.analysis.transfer import in_distribution, transfer_rows
 from steer_eval.analysis.verdicts import verdict
@@ -36,7 +37,6 @@ from steer_eval.analysis.views import main
 from steer_eval.atomic import atomic_path
 from steer_eval.errors import SteerEvalError
 
-CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}
 EFFECT_COLUMNS = [
     "task", "kind", "family", "vector", "alpha", "layer", "site", "positions", "fewshot", "option_order",
     "template", "pressure", "turns", "in_distribution", "condition", "n",

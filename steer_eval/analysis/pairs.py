@@ -18,14 +18,12 @@ import math
 from typing import Any
 
 import numpy as np
-from statsmodels.stats.multitest import multipletests
 
 from steer_eval.analysis.interactions import match_singles, single_index
 from steer_eval.analysis.load import CellData, check_paired
-from steer_eval.analysis.stats import paired_continuous
+from steer_eval.analysis.stats import adjusted, paired_continuous
 
 MORE, LESS, NONE = "more than additive", "less than additive", "no detectable interaction"
-CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}
 
 
 def _item_interaction(combo: CellData, parts: list[CellData], base: CellData, measure: str) -> np.ndarray:
@@ -128,9 +126,8 @@ def _correct(rows: list[dict], settings) -> None:
     for column, target in (("p_joint", "q_value"), ("propensity_p", "propensity_q")):
         tested = [r for r in rows if not math.isnan(r.get(column, math.nan))]
         if tested:
-            method = CORRECTIONS[settings.correction]
-            adjusted = multipletests([r[column] for r in tested], alpha=settings.alpha, method=method)[1]
-            for row, q in zip(tested, adjusted, strict=True):
+            qs = adjusted([r[column] for r in tested], settings.correction, settings.alpha)
+            for row, q in zip(tested, qs, strict=True):
                 row[target] = float(q)
 
 

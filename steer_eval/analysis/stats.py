@@ -24,9 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import DescrStatsW
 
+CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}  # --correction -> statsmodels' multipletests method
 FEW_DISCORDANT = 10  # below this many disagreeing pairs the interval is Agresti-Min, not the bootstrap
 
 
@@ -133,3 +135,8 @@ def _standardised_effect(n: int, alpha: float, power: float) -> float:
     # statsmodels returns a 1-element array for some n (120 among them) and a float for others
     solved = TTestPower().solve_power(nobs=n, alpha=alpha, power=power, alternative="two-sided")
     return float(np.asarray(solved).reshape(-1)[0])
+
+
+def adjusted(pvalues: list[float], correction: str, alpha: float) -> np.ndarray:
+    """p-values adjusted over one family: Holm (family-wise) or Benjamini-Hochberg (false discovery rate)."""
+    return multipletests(pvalues, alpha=alpha, method=CORRECTIONS[correction])[1]

@@ -19,15 +19,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from steer_eval.analysis.load import CellData
-from steer_eval.analysis.stats import paired_continuous
+from steer_eval.analysis.stats import adjusted, paired_continuous
 from steer_eval.analysis.views import main
 
 KEY = ["vector", "task", "alpha", "positions"]  # what makes two runs' cells the same intervention
-CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}
 
 
 def effect_rows(label: str, model: str, effects: pd.DataFrame, methods: dict[str, str]) -> pd.DataFrame:
@@ -88,8 +86,7 @@ def versus_rows(effects: pd.DataFrame, cells: dict[str, dict[str, CellData]], re
 
 def correct(rows: list[dict], correction: str, alpha: float) -> None:
     if rows:
-        adjusted = multipletests([r["p_value"] for r in rows], alpha=alpha, method=CORRECTIONS[correction])[1]
-        for row, q in zip(rows, adjusted, strict=True):
+        for row, q in zip(rows, adjusted([r["p_value"] for r in rows], correction, alpha), strict=True):
             row["q_value"] = float(q)
 
 
