@@ -36,7 +36,10 @@ def test_sigterm_stops_cleanly_and_the_run_resumes(demo_dir, mood_vector, tmp_pa
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 143, err[-2000:]
-    last = err.strip().splitlines()[-1]
+    # the one line the command says (progress bars torn down at exit may still draw after it)
+    said = [line.strip() for line in err.splitlines() if line.strip().startswith("steer-eval:")]
+    assert len(said) == 1, err[-2000:]
+    last = said[0]
     kept = len(list(cells.glob("*.json")))
     assert (
         last == f"steer-eval: interrupted (SIGTERM): {kept} cell(s) kept in {output}, rerun the same command to resume"
