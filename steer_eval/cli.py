@@ -197,9 +197,16 @@ def _demo(args: argparse.Namespace) -> int:
         return 0
     demo = run_demo(args.output, rebuild=args.rebuild)
     result = demo.run
-    print(f"\n{result.counts['computed']} cell(s) computed, {result.counts['already_done']} reused")
+    print(f"\n{result.coverage}")
     print(result.summary)
     print(f"\n{demo.truth_summary} (the world's truth per cell: {args.output / 'truth.csv'}; docs/demo.md)")
+    if demo.study is not None:
+        from steer_eval.demo.study import cross_model_table
+
+        print("\nacross models, at each vector's validation-selected strength (points [95% interval], verdict):")
+        print("\n".join("  " + line for line in cross_model_table(demo.study.effects).splitlines()))
+        print("\n".join(f"  {line}" for line in demo.study.lines))
+        print(f"  the models side by side: {demo.study.folder / 'report.html'}")
     print(f"\nreport:     {result.output / 'report.html'}")
     print(f"vectors:    {args.output / 'vectors'}")
     print(f"run folder: {result.output} (effects.csv with verdicts, results.json, cells.csv, manifest.json)")

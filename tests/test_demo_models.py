@@ -21,10 +21,23 @@ from steer_eval.models import same_model
 def test_the_demo_models_are_listed_and_told_apart(capsys) -> None:
     assert main(["demo", "--models"]) == 0
     listed = capsys.readouterr().out
-    assert "demo        llama" in listed and "demo-qwen   qwen3" in listed and "trained on first use" not in listed
+    assert "demo          llama" in listed and "demo-qwen     qwen3" in listed and "trained on first use" not in listed
+    assert "demo-qwen-128 qwen3        4     128" in listed
     assert same_model("demo-qwen", "/cache/demo/demo-qwen-bcc3989f2431f7de")
     assert not same_model("demo", "/cache/demo/demo-qwen-bcc3989f2431f7de")
     assert same_model("demo", "/cache/demo/demo-111fd5a9a9c4bcf1")
+    assert not same_model("demo-qwen", "/cache/demo/demo-qwen-128-df84ec5798a2055c")
+
+
+def test_the_third_demo_model_shares_the_demo_models_planted_directions() -> None:
+    """What makes transfer from `demo` to `demo-qwen-128` a known truth (the demo's study, test_demo_run.py)."""
+    import torch
+
+    from steer_eval.demo.model import planted_directions
+
+    demo, twin = planted_directions(DEMO_MODELS["demo"]), planted_directions(DEMO_MODELS["demo-qwen-128"])
+    assert all(torch.equal(demo[b], twin[b]) for b in demo)
+    assert DEMO_MODELS["demo-qwen-128"].architecture != DEMO_MODELS["demo"].architecture
 
 
 @pytest.fixture(scope="module")

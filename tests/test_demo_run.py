@@ -33,7 +33,7 @@ def _original(frame: pd.DataFrame) -> pd.DataFrame:
 
 def test_the_demo_writes_its_vectors_run_folder_and_truth(demo_output) -> None:
     output, printed = demo_output
-    assert "cell(s) computed" in printed and str(output / "run") in printed
+    assert "computed here" in printed and str(output / "run") in printed
     vectors = sorted(p.name for p in (output / "vectors").glob("*.safetensors"))
     assert {"sentiment-caa.safetensors", "sycophancy-pasf.safetensors", LETTER_VECTOR} <= set(vectors)
     assert (
@@ -124,7 +124,7 @@ def test_verdicts_agree_with_the_worlds_known_truth(demo_output) -> None:
 def test_a_second_demo_run_reuses_every_cell(demo_output, capsys: pytest.CaptureFixture) -> None:
     output, _ = demo_output
     assert main(["demo", "--output", str(output)]) == 0
-    assert "\n0 cell(s) computed" in capsys.readouterr().out
+    assert ", 0 computed here" in capsys.readouterr().out
 
 
 def test_the_transfer_matrix_separates_the_two_behaviours(demo_output, effects) -> None:
@@ -158,3 +158,20 @@ def test_the_layer_choice_is_shown_with_intervals(demo_output) -> None:
     best = pasf.loc[pasf.validation_delta.idxmax()]
     assert best.chosen and best.ci_low > 0 and (pasf.ci_low <= pasf.validation_delta).all()
     assert 'alt="validation change per layer and strength"' in (output / "run" / "report.html").read_text()
+
+
+def test_the_demo_compares_models_and_transfers_its_vectors(demo_output) -> None:
+    """Issue 20: the same recipes built and selected on two demo models of other families and widths, side by
+    side, and the demo's vectors transferred to the third demo model, which shares the demo model's width and
+    planted directions: the planted push moves the behaviour there too, as the construction says."""
+    output, printed = demo_output
+    study = pd.read_csv(output / "models" / "effects.csv")
+    assert set(study.model) == {"demo", "demo-qwen"} and (output / "models" / "report.html").is_file()
+    for model, rows in study[study.selected & (study.task == "demo_sentiment")].groupby("model"):
+        assert set(rows.vector) == {"caa:demo_sentiment", "ipasa:demo_sentiment"}, model
+        assert (rows.verdict == "helps").all(), rows[["vector", "delta", "verdict"]]
+    transfer = pd.read_csv(output / "transfer" / "effects.csv").set_index(["vector", "task"])
+    assert set(transfer.built_for) == {"demo"}
+    assert transfer.loc[("planted-mood.safetensors", "demo_sentiment")].verdict == "helps"
+    table = printed[printed.index("across models") :]
+    assert "demo-qwen-128 (from demo)" in table and "caa:demo_sentiment: helps on 2 of 2 models" in table

@@ -129,13 +129,19 @@ def demo_config(recipe: DemoRecipe, tokenizer):
     )
 
 
-# The demo models by name (`--model NAME`): the demo model, and a second one of another family, width and
-# depth trained on the same world, so multi-model studies, recipes and comparisons run offline.
+# The demo models by name (`--model NAME`): the demo model, a second one of another family, width and depth
+# trained on the same world, so multi-model studies, recipes and comparisons run offline, and a third that
+# shares the demo model's width and planted directions, so vector transfer runs offline too.
 DEMO_MODELS: dict[str, DemoRecipe] = {
     "demo": DemoRecipe(),
     "demo-qwen": DemoRecipe(
         architecture="qwen3", hidden_size=96, intermediate_size=192, layers=5, heads=4, planted_layers=(2, 3)
     ),
+    # The transfer target: the demo model's width, seed (so the same planted directions) and planted blocks in
+    # the other family. A vector built on `demo` and applied here is a declared transfer cell whose truth is
+    # known: what it pushes along the shared planted directions moves the behaviour, the rest is noise that
+    # training made harmless. Like a base model and its chat variant, and unlike two independent models.
+    "demo-qwen-128": DemoRecipe(architecture="qwen3"),
 }
 
 
@@ -148,14 +154,17 @@ def describe_demo_models() -> str:
     """One line per demo model: its name, family, depth and width, planted layers and where its weights come from."""
     from steer_eval.demo.shipped import shipped_weights
 
-    lines = ["name        family  layers  hidden  parameters  planted at blocks  weights"]
+    lines = ["name          family  layers  hidden  parameters  planted at blocks  weights"]
     for name, recipe in DEMO_MODELS.items():
         parameters = _parameters(recipe)
         weights = "shipped" if shipped_weights(recipe) else "trained on first use (minutes)"
         blocks = ",".join(map(str, recipe.planted_layers))
-        lines.append(f"{name:<11} {recipe.architecture:<7} {recipe.layers:>6}  {recipe.hidden_size:>6}  "
+        lines.append(f"{name:<13} {recipe.architecture:<7} {recipe.layers:>6}  {recipe.hidden_size:>6}  "
                      f"{parameters / 1e6:>8.2f} M  {blocks:<17}  {weights}")  # fmt: skip
-    lines.append("use one with --model NAME (several: --model demo --model demo-qwen); docs/demo.md")
+    lines.append(
+        "use one with --model NAME (several: --model demo --model demo-qwen); demo-qwen-128 shares the demo "
+        "model's width and planted directions (a transfer target); docs/demo.md"
+    )
     return "\n".join(lines)
 
 

@@ -3,7 +3,8 @@ model; builds a vector per planted behaviour with CAA and the PAS family (layer 
 validation split), the world's own planted vectors (the reference), the letter-only vector (the artifact the
 option-order control must catch) and the same-norm random controls; runs the grid over every demo task's
 test split through the runner (the lettered task under both option orders); writes the run folder and prints
-what moved, and how the verdicts compare with the world's known truth (ground_truth.py)."""
+what moved, and how the verdicts compare with the world's known truth (ground_truth.py); then the same
+recipes on two demo models side by side and the demo's vectors transferred to a third (study.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from steer_eval.demo.cache import demo_model_dir
 from steer_eval.demo.ground_truth import residual_norms, truth_table
 from steer_eval.demo.ground_truth import summary as truth_summary
 from steer_eval.demo.model import DemoRecipe
+from steer_eval.demo.study import DemoStudy, run_demo_study
 from steer_eval.demo.world import COLOURS, FOODS, NUMBERS, PLACES, REPLY_WORDS
 from steer_eval.run.main import RunResult
 from steer_eval.vectors.format import SteeringVector
@@ -79,6 +81,7 @@ class DemoResult:
     run: RunResult
     truth: pd.DataFrame  # ground_truth.truth_table: the verdict each cell's construction implies, beside the run's
     truth_summary: str
+    study: DemoStudy | None = None  # across models, and transferred (study.py)
 
 
 def planted_vector(behaviour: str, recipe: DemoRecipe) -> SteeringVector:
@@ -150,7 +153,7 @@ def build_demo_vectors(model_dir: Path, output: Path, progress: bool = True) -> 
     return paths, residual_norms(model, tokenizer)
 
 
-def run_demo(output: Path, rebuild: bool = False, progress: bool = True) -> DemoResult:
+def run_demo(output: Path, rebuild: bool = False, progress: bool = True, with_study: bool = True) -> DemoResult:
     from steer_eval.run.config import RunConfig
     from steer_eval.run.main import run
 
@@ -178,4 +181,5 @@ def run_demo(output: Path, rebuild: bool = False, progress: bool = True) -> Demo
     write_pair_vectors(output / "vectors" / "pairs")  # for the pair study (docs/demo.md "Pairs"); not run here
     table = truth_table(config.output, result.analysis.effects, residual)
     table.to_csv(output / "truth.csv", index=False)
-    return DemoResult(result, table, truth_summary(table))
+    study = run_demo_study(output, result.analysis.effects, progress) if with_study else None
+    return DemoResult(result, table, truth_summary(table), study)
