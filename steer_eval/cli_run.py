@@ -167,6 +167,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="earlier run folders (or folders of them): their finished cells that match this grid are copied, "
         "not recomputed (e.g. the unsteered baselines of the same model, tasks and limit)",
     )
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="compute only part I of N disjoint parts of the grid (a job array's task, one of N GPUs) into the "
+        "same --output; the last part to finish writes the results (docs/running.md)",
+    )
     add_analysis_options(run)
     run.add_argument("--dry-run", action="store_true", help="print the grid size and the work, compute nothing")
 
@@ -200,6 +206,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         with_judge_url,
     )
     from steer_eval.run.main import run
+    from steer_eval.run.shard import parse_shard
     from steer_eval.strengths import parse_strengths
 
     if not args.vectors:
@@ -248,6 +255,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         include_path=args.include_path,
         output=args.run_output,
         reuse=list(args.reuse),
+        shard=parse_shard(args.shard),
         command="steer-eval " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
     )
     if len(models) > 1:
@@ -260,8 +268,11 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
     if not result.rows and not result.summary:  # a data-parallel worker (rank > 0): rank 0 reports
         return 0
     copied = f", {counts['reused']} copied from --reuse" if counts.get("reused") else ""
-    print(f"\n{counts['computed']} cell(s) computed, {counts['already_done']} reused from {result.output}{copied}")
+    print(f"\n{result.coverage}{copied}")
     print(result.summary)
+    if not result.rows:  # a shard whose siblings are still running: no results yet
+        print(f"run folder: {result.output}")
+        return 0
     print(f"\nreport:    {result.output / 'report.html'}")
     print(f"effects:   {result.output / 'effects.csv'} (one row per steered cell, with verdicts)")
     print(f"results:   {result.output / 'results.json'}\nrun folder: {result.output}")

@@ -59,7 +59,7 @@ def test_a_damaged_cell_is_refused_by_the_readers_and_recomputed_by_the_job(fini
         assert "rerun the same command to recompute them" in err
     assert main(_args(vector, run)) == 0
     captured = capsys.readouterr()
-    assert f"recomputing 1 damaged cell(s) ({cell.name}: " in captured.err and "1 cell(s) computed" in captured.out
+    assert f"recomputing 1 damaged cell(s) ({cell.name}: " in captured.err and "1 computed here" in captured.out
     pd.testing.assert_frame_equal(pd.read_csv(run / "effects.csv"), expected)
 
 

@@ -177,6 +177,6 @@ def test_a_judge_that_stops_answering_loses_no_finished_cell(judge_dir, mood_vec
         served.start()  # the same port again: the command is unchanged
         assert main(args) == 0
         out = capsys.readouterr().out
-        assert "2 cell(s) computed, 2 reused" in out
+        assert "2 computed here, 2 already there" in out
     finally:
         served.stop()

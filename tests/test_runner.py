@@ -57,7 +57,7 @@ def _records(folder: Path) -> dict[str, list]:
 def test_grid_store_manifest_and_resume(demo_vector: Path, tmp_path: Path) -> None:
     result = run(_config(demo_vector, tmp_path / "run"), progress=False)
     # 2 tasks x (1 baseline + (vector + control) x 2 strengths)
-    assert result.counts == {"cells": 10, "already_done": 0, "computed": 10, "reused": 0}
+    assert result.counts == {"cells": 10, "already_done": 0, "computed": 10, "reused": 0, "by_others": 0}
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["model"]["name"] == "demo" and len(manifest["model"]["config_sha256"]) == 64
     assert manifest["versions"]["torch"] and manifest["versions"]["lm-eval"] and manifest["finished"]

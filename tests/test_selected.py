@@ -82,7 +82,7 @@ def test_selected_runs_marks_its_cell_and_is_the_same_cell_as_its_number(
     # `selected` is a number once resolved: the same strength given as a number is the same, finished cell
     again = _run_args([selected_vector], output, "--alphas", f"0.5,{alpha:g}", "--controls", "random:1")
     assert main(again) == 0
-    assert "0 cell(s) computed, 5 reused" in capsys.readouterr().out
+    assert "0 computed here, 5 already there" in capsys.readouterr().out
 
 
 def test_the_default_grid_adds_each_vectors_selected_strength(

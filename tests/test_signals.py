@@ -47,5 +47,5 @@ def test_sigterm_stops_cleanly_and_the_run_resumes(demo_dir, mood_vector, tmp_pa
     assert "Traceback" not in err and not list(output.rglob("*.tmp")), "no traceback, no half-written file"
     assert main(_args(vector, output)) == 0
     printed = capsys.readouterr().out
-    assert f"{21 - kept} cell(s) computed, {kept} reused" in printed  # 3 tasks x (1 + 2 vectors x 3 strengths)
+    assert f"{21 - kept} computed here, {kept} already there" in printed  # 3 tasks x (1 + 2 vectors x 3 strengths)
     assert len(pd.read_csv(output / "effects.csv")) == 18

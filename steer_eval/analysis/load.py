@@ -12,7 +12,7 @@ import numpy as np
 
 from steer_eval.conditions import Condition
 from steer_eval.errors import SteerEvalError
-from steer_eval.run.store import RunStore
+from steer_eval.run.store import RunStore, stale
 
 JUDGE_RATINGS = ("relevance", "judge_fluency", "judge_overall")  # what a judge rates beside the behaviour
 
@@ -173,7 +173,7 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[CellData]]:
         content = store.read_cell(key)
         if content is None and (problem := store.problem(key)):
             damaged.append(f"{store.cell_path(key)}: {problem}")
-        if content is not None:
+        if content is not None and not stale(content, manifest):  # stale: an earlier content of a rebuilt vector
             try:
                 cells.append(_cell(key, content))
             except (KeyError, TypeError, ValueError) as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from steer_eval.errors import SteerEvalError
 from steer_eval.prompt_format import PromptFormat
+from steer_eval.run.shard import Shard
 from steer_eval.strengths import SELECTED, Strength, check_strengths
 from steer_eval.vocab import PositionMode, parse_enum
 
@@ -54,6 +55,7 @@ class RunConfig:
     output: Path = Path("reports/run")
     command: str = ""
     reuse: list[Path] = field(default_factory=list)  # run stores whose finished cells are copied, not recomputed
+    shard: Shard | None = None  # --shard I/N: compute only this part of the grid (run/shard.py)
 
     @property
     def strengths(self) -> list[Strength]:

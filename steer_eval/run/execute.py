@@ -26,6 +26,8 @@ from steer_eval.run.grid import Cell
 from steer_eval.run.prepare import Prepared
 from steer_eval.run.provenance import manifest
 from steer_eval.run.records import item_record, question_of
+from steer_eval.run.shard import shard_part
+from steer_eval.run.sharing import Claims, folder_lock, merge_manifests
 from steer_eval.run.store import RunStore, stores_under
 from steer_eval.run.textscore import add_text_scores
 from steer_eval.steering.interventions import Intervention, interventions_from_vector
@@ -100,16 +102,19 @@ def _quiet_lm_eval() -> Iterator[None]:
         task_module.tqdm = bar
 
 
+def group_of(cell: Cell) -> tuple:
+    """The cells that score the same requests: computed together as one sweep (the module's docstring)."""
+    return (cell.task.name, cell.fewshot, cell.option_order, cell.option_orders, cell.arm, cell.condition)
+
+
 def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=None) -> dict[str, int]:
-    """Compute every cell of the grid that the store does not hold yet. Returns counts."""
-    from lm_eval.evaluator import evaluate
-    from lm_eval.tasks import TaskManager
-
-    from steer_eval.paths import tasks_dir
-
+    """Compute every cell of this writer's part of the grid (all of it, or its `--shard`) that the store does
+    not hold yet, claiming each before computing it (sharing.py): a cell another writer is computing is
+    waited for, not computed twice. Returns counts."""
     config = prepared.config
-    todo = [cell for cell in prepared.cells if not store.done(cell_key(prepared, cell))]
-    counts = {"cells": len(prepared.cells), "already_done": len(prepared.cells) - len(todo), "computed": 0, "rank": 0}
+    part = shard_part(prepared.cells, config.shard, group_of)
+    todo = [cell for cell in part if not store.done(cell_key(prepared, cell))]
+    counts = {"cells": len(part), "already_done": len(part) - len(todo), "computed": 0, "by_others": 0, "rank": 0}
     sources = [source for source in stores_under(config.reuse) if source.root.resolve() != store.root.resolve()]
     adopted = {key for key in map(functools.partial(cell_key, prepared), todo) if sources and store.adopt(key, sources)}
     counts["reused"] = len(adopted)
@@ -117,58 +122,164 @@ def run_cells(prepared: Prepared, store: RunStore, progress: bool = True, lm=Non
     if not todo:
         return counts
     lm = lm or load_lm(prepared)
-    if getattr(lm, "rank", 0) == 0:
+    counts["rank"] = getattr(lm, "rank", 0)
+    agreed = set(_from_rank0(lm, [cell_key(prepared, cell) for cell in todo]))  # every rank, the same cells
+    todo = [cell for cell in part if cell_key(prepared, cell) in agreed]
+    if counts["rank"] == 0:
         # a resumed run keeps the time its grid was first started
         started = (store.manifest() or {}).get("started") or datetime.now(UTC).isoformat(timespec="seconds")
-        store.write_manifest(manifest(prepared, store, started=started, finished=None))
+        write_merged_manifest(store, manifest(prepared, store, started=started, finished=None))
     lm.quiet = True  # one bar over the cells (with an ETA) and a transient one over each cell's items
     lm.item_progress = progress
-    paths = [str(tasks_dir())] + ([config.include_path] if config.include_path else [])
-    user_tasks = any(cell.task.registry is None for cell in todo)
-    counts["rank"] = getattr(lm, "rank", 0)
     bar = tqdm(total=len(todo), desc="Cells", unit="cell", disable=not progress or counts["rank"] != 0)
-    managers: dict[tuple[int, int, int], Any] = {}
-
-    def group_of(cell: Cell):
-        return (cell.task.name, cell.fewshot, cell.option_order, cell.option_orders, cell.arm, cell.condition)
-
+    claims, managers = Claims(store.root), {}
     try:  # the bar ends its line even when a cell fails, so the error that follows stands on its own line
         with _quiet_lm_eval():
-            for (task_name, shots, order, orders, arm, condition), cells in groupby(todo, key=group_of):
-                cells = list(cells)
-                template = condition.template if cells[0].task.registry is not None else 0
-                if (order, orders, template) not in managers:
-                    managers[order, orders, template] = TaskManager(
-                        include_path=paths,
-                        include_defaults=user_tasks,
-                        metadata={"option_order": order, "option_orders": orders, "template": template},
-                    )
-                loaded = managers[order, orders, template].load([task_name])
-                task = loaded["tasks"][task_name]
-                apply_condition(task, cells[0])
-                demonstrations = arm.shots if arm is not None and arm.kind == "fewshot" else shots
-                task.set_config(key="num_fewshot", value=demonstrations)
-                decoding = decoding_of(prepared, cells[0])
-                if decoding:  # N draws per prompt (lm-eval's repeats), seeded by the run's --seed
-                    kwargs = {**(task.config.generation_kwargs or {}), "do_sample": True}
-                    task.set_config(key="generation_kwargs", value={**kwargs, "temperature": decoding["temperature"]})
-                    task.set_config(key="repeats", value=decoding["samples"])
-                    torch.manual_seed(config.seed)
-                task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)
-                keys = [cell_key(prepared, cell) for cell in cells]
-                lm.plan_sweep({key: interventions_for(prepared, cell) for key, cell in zip(keys, cells, strict=True)})
-                try:
-                    for key, cell in zip(keys, cells, strict=True):
-                        bar.set_postfix_str(_short(cell), refresh=False)
-                        lm.use_setting(key)
-                        _run_cell(prepared, store, lm, evaluate, loaded, task_name, cell)
-                        counts["computed"] += 1
-                        bar.update(1)
-                finally:
-                    lm.end_sweep()
+            pending = todo
+            while pending:
+                waiting = []
+                for _, cells in groupby(pending, key=group_of):
+                    mine, others, finished = _claim(prepared, store, claims, lm, list(cells))
+                    waiting += others
+                    counts["by_others"] += len(finished)
+                    bar.update(len(finished))
+                    if mine:
+                        _run_group(prepared, store, lm, claims, mine, bar, counts, managers)
+                pending = []
+                if waiting:  # another writer is computing these: wait for it (or for its death) and recheck
+                    bar.set_postfix_str(f"waiting for another writer ({len(waiting)} cells)", refresh=True)
+                    pending, finished = _wait_for(prepared, store, claims, lm, waiting)
+                    counts["by_others"] += len(finished)
+                    bar.update(len(finished))
     finally:
         bar.close()
+        claims.release_all()
     return counts
+
+
+def _claim(prepared: Prepared, store: RunStore, claims: Claims, lm, cells: list[Cell]):
+    """Split `cells` into those this writer now holds and must compute, those another writer holds, and those
+    found finished once claimed. In a data-parallel job rank 0 decides and every rank follows."""
+    verdicts = None
+    if _decides(lm):
+        verdicts = []
+        for cell in cells:
+            key = cell_key(prepared, cell)
+            if not claims.claim(key):
+                verdicts.append("other")
+            elif store.done(key):  # finished by another writer between our look and our claim
+                claims.release(key, written=True)
+                verdicts.append("done")
+            else:
+                verdicts.append("mine")
+    verdicts = _from_rank0(lm, verdicts)
+    split: dict[str, list[Cell]] = {"mine": [], "other": [], "done": []}
+    for cell, verdict in zip(cells, verdicts, strict=True):
+        split[verdict].append(cell)
+    return split["mine"], split["other"], split["done"]
+
+
+def _wait_for(prepared: Prepared, store: RunStore, claims: Claims, lm, cells: list[Cell]):
+    """Wait until no other writer holds each of `cells`; those still not done (their writer died) are
+    returned to be claimed and computed, beside those that were finished."""
+    verdicts = None
+    if _decides(lm):
+        verdicts = []
+        for cell in cells:
+            key = cell_key(prepared, cell)
+            claims.wait(key)
+            verdicts.append(store.done(key))
+            if verdicts[-1]:
+                claims.remove(key)
+    verdicts = _from_rank0(lm, verdicts)
+    left = [cell for cell, done in zip(cells, verdicts, strict=True) if not done]
+    return left, [cell for cell, done in zip(cells, verdicts, strict=True) if done]
+
+
+def _from_rank0(lm, value):
+    """`value` as rank 0 has it, on every rank of a data-parallel job (itself otherwise)."""
+    if not _distributed():
+        return value
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _decides(lm) -> bool:
+    """Whether this process claims cells itself: rank 0, or any process that is not part of a group."""
+    return getattr(lm, "rank", 0) == 0 or not _distributed()
+
+
+def _distributed() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def write_merged_manifest(store: RunStore, current: dict) -> dict:
+    """Merge this writer's manifest into the folder's, under the folder's lock (sharing.py)."""
+    with folder_lock(store.root):
+        merged = merge_manifests(store.manifest(), current)
+        store.write_manifest(merged)
+    return merged
+
+
+def _run_group(prepared: Prepared, store: RunStore, lm, claims: Claims, cells: list[Cell], bar, counts: dict,
+               managers: dict) -> None:  # fmt: skip
+    """Compute the claimed cells of one prefix group as one sweep, releasing each claim once its cell is
+    written."""
+    from lm_eval.evaluator import evaluate
+
+    config = prepared.config
+    first = cells[0]
+    template = first.condition.template if first.task.registry is not None else 0
+    task_name = first.task.name
+    loaded = _task_manager(prepared, managers, first.option_order, first.option_orders, template).load([task_name])
+    task = loaded["tasks"][task_name]
+    apply_condition(task, first)
+    demonstrations = first.arm.shots if first.arm is not None and first.arm.kind == "fewshot" else first.fewshot
+    task.set_config(key="num_fewshot", value=demonstrations)
+    decoding = decoding_of(prepared, first)
+    if decoding:  # N draws per prompt (lm-eval's repeats), seeded by the run's --seed
+        kwargs = {**(task.config.generation_kwargs or {}), "do_sample": True}
+        task.set_config(key="generation_kwargs", value={**kwargs, "temperature": decoding["temperature"]})
+        task.set_config(key="repeats", value=decoding["samples"])
+        torch.manual_seed(config.seed)
+    task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)
+    keys = [cell_key(prepared, cell) for cell in cells]
+    lm.plan_sweep({key: interventions_for(prepared, cell) for key, cell in zip(keys, cells, strict=True)})
+    try:
+        for key, cell in zip(keys, cells, strict=True):
+            bar.set_postfix_str(_short(cell), refresh=False)
+            lm.use_setting(key)
+            _run_cell(prepared, store, lm, evaluate, loaded, task_name, cell)
+            claims.release(key, written=True)
+            counts["computed"] += 1
+            bar.update(1)
+    finally:
+        lm.end_sweep()
+
+
+def _task_manager(prepared: Prepared, managers: dict, order: int, orders: int, template: int):
+    """lm-eval's task manager for one option order and template (indexing the task folders is slow: once per
+    run, kept in `managers`)."""
+    from lm_eval.tasks import TaskManager
+
+    from steer_eval.paths import tasks_dir
+
+    config = prepared.config
+    paths = [str(tasks_dir())] + ([config.include_path] if config.include_path else [])
+    user_tasks = any(cell.task.registry is None for cell in prepared.cells)
+    slot = (order, orders, template)
+    if slot not in managers:
+        managers[slot] = TaskManager(
+            include_path=paths,
+            include_defaults=user_tasks,
+            metadata={"option_order": order, "option_orders": orders, "template": template},
+        )
+    return managers[slot]
 
 
 def _short(cell: Cell) -> str:

@@ -11,10 +11,12 @@ from steer_eval.analysis.api import Analysis, Settings, analyze
 from steer_eval.analysis.summary import plain_words
 from steer_eval.report.build import write_report
 from steer_eval.run.config import RunConfig
-from steer_eval.run.execute import cell_key, run_cells
+from steer_eval.run.execute import cell_key, group_of, run_cells
 from steer_eval.run.prepare import Prepared, prepare
 from steer_eval.run.provenance import manifest
-from steer_eval.run.store import RunStore, stores_under
+from steer_eval.run.shard import shard_part
+from steer_eval.run.sharing import folder_lock, merge_manifests
+from steer_eval.run.store import RunStore, current_cells, stores_under
 from steer_eval.run.summary import cell_rows, write_csv
 
 
@@ -25,13 +27,15 @@ class RunResult:
     rows: list[dict]
     summary: str
     analysis: Analysis | None = None
+    coverage: str = ""  # what this command covered, and what the folder holds (several writers, shards)
 
 
 def estimate(prepared: Prepared, store: RunStore) -> str:
     """Grid size and work, before any compute."""
     from steer_eval.tasks.registry import get_task
 
-    todo = [c for c in prepared.cells if not store.done(cell_key(prepared, c))]
+    part = shard_part(prepared.cells, prepared.config.shard, group_of)
+    todo = [c for c in part if not store.done(cell_key(prepared, c))]
     sources = stores_under(prepared.config.reuse)
     reusable = {cell_key(prepared, c) for c in todo if any(source.done(cell_key(prepared, c)) for source in sources)}
     todo = [c for c in todo if cell_key(prepared, c) not in reusable]
@@ -61,7 +65,12 @@ def estimate(prepared: Prepared, store: RunStore) -> str:
             else ""
         ),
         *strength_lines(prepared),
-        f"to compute: {len(todo)} cells ({len(prepared.cells) - len(todo) - len(reusable)} already in {store.root}"
+        *(
+            [f"shard {prepared.config.shard}: {len(part)} of the grid's {len(prepared.cells)} cells"]
+            if prepared.config.shard is not None
+            else []
+        ),
+        f"to compute: {len(todo)} cells ({len(part) - len(todo) - len(reusable)} already in {store.root}"
         + (f", {len(reusable)} to copy from --reuse" if reusable else "")
         + "); "
         f"about {requests:,} scored continuations or generations"
@@ -125,16 +134,42 @@ def run(
     counts = run_cells(prepared, store, progress, lm=lm)
     if counts.pop("rank", 0) != 0:  # data parallel: rank 0 writes the results
         return RunResult(config.output, counts, [], "")
-    contents = [store.read_cell(cell_key(prepared, cell)) for cell in prepared.cells]
-    rows = cell_rows([c for c in contents if c is not None])
-    write_csv(rows, config.output / "cells.csv")
     finished = datetime.now(UTC).isoformat(timespec="seconds")
-    previous = store.manifest() or {}
-    started = previous.get("started") or finished
-    store.write_manifest(manifest(prepared, store, started=started, finished=finished, counts=counts))
-    analysis = analyze(config.output, settings)
-    analysis.write(config.output)
-    if analysis.train_overlap:  # the manifest says it too: a run folder read without the analysis still shows it
-        store.write_manifest({**(store.manifest() or {}), "train_overlap": analysis.train_overlap})
-    write_report(analysis, config.output / "report.html")
-    return RunResult(config.output, counts, rows, plain_words(analysis), analysis)
+    with folder_lock(store.root):  # other writers into this folder wait while the results are rebuilt
+        previous = store.manifest() or {}
+        current = manifest(prepared, store, started=previous.get("started") or finished, finished=finished,
+                           counts=counts)  # fmt: skip
+        merged = merge_manifests(previous, current)
+        store.write_manifest(merged)
+        missing = sum(not store.done(key) for key in merged["grid"]["cells"])
+        coverage = coverage_line(prepared, counts, merged, missing)
+        if config.shard is not None and missing:  # the last shard to finish writes the union's results
+            return RunResult(config.output, counts, [], SHARD_WAITING, coverage=coverage)
+        rows = cell_rows([content for _, content in current_cells(store, merged)])
+        write_csv(rows, config.output / "cells.csv")
+        analysis = analyze(config.output, settings)
+        analysis.write(config.output)
+        if analysis.train_overlap:  # the manifest says it too: a run folder read without the analysis still shows it
+            store.write_manifest({**(store.manifest() or {}), "train_overlap": analysis.train_overlap})
+        write_report(analysis, config.output / "report.html")
+    return RunResult(config.output, counts, rows, plain_words(analysis), analysis, coverage)
+
+
+SHARD_WAITING = (
+    "other shards' cells are still missing: the last shard to finish writes the results of the whole grid, "
+    "or run `steer-eval analyze` on the folder at any time for what is there"
+)
+
+
+def coverage_line(prepared: Prepared, counts: dict[str, int], merged: dict, missing: int) -> str:
+    """What this writer covered, and what the folder now holds (several writers, shards: sharing.py)."""
+    shard = f" (shard {prepared.config.shard})" if prepared.config.shard is not None else ""
+    others = f", {counts['by_others']} computed meanwhile by another writer" if counts.get("by_others") else ""
+    line = (f"this command{shard}: {counts['cells']} cells, {counts['computed']} computed here{others}, "
+            f"{counts['already_done']} already there")  # fmt: skip
+    grids = merged.get("grids") or []
+    if len(grids) > 1 or missing:
+        held = len(merged["grid"]["cells"]) - missing
+        line += f"; the folder holds {held} cells from {len(grids)} command(s)"
+        line += f", {missing} more still to compute" if missing else ""
+    return line

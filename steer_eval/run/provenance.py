@@ -140,6 +140,7 @@ def manifest(prepared, store, started: str, finished: str | None, counts: dict |
             "option_orders": config.option_orders,
             "controls": config.controls,
             "cells": [cell_key(prepared, cell) for cell in prepared.cells],
+            "shard": None if config.shard is None else str(config.shard),  # --shard I/N: this writer's part
         },
         # how texts were scored (a judge's model, endpoint and rubrics), shown and decoded
         "scorers": {

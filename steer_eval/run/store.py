@@ -142,6 +142,26 @@ def schema_problem(content: Any) -> str | None:
     return None
 
 
+def stale(content: dict[str, Any], manifest: dict[str, Any]) -> bool:
+    """A cell of a vector whose file was since rebuilt under the same name: the folder's manifest names the
+    vector's current content, and this cell measured an earlier one (it stays on disk, out of the results)."""
+    vector = (content.get("cell") or {}).get("vector")
+    if not isinstance(vector, dict):
+        return False
+    entry = (manifest.get("vectors") or {}).get(vector.get("label"))
+    return isinstance(entry, dict) and entry.get("sha256") not in (None, vector.get("sha256"))
+
+
+def current_cells(store: RunStore, manifest: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(key, content) of every sound, current cell of the folder's grid (the union of its writers' grids)."""
+    out = []
+    for key in manifest["grid"]["cells"]:
+        content = store.read_cell(key)
+        if content is not None and not stale(content, manifest):
+            out.append((key, content))
+    return out
+
+
 def stores_under(paths: list[Path]) -> list[RunStore]:
     """Every run store in or below `paths` (a run folder, or a folder of them such as a check's --output)."""
     found: dict[Path, RunStore] = {}
