@@ -5,14 +5,16 @@ command. Prints, and with `--json FILE` writes:
 - `cells_lost`: grid cells missing or damaged at the end (must be 0);
 - `cells_recomputed`: cell files written more than once over the attempts (a kill never leaves a cell half
   written, so a finished cell is never computed again);
-- `work_lost_seconds_max` / `_median`: per kill, the stretch since the attempt's last cell file was written
-  (or since the attempt started, model loading included, when it wrote none): finished work that the kill
-  threw away because its cell file was not yet written (target: at most 60 s);
-- `kills_without_progress`: attempts killed before writing any cell;
+- `work_lost_seconds_max` / `_median`: per kill, the stretch since the attempt last kept work on disk (a cell
+  file, or its prefix group's progress file: steering/checkpoint.py), or since it started, model loading
+  included, when it kept nothing: finished work that the kill threw away (target: at most 60 s);
+- `longest_group_seconds`: the longest prefix group of the uninterrupted run (one task x every strength,
+  scored together), what a kill would lose without progress kept inside a group;
+- `kills_without_progress`: attempts killed before keeping anything;
 - `identical`: effects.csv, cells.csv and results.json (minus timestamps) equal the uninterrupted run's.
 
-The grid is made of long prefix groups (one task x many strengths is scored together and written when the
-group ends), which is what makes a kill expensive today.
+The grid is one long prefix group per task: 16 strengths with a placebo each (33 settings) scored one request
+at a time (`--batch-size 1`), about two minutes per group on 2 CPU cores.
 
     python bench/bench_resume.py [--kills 20] [--seed 0] [--json FILE]
 """
@@ -20,6 +22,8 @@ group ends), which is what makes a kill expensive today.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import os
 import random
@@ -35,17 +39,35 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 ALPHAS = "-8,-6,-4,-3,-2,-1.5,-1,-0.5,0.5,1,1.5,2,3,4,6,8"  # 16 strengths: long prefix groups
-TASKS = "demo_sentiment,demo_sycophancy,demo_facts,demo_compare"
+TASKS = "demo_sentiment,demo_facts"
 
 
 def command(vector: Path, output: Path) -> list[str]:
     return [sys.executable, "-m", "steer_eval", "--model", "demo", "--vectors", str(vector), "--tasks", TASKS,
-            "--alphas", ALPHAS, "--controls", "random:1", "--device", "cpu", "--output", str(output)]  # fmt: skip
+            "--alphas", ALPHAS, "--controls", "random:1", "--device", "cpu", "--batch-size", "1",
+            "--output", str(output)]  # fmt: skip
 
 
 def cell_times(output: Path) -> dict[str, float]:
     cells = output / "cells"
     return {p.name: p.stat().st_mtime for p in cells.glob("*.json")} if cells.is_dir() else {}
+
+
+def kept_times(output: Path) -> dict[str, float]:
+    """When each cell file and each prefix group's progress file was last written."""
+    times = cell_times(output)
+    partial = output / "partial"
+    for path in partial.glob("*.safetensors") if partial.is_dir() else []:
+        with contextlib.suppress(FileNotFoundError):  # removed as its group finished
+            times[f"partial/{path.name}"] = path.stat().st_mtime
+    return times
+
+
+def longest_group(times: list[float]) -> float:
+    """The longest stretch between two cell writes: a group's cells are written together when it ends, so
+    this is the time of every group but the first (whose start hides in the model's loading)."""
+    stamps = sorted(times)
+    return max((b - a for a, b in itertools.pairwise(stamps)), default=0.0)
 
 
 def comparable(output: Path) -> dict[str, str]:
@@ -78,7 +100,9 @@ def main() -> None:
         started = time.time()
         subprocess.run(command(vector, root / "whole"), check=True, capture_output=True)
         whole_seconds = time.time() - started
-        setup_seconds = min(cell_times(root / "whole").values()) - started  # start-up until the first cell
+        whole_times = list(cell_times(root / "whole").values())
+        setup_seconds = min(whole_times) - started  # start-up until the first cell
+        group_seconds = longest_group(whole_times)
         grid = json.loads((root / "whole" / "manifest.json").read_text())["grid"]["cells"]
 
         output = root / "killed"
@@ -93,6 +117,7 @@ def main() -> None:
             time.sleep(rng.uniform(0.5, setup_seconds + 0.6 * left * (whole_seconds - setup_seconds)))
             if process.poll() is not None:
                 break  # it finished before the kill: the remaining kills have nothing to interrupt
+            kept = kept_times(output)  # the progress files as the kill finds them
             process.send_signal(signal.SIGKILL)
             process.wait()
             killed_at = time.time()
@@ -100,9 +125,10 @@ def main() -> None:
             new = {name: t for name, t in after.items() if before.get(name) != t}
             for name in new:
                 writes[name] = writes.get(name, 0) + 1
-            if not new:
+            progress = [t for name, t in kept.items() if name.startswith("partial/") and t >= attempt_start]
+            if not new and not progress:
                 no_progress += 1
-            lost.append(killed_at - max(new.values(), default=attempt_start))
+            lost.append(killed_at - max([*new.values(), *progress], default=attempt_start))
         before = cell_times(output)
         subprocess.run(command(vector, output), check=True, capture_output=True)
         for name, stamp in cell_times(output).items():
@@ -117,6 +143,7 @@ def main() -> None:
         "grid_cells": len(grid),
         "whole_run_seconds": round(whole_seconds, 1),
         "setup_seconds": round(setup_seconds, 1),
+        "longest_group_seconds": round(group_seconds, 1),
         "cells_lost": len(missing),
         "cells_recomputed": sum(count - 1 for count in writes.values() if count > 1),
         "kills_without_progress": no_progress,

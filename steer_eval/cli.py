@@ -4,6 +4,7 @@ problems with the input arrive as `SteerEvalError` and leave as one line on stde
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from collections.abc import Sequence
@@ -390,8 +391,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SteerEvalError as exc:
         print(f"steer-eval: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except OSError as exc:  # e.g. an output folder that cannot be written
-        print(f"steer-eval: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+    except OSError as exc:  # e.g. an output folder that cannot be written, a full disk
+        hint = ""
+        if exc.errno == errno.ENOSPC:
+            hint = "; free some space and rerun the same command (finished cells are kept)"
+        print(f"steer-eval: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ") + hint, file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(interrupted_line("SIGINT", output), file=sys.stderr)

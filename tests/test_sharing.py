@@ -101,8 +101,7 @@ def test_two_writers_started_at_once_compute_each_cell_once(demo_dir, mood_vecto
     manifest = json.loads((run / "manifest.json").read_text())
     assert len(manifest["grid"]["cells"]) == 14 and len(manifest["grids"]) == 2
     assert not list((run / "claims").glob("*.lock")), "claims of written cells are removed"
-    last = max(outputs, key=lambda o: "the folder holds" in o[0])[0]
-    assert "the folder holds 14 cells from 2 command(s)" in last
+    assert any("the folder holds 14 cells from 2 command(s)" in out for out, _ in outputs), "the last one says"
 
 
 def test_two_shards_cover_the_grid_and_the_last_writes_the_results(mood_vector: Path, tmp_path: Path, capsys):
@@ -175,3 +174,59 @@ def test_a_vector_rebuilt_under_its_name_replaces_its_earlier_cells(mood_vector:
     assert len(after) == len(before) == 2, after
     mood = after.set_index("task").loc["demo_sentiment"]
     assert mood.delta < 0 < before.set_index("task").loc["demo_sentiment"].delta, "the results read the new vector"
+
+
+def test_a_folder_that_is_not_a_run_folder_or_of_a_later_format_is_refused(mood_vector: Path, tmp_path: Path, capsys):
+    foreign = tmp_path / "home"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("my work")
+    assert main(_args(mood_vector, foreign, "1")) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is not a steer-eval run folder" in err and "thesis.tex" in err, err
+    assert sorted(p.name for p in foreign.iterdir()) == ["thesis.tex"], "nothing written into it"
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "manifest.json").write_text(json.dumps({"steer_eval_run": 99, "grid": {"cells": []}}))
+    assert main(_args(mood_vector, later, "1")) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "run format 99" in err and "upgrade steer-eval" in err, err
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_finished_cells(mood_vector: Path, tmp_path: Path, capsys, monkeypatch):
+    import errno
+
+    from steer_eval.run.store import RunStore
+
+    write = RunStore.write_cell
+    written: list[str] = []
+
+    def filling_up(self, key, content):
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.cell_path(key)))
+        write(self, key, content)
+        written.append(key)
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(RunStore, "write_cell", filling_up)
+    assert main(_args(mood_vector, run, "1,2")) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("steer-eval: error: No space left on device") and "finished cells are kept" in err, err
+    assert sorted(p.stem for p in (run / "cells").glob("*.json")) == sorted(written)
+    monkeypatch.setattr(RunStore, "write_cell", write)
+    assert main(_args(mood_vector, run, "1,2")) == 0
+    assert "4 computed here, 2 already there" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_folder_is_one_line(mood_vector: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    assert main(_args(mood_vector, run, "1", "--dry-run")) == 0
+    run.chmod(0o555)
+    (run / "cells").chmod(0o555)
+    try:
+        assert main(_args(mood_vector, run, "1")) == EXIT_BAD_INPUT
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "not writable" in err, err
+    finally:
+        (run / "cells").chmod(0o755)
+        run.chmod(0o755)

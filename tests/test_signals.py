@@ -49,3 +49,49 @@ def test_sigterm_stops_cleanly_and_the_run_resumes(demo_dir, mood_vector, tmp_pa
     printed = capsys.readouterr().out
     assert f"{21 - kept} computed here, {kept} already there" in printed  # 3 tasks x (1 + 2 vectors x 3 strengths)
     assert len(pd.read_csv(output / "effects.csv")) == 18
+
+
+def test_a_kill_inside_a_long_group_loses_at_most_the_segment_in_flight(demo_dir, mood_vector, tmp_path: Path,
+                                                                        capsys) -> None:  # fmt: skip
+    """Preemption: progress inside a prefix group (one task x every strength, scored as one sweep) is kept in
+    segments of requests. Killed (SIGKILL) once the group's checkpoint holds some segments, the resumed run
+    scores only the segments it lacks and ends with exactly the uninterrupted run's cells."""
+    import json
+
+    from safetensors import safe_open
+
+    args = ["--model", "demo", "--vectors", str(mood_vector), "--tasks", "demo_sentiment", "--alphas",
+            "-2,-1,1,2,4", "--device", "cpu", "--batch-size", "4"]  # fmt: skip
+    output = tmp_path / "killed"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "STEER_EVAL_CHECKPOINT_SECONDS": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "steer_eval", *args, "--output", str(output)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    partial, done = output / "partial", 0
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and done < 3:
+        time.sleep(0.2)
+        files = list(partial.glob("*.safetensors")) if partial.is_dir() else []
+        if files:
+            try:
+                with safe_open(str(files[0]), framework="pt") as handle:
+                    done = int(handle.get_tensor("done").sum())
+            except Exception:  # being replaced: read it again
+                continue
+    process.kill()
+    process.communicate(timeout=60)
+    assert done >= 3 and not list((output / "cells").glob("*.json")), "killed inside the group, before any cell"
+    with safe_open(str(next(partial.glob("*.safetensors"))), framework="pt") as handle:
+        kept, total = int(handle.get_tensor("done").sum()), handle.get_tensor("done").numel()
+    assert kept < total
+    assert main([*args, "--output", str(output)]) == 0
+    err = capsys.readouterr().err
+    assert f"resumed its sweep from {kept} of {total} segments" in err, err[-2000:]
+    assert not list(partial.glob("*")), "the group's progress file goes once its cells are written"
+    fresh = tmp_path / "fresh"
+    assert main([*args, "--output", str(fresh)]) == 0
+
+    def records(folder: Path) -> dict[str, list]:
+        return {p.name: json.loads(p.read_text())["records"] for p in (folder / "cells").glob("*.json")}
+
+    assert records(output) == records(fresh), "the resumed run's cells equal the uninterrupted run's"
+    assert (output / "effects.csv").read_text() == (fresh / "effects.csv").read_text()

@@ -9,13 +9,16 @@ the unsteered computation below each setting's first steered block (steering/swe
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -249,17 +252,32 @@ def _run_group(prepared: Prepared, store: RunStore, lm, claims: Claims, cells: l
         torch.manual_seed(config.seed)
     task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)
     keys = [cell_key(prepared, cell) for cell in cells]
-    lm.plan_sweep({key: interventions_for(prepared, cell) for key, cell in zip(keys, cells, strict=True)})
+    checkpoint = partial_path(prepared, store, first)
+    lm.plan_sweep({key: interventions_for(prepared, cell) for key, cell in zip(keys, cells, strict=True)}, checkpoint)
     try:
         for key, cell in zip(keys, cells, strict=True):
             bar.set_postfix_str(_short(cell), refresh=False)
             lm.use_setting(key)
+            lm.resumed = None
             _run_cell(prepared, store, lm, evaluate, loaded, task_name, cell)
+            if getattr(lm, "resumed", None) and getattr(lm, "rank", 0) == 0:
+                done, total = lm.resumed
+                bar.write(f"note: {task_name}: resumed its sweep from {done} of {total} segments scored before "
+                          "the interruption", file=sys.stderr)  # fmt: skip
             claims.release(key, written=True)
             counts["computed"] += 1
             bar.update(1)
     finally:
         lm.end_sweep()
+    for leftover in checkpoint.parent.glob(f"{checkpoint.stem}*"):  # the group is written: its progress is not needed
+        leftover.unlink(missing_ok=True)
+
+
+def partial_path(prepared: Prepared, store: RunStore, cell: Cell) -> Path:
+    """Where a prefix group's scoring progress is kept while it runs (steering/checkpoint.py): named by the
+    keys of all the group's cells in the grid, so the same command resumed finds it."""
+    group = sorted(cell_key(prepared, c) for c in prepared.cells if group_of(c) == group_of(cell))
+    return store.root / "partial" / f"{hashlib.sha256(' '.join(group).encode()).hexdigest()[:20]}.safetensors"
 
 
 def _task_manager(prepared: Prepared, managers: dict, order: int, orders: int, template: int):

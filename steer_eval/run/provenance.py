@@ -12,6 +12,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
+from steer_eval.run.store import RUN_FORMAT
 from steer_eval.scoring import get_scorer
 from steer_eval.tasks.registry import DATA_ENV, get_task
 
@@ -104,7 +105,7 @@ def manifest(prepared, store, started: str, finished: str | None, counts: dict |
                 **_training(prepared, cell.vector),
             }
     return {
-        "steer_eval_run": 1,
+        "steer_eval_run": RUN_FORMAT,
         "command": config.command or " ".join(sys.argv),
         "started": started,
         "finished": finished,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ from steer_eval.atomic import atomic_path
 from steer_eval.errors import SteerEvalError
 
 MANIFEST = "manifest.json"
+RUN_FORMAT = 1  # the manifest's `steer_eval_run`: a folder of a later format is refused, not misread
+# what a run folder may hold before its manifest is written (recipe vectors are built first; shared writers)
+OWN_ENTRIES = {MANIFEST, "cells", "claims", "partial", "vectors", ".steer-eval.lock"}
 CELL_KEYS = ("task", "fewshot", "option_order", "vector", "alpha", "layer", "positions")  # what readers need
 
 
@@ -33,6 +37,14 @@ class RunStore:
         """Create the folder; refuse one that holds a run of another model, revision, dtype or model args: its
         cells would not compare, and the folder's results would describe only the last writer's grid."""
         previous = self.manifest()
+        if previous is None:
+            self._refuse_foreign_folder()
+        version = (previous or {}).get("steer_eval_run", 1)
+        if not isinstance(version, int) or version > RUN_FORMAT:
+            raise SteerEvalError(
+                f"{self.root} was written by another steer-eval (run format {version!r}; this one writes "
+                f"{RUN_FORMAT}); upgrade steer-eval, or use another --output folder"
+            )
         if previous:
             before = previous.get("model") or {}
             if (before.get("name"), before.get("revision")) != (model, revision):
@@ -50,6 +62,21 @@ class RunStore:
                         "its cells would not compare: use another --output folder (or the same settings)"
                     )
         self.cells_dir.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.cells_dir, os.W_OK):
+            raise SteerEvalError(f"{self.root} is not writable; give an --output folder you can write to")
+
+    def _refuse_foreign_folder(self) -> None:
+        """A folder with other things in it and no manifest is not a run folder: writing cells and results
+        into it (a home folder, a data folder given by mistake) would mix them with what is there."""
+        if not self.root.is_dir():
+            return
+        foreign = sorted(p.name for p in self.root.iterdir() if p.name not in OWN_ENTRIES)
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise SteerEvalError(
+                f"--output {self.root} is not a steer-eval run folder (no {MANIFEST}; it holds {shown}); give a new "
+                "or empty folder, or an earlier run's folder to resume or extend it"
+            )
 
     def manifest(self) -> dict[str, Any] | None:
         path = self.root / MANIFEST
@@ -146,8 +173,8 @@ def stale(content: dict[str, Any], manifest: dict[str, Any]) -> bool:
     """A cell of a vector whose file was since rebuilt under the same name: the folder's manifest names the
     vector's current content, and this cell measured an earlier one (it stays on disk, out of the results)."""
     vector = (content.get("cell") or {}).get("vector")
-    if not isinstance(vector, dict):
-        return False
+    if not isinstance(vector, dict) or vector.get("members"):  # a combination's label names its members, and
+        return False  # one label may stand for several member layers: it is not a file that can be rebuilt
     entry = (manifest.get("vectors") or {}).get(vector.get("label"))
     return isinstance(entry, dict) and entry.get("sha256") not in (None, vector.get("sha256"))
 

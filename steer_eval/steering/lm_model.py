@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +26,7 @@ from tqdm import tqdm
 
 from steer_eval.errors import SteerEvalError
 from steer_eval.steering.batching import cpu_batch_size, probe_batch_size
+from steer_eval.steering.checkpoint import SweepProgress, segments_of
 from steer_eval.steering.generation import SteeredGeneration
 from steer_eval.steering.hooks import Steerer
 from steer_eval.steering.interventions import Intervention
@@ -74,6 +76,7 @@ class SteerEvalLM(SteeredGeneration, HFLM):
         self._rolling = False
         self._auto_sizes: dict[tuple[int, int], int] = {}
         self._prefix_checked = False
+        self.resumed: tuple[int, int] | None = None  # (segments read back, segments) of the last sweep resumed
         self.set_interventions(
             load_interventions(vectors, self.steerer.model_map, alpha, positions, None if layer is None else int(layer))
         )
@@ -114,13 +117,15 @@ class SteerEvalLM(SteeredGeneration, HFLM):
 
     # ---- sweeps ----------------------------------------------------------------------------------
 
-    def plan_sweep(self, settings: Mapping[Hashable, Sequence[Intervention]]) -> None:
+    def plan_sweep(self, settings: Mapping[Hashable, Sequence[Intervention]], checkpoint: Path | None = None) -> None:
         """Announce the settings about to be scored on the same requests (e.g. every cell of one task);
-        the first log-likelihood call under any of them scores them all (see sweep.py)."""
+        the first log-likelihood call under any of them scores them all (see sweep.py), keeping its progress
+        in `checkpoint` when given (checkpoint.py)."""
         for interventions in settings.values():
             for intervention in interventions:
                 self.steerer._check(intervention)
         self._sweep, self._setting = Sweep.of(settings), None
+        self._sweep.checkpoint = checkpoint
 
     def use_setting(self, key: Hashable) -> None:
         """Score the next requests under the announced setting `key`."""
@@ -261,10 +266,42 @@ class SteerEvalLM(SteeredGeneration, HFLM):
             return self.model(**inputs).logits
 
     def _score_sweep(self, requests: list[Request], keys: list, disable_tqdm: bool, override_bs: int | None) -> None:
-        """Score `requests` under every pending setting of the sweep and store the results in it."""
+        """Score `requests` under every pending setting of the sweep and store the results in it, segment by
+        segment, resuming from and keeping the sweep's checkpoint (checkpoint.py)."""
         assert self._sweep is not None
         settings = self._sweep.pending()
         starts = {key: Sweep.first_block(ivs) for key, ivs in settings}
+        batch_size = self._batching(requests, override_bs, len({s for s in starts.values() if s is not None}))
+        path = self._sweep.checkpoint
+        if path is not None and self.world_size > 1:
+            path = path.with_name(f"{path.stem}.rank{self.rank}{path.suffix}")  # each rank scores its share
+        progress_file = SweepProgress(path, keys, [key for key, _ in settings], segments_of(requests, batch_size))
+        self.resumed = (progress_file.restored, len(progress_file.segments)) if progress_file.restored else None
+        show = (not disable_tqdm or self.item_progress) and self.rank == 0
+        progress = tqdm(
+            total=len(requests),
+            initial=len(requests) - sum(len(progress_file.segments[i]) for i in progress_file.missing()),
+            disable=not show,
+            desc=f"Items x {len(settings)} settings",
+            leave=not self.item_progress,
+        )
+        current = self.steerer.interventions
+        try:
+            for segment in progress_file.missing():
+                subset = [requests[i] for i in progress_file.segments[segment]]
+                answers = self._score_segment(subset, settings, starts, batch_size, progress)
+                if answers is None:  # prefix replay does not reproduce this model's forward pass
+                    return
+                progress_file.add(segment, answers)
+        finally:
+            self.steerer.set_interventions(current)
+            progress.close()
+        self._sweep.store(keys, progress_file.results())
+
+    def _score_segment(self, requests: list[Request], settings, starts: dict, batch_size: int, progress):
+        """{setting: answers in `requests` order} for one segment: per batch one unsteered pass, captured at
+        each setting's first steered block, and a replay from there per setting (prefix.py). None when the
+        replay is found not to reproduce the model's forward pass (then sweeps use full passes)."""
         needs_layout = any(i.positions is not PositionMode.ALL for _, ivs in settings for i in ivs)
         ordered = Collator(
             requests,
@@ -272,55 +309,42 @@ class SteerEvalLM(SteeredGeneration, HFLM):
             group_by="contexts" if self.logits_cache and not needs_layout else None,
             group_fn=lambda req: req[-2] + req[-1][:-1],
         )
-        batch_size = self._batching(requests, override_bs, len({s for s in starts.values() if s is not None}))
         scores: dict[Hashable, list[tuple[float, bool]]] = {key: [] for key, _ in settings}
-        show = (not disable_tqdm or self.item_progress) and self.rank == 0
-        progress = tqdm(
-            total=len(requests),
-            disable=not show,
-            desc=f"Items x {len(settings)} settings",
-            leave=not self.item_progress,
-        )
-        current = self.steerer.interventions
-        try:
-            for chunk in ordered.get_batched(n=batch_size):
-                rows, prompt_lengths = self._rows(chunk)
-                inputs, layout = self._padded(rows, prompt_lengths)
-                hits = []  # (row, continuation tokens) for every request this batch answers
-                for row, (request, context, continuation) in enumerate(chunk):
-                    marker = torch.full((1, 1, 1), float(row))  # which row answers requests sharing this one
-                    for _, tokens, shared in ordered.get_cache(
-                        req_str=request, cxt_toks=context, cont_toks=continuation, logits=marker
-                    ):
-                        hits.append((int(shared.reshape(-1)[0]), tokens))
-                self.steerer.set_interventions([])
-                with self._inference():
-                    captured = self.prefix.capture(inputs, [s for s in starts.values() if s is not None])
-                    if not self._prefix_checked and captured.inputs:
-                        first = min(captured.inputs)
-                        if not self.prefix.matches_full_pass(captured, first):
-                            log.warning(
-                                "replaying %s from block %d does not reproduce its forward pass; sweeps use full "
-                                "forward passes for this model",
-                                self.steerer.model_map.architecture,
-                                first,
-                            )
-                            self.prefix.reason = "replay does not reproduce the forward pass"
-                            return
-                        self._prefix_checked = True  # once per model: the structure does not change
-                    for key, interventions in settings:
-                        logits = captured.logits
-                        if interventions:
-                            self.steerer.set_interventions(interventions)
-                            with self.steerer.active(layout):
-                                self.steerer.start_pass(0)
-                                logits = self.prefix.replay(captured, starts[key])
-                        scores[key] += self._answers(logits, layout, hits)
-                progress.update(len(hits))
-        finally:
-            self.steerer.set_interventions(current)
-            progress.close()
-        self._sweep.store(keys, {key: ordered.get_original(values) for key, values in scores.items()})
+        for chunk in ordered.get_batched(n=batch_size):
+            rows, prompt_lengths = self._rows(chunk)
+            inputs, layout = self._padded(rows, prompt_lengths)
+            hits = []  # (row, continuation tokens) for every request this batch answers
+            for row, (request, context, continuation) in enumerate(chunk):
+                marker = torch.full((1, 1, 1), float(row))  # which row answers requests sharing this one
+                for _, tokens, shared in ordered.get_cache(
+                    req_str=request, cxt_toks=context, cont_toks=continuation, logits=marker
+                ):
+                    hits.append((int(shared.reshape(-1)[0]), tokens))
+            self.steerer.set_interventions([])
+            with self._inference():
+                captured = self.prefix.capture(inputs, [s for s in starts.values() if s is not None])
+                if not self._prefix_checked and captured.inputs:
+                    first = min(captured.inputs)
+                    if not self.prefix.matches_full_pass(captured, first):
+                        log.warning(
+                            "replaying %s from block %d does not reproduce its forward pass; sweeps use full "
+                            "forward passes for this model",
+                            self.steerer.model_map.architecture,
+                            first,
+                        )
+                        self.prefix.reason = "replay does not reproduce the forward pass"
+                        return None
+                    self._prefix_checked = True  # once per model: the structure does not change
+                for key, interventions in settings:
+                    logits = captured.logits
+                    if interventions:
+                        self.steerer.set_interventions(interventions)
+                        with self.steerer.active(layout):
+                            self.steerer.start_pass(0)
+                            logits = self.prefix.replay(captured, starts[key])
+                    scores[key] += self._answers(logits, layout, hits)
+            progress.update(len(hits))
+        return {key: ordered.get_original(values) for key, values in scores.items()}
 
     def _answers(
         self, logits: torch.Tensor, layout: SequenceLayout, hits: list[tuple[int, list[int]]]

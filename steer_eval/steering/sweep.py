@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -37,6 +38,7 @@ class Sweep:
     _index: dict[RequestKey, int] = field(default_factory=dict)
     _scores: dict[Hashable, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     _texts: dict[Hashable, dict[TextKey, list[str]]] = field(default_factory=dict)  # sampled: several per key
+    checkpoint: Path | None = None  # where the scoring's progress is kept (checkpoint.py); None: memory only
 
     @classmethod
     def of(cls, settings: Mapping[Hashable, Sequence[Intervention]]) -> Sweep:
