@@ -315,3 +315,30 @@ def test_our_lm_eval_names_select_registry_tasks(shared_data: Path) -> None:
     refs, _ = resolve_tasks(config)
     assert len(refs) == 20 and all(ref.registry is not None for ref in refs)
     assert {ref.orders for ref in refs} == {3, 4}  # BBQ: three options, MMLU: four
+
+
+def test_every_cell_of_a_few_shot_group_sees_the_same_prompts(demo_vector: Path, tmp_path: Path, monkeypatch) -> None:
+    """With demonstrations, lm-eval draws each item's examples from a generator that runs on across calls;
+    unless every cell starts it afresh, the baseline and each steered cell would show other examples (the
+    paired comparison would then measure the examples too) and the sweep, whose requests no longer match,
+    would be scored again for every cell."""
+    from steer_eval.steering.lm_model import SteerEvalLM
+
+    prompts: dict[str, set] = {}
+    sweeps = []
+    original_tokens, original_sweep = SteerEvalLM._loglikelihood_tokens, SteerEvalLM._score_sweep
+
+    def recording_tokens(self, requests, *args, **kwargs):
+        prompts[self._setting] = {tuple(context) for _, context, _ in requests}
+        return original_tokens(self, requests, *args, **kwargs)
+
+    def counting_sweep(self, *args, **kwargs):
+        sweeps.append(len(self._sweep.pending()))
+        return original_sweep(self, *args, **kwargs)
+
+    monkeypatch.setattr(SteerEvalLM, "_loglikelihood_tokens", recording_tokens)
+    monkeypatch.setattr(SteerEvalLM, "_score_sweep", counting_sweep)
+    config = _config(demo_vector, tmp_path / "run", tasks=["demo_sentiment"], fewshot=[3], alphas=[1.0, 2.0])
+    run(config, progress=False)
+    assert len(prompts) == 5 and len({frozenset(p) for p in prompts.values()}) == 1, "one set of prompts"
+    assert sweeps == [5], "one sweep scores every cell of the group"

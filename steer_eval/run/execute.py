@@ -259,6 +259,9 @@ def _run_group(prepared: Prepared, store: RunStore, lm, claims: Claims, cells: l
             bar.set_postfix_str(_short(cell), refresh=False)
             lm.use_setting(key)
             lm.resumed = None
+            # lm-eval draws each item's demonstrations from the task's generator, which runs on across calls:
+            # every cell of the group starts it afresh, so all of them (the baseline too) show the same prompts
+            task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)
             _run_cell(prepared, store, lm, evaluate, loaded, task_name, cell)
             if getattr(lm, "resumed", None) and getattr(lm, "rank", 0) == 0:
                 done, total = lm.resumed
