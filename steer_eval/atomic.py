@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once: the process's umask, which files written in place would have respected
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[str]:
@@ -19,6 +22,7 @@ def atomic_path(path: str | Path) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would keep a shared run folder's files from its readers
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -24,12 +24,14 @@ from steer_eval.analysis.layers import layer_profiles
 from steer_eval.analysis.load import baselines, load_run, load_texts
 from steer_eval.analysis.overlap import train_overlap
 from steer_eval.analysis.pairs import pair_rows, pair_summary
+from steer_eval.analysis.ranking import ranking_rows
 from steer_eval.analysis.resampled import resample_columns
 from steer_eval.analysis.rivals import rival_rows
 from steer_eval.analysis.robustness import robustness_rows
 from steer_eval.analysis.sample_size import sample_size_rows
 from steer_eval.analysis.saturation import saturation
 from steer_eval.analysis.stats import CORRECTIONS
+from steer_eval.analysis.targets import mark_on_target
 from steer_eval.analysis.texts import free_text_rows
 from steer_eval.analysis.transfer import in_distribution, transfer_rows
 from steer_eval.analysis.verdicts import verdict
@@ -49,7 +51,7 @@ EFFECT_COLUMNS = [
     "arm", "rival", "rival_steered", "vs_rival_delta", "vs_rival_ci_low", "vs_rival_ci_high", "vs_rival_p",
     "placebo_steered", "vs_placebo_delta", "vs_placebo_ci_low", "vs_placebo_ci_high", "vs_placebo_p", "placebo_draws",
     "placebo_delta_low", "placebo_delta_high", "resamples", "resample_delta_low", "resample_delta_high",
-    "verdict_stability", "cosine_resample_mean", "orders",
+    "verdict_stability", "cosine_resample_mean", "orders", "on_target",
     "pooled_delta", "pooled_ci_low", "pooled_ci_high", "letter_share", "steerability_mean", "anti_steerable",
     "monotonicity_rho", "bias_ambiguous_baseline", "bias_ambiguous_delta", "bias_disambiguated_baseline",
     "bias_disambiguated_delta", "target_is_desired", "desired_sign", "built_for", "is_control", "control_of", "cell",
@@ -93,6 +95,7 @@ class Analysis:
     robustness: pd.DataFrame = field(default_factory=pd.DataFrame)  # where each vector holds, per setting
     layers: pd.DataFrame = field(default_factory=pd.DataFrame)  # validation change per layer and strength tried
     sample_size: pd.DataFrame = field(default_factory=pd.DataFrame)  # cosine to the full-data vector per subset size
+    ranking: pd.DataFrame = field(default_factory=pd.DataFrame)  # per behaviour task, tiers of entries (ranking.py)
     item_slopes: dict = field(default_factory=dict)  # dose series -> per-item steerability (for figures)
     notes: list[str] = field(default_factory=list)
     train_overlap: list[str] = field(default_factory=list)  # "V saw n of N test items of T in training", per pair
@@ -118,6 +121,7 @@ class Analysis:
             "robustness": _records(self.robustness),
             "layer_profile": _records(self.layers),
             "sample_size": _records(self.sample_size),
+            "ranking": _records(self.ranking),
             "notes": self.notes,
         }
         with atomic_path(run_dir / "results.json") as tmp:
@@ -180,6 +184,8 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         row["in_distribution"] = trained_on.get(cell.vector, {}).get(cell.task)
         row["built_for"] = (manifest.get("vectors", {}).get(cell.vector) or {}).get("built_for")
         rows.append(row)
+    families = {name: c.family for c in cells for name in (c.task, c.registry) if name}
+    mark_on_target(rows, manifest, families)
     placebo = placebo_rows(cells, rng, settings, base)
     rivals = rival_rows(cells, rng, settings)
     orders = option_order_rows(cells, base, settings)
@@ -216,6 +222,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         row["saturated"], words = saturation(row)
         if words:
             row["verdict_reason"] += f"; {words}"
+    ranking = ranking_rows(rows, cells, settings.alpha, settings.correction)
     resample_columns(rows, cells, resampled, base, rng, settings)
     cosines = resample_cosines(manifest)
     for row in rows:
@@ -251,6 +258,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         robustness=pd.DataFrame(robustness_rows(effects)),
         layers=pd.DataFrame(layer_profiles(manifest, settings.level)),
         sample_size=pd.DataFrame(sample_size_rows(manifest)),
+        ranking=pd.DataFrame(ranking),
         item_slopes=item_slopes,
         notes=notes,
         train_overlap=overlap.lines,

@@ -53,6 +53,17 @@ def _hurts(rows: pd.DataFrame) -> str:
     return f"hurts {worst['task']}{_at(rows)} (worst {_points(worst)}{at})"
 
 
+def _off_target(cells: pd.DataFrame) -> bool:
+    """A behaviour of another family than the one the vector was made for (targets.py)."""
+    return "on_target" in cells and bool((cells["on_target"].astype("object") == False).any())  # noqa: E712
+
+
+def _moves(rows: pd.DataFrame) -> str:
+    """An off-target effect: named as such, never as "helps" or "hurts"."""
+    row = _representative(rows)
+    return f"off-target: moves {row['task']}{_at(rows)} ({_points(row)} at {row['alpha']:g})"
+
+
 def vector_sentences(effects: pd.DataFrame) -> list[str]:
     """One sentence per vector (controls and rotated orders are the evidence, not the subject)."""
     mine = effects[(~effects["is_control"]) & main_view(effects)]
@@ -67,9 +78,11 @@ def vector_sentences(effects: pd.DataFrame) -> list[str]:
                     f"an option-order artifact on {task}{_at(artifact)} (its gain at the original "
                     "order goes under the rotations: a letter preference, not the behaviour)"
                 )
-            if (verdicts == "helps").any():
+            if _off_target(cells) and verdicts.isin(["helps", "hurts"]).any():
+                parts.append(_moves(cells[verdicts.isin(["helps", "hurts"])]))
+            elif (verdicts == "helps").any():
                 parts.append(_helps(cells[verdicts == "helps"]))
-            if (verdicts == "hurts").any():
+            if (verdicts == "hurts").any() and not _off_target(cells):
                 parts.append(_hurts(cells[verdicts == "hurts"]))
             if verdicts.isin(["no detectable effect", "non-inferior"]).all():
                 quiet.append(task)

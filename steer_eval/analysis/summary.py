@@ -40,8 +40,13 @@ def plain_words(analysis: Analysis, top: int = 3) -> str:
     if rivals:  # the question users ask first: does the vector beat just asking the model?
         heading = "against asking the model (the first prompt arm, else the first few-shot arm, on the same prompts):"
         lines += [heading, *(f"  {s}" for s in rivals)]
-    for verdict, title in (("helps", "helps"), ("hurts", "hurts"), ("artifact", "option-order artifact")):
-        chosen = mine[mine["verdict"] == verdict]
+    off = mine["on_target"].astype("object") == False if "on_target" in mine else False  # noqa: E712
+    for verdict, title in (("helps", "helps"), ("hurts", "hurts"), ("artifact", "option-order artifact"), (None,
+                           "off-target (a behaviour of another family than the vector's own)")):  # fmt: skip
+        if verdict is None:
+            chosen = mine[off & mine["verdict"].isin(["helps", "hurts"])]
+        else:
+            chosen = mine[(mine["verdict"] == verdict) & ~(off & mine["verdict"].isin(["helps", "hurts"]))]
         if chosen.empty:
             continue
         chosen = chosen.reindex(chosen["delta"].abs().sort_values(ascending=False).index).head(top)

@@ -12,14 +12,20 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from steer_eval.analysis.api import Analysis, Settings, analyze
-from steer_eval.analysis.saturation import is_saturated
 from steer_eval.analysis.summary import plain_words
 from steer_eval.analysis.views import main as main_view
 from steer_eval.atomic import atomic_path
 from steer_eval.report import figures, holds, pairs
+from steer_eval.report.cards import slug, vector_cards
+from steer_eval.report.cells_table import cell_rows
+from steer_eval.report.cells_table import filters as table_filters
+from steer_eval.report.vector_figures import vector_panels
 
 TEMPLATES = Path(__file__).parent / "templates"
-MAX_TABLE_ROWS = 400
+MAX_TABLE_ROWS = 400  # rows of the secondary tables (dose, subgroups, groups); the table of every cell has all
+MAX_MAP_COLUMNS = 40  # vector-strength columns past which the helps/fails map is no longer legible
+CHUNK_ROWS = 200  # rows per <tbody> of the table of every cell: the browser lays out only the chunks in view
+MAX_CARD_FIGURES = 40  # vectors whose card gets its own panels (the rest: the table and the other figures)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -39,40 +45,6 @@ def _change(row, prefix: str = "") -> str:
 
 def _share(value: float, low: float, high: float) -> str:
     return f"{100 * value:.0f}% [{100 * low:.0f}, {100 * high:.0f}]"
-
-
-def _flag(value: Any) -> bool:
-    """A boolean column's value (missing, e.g. in a run analysed before the column existed: False)."""
-    return False if value is None or pd.isna(value) else bool(value)
-
-
-def _effect_rows(effects: pd.DataFrame) -> list[dict]:
-    order = list(figures.VERDICT_COLOURS)
-    rows = []
-    for _, row in effects.iterrows():
-        rows.append(
-            {
-                "task": row["task"],
-                "vector": row["vector"],
-                "alpha": "" if row["alpha"] == 0 else _fmt(row["alpha"], 2),  # a rival arm alone has none
-                "selected": _flag(row.get("selected")),
-                "layer": "" if pd.isna(row["layer"]) else int(row["layer"]),
-                "n": int(row["n"]),
-                "seen": "" if pd.isna(row.get("train_overlap")) else int(row["train_overlap"]),
-                "baseline": _fmt(row["baseline"]),
-                "steered": _fmt(row["steered"]),
-                "change": _change(row),
-                "q": "" if pd.isna(row["q_value"]) else f"{row['q_value']:.2g}",
-                "placebo": ""
-                if pd.isna(row.get("vs_placebo_delta"))
-                else f"{100 * (row['steered'] - row['placebo_steered']):+.1f} vs control",
-                "verdict": row["verdict"],
-                "saturated": is_saturated(row.get("saturated")),
-                "verdict_index": order.index(row["verdict"]) + 1 if row["verdict"] in order else 0,
-                "reason": row["verdict_reason"],
-            }
-        )
-    return rows
 
 
 FOLD_CHARS = 300  # longer texts are folded (<details>) in the free-text section
@@ -143,13 +115,47 @@ def _main_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[main_view(frame)]
 
 
+def _rankings(ranking: pd.DataFrame) -> list[dict]:
+    """Per behaviour task, its ranking's rows as the template shows them."""
+    if ranking.empty:
+        return []
+    order = list(figures.VERDICT_COLOURS)
+    out = []
+    for task, rows in ranking.groupby("task", sort=False):
+        entries = [
+            {"rank": r["rank"], "tier": r["tier"], "vector": r["vector"], "anchor": slug(str(r["vector"])),
+             "alpha": "" if r["alpha"] == 0 else f"{r['alpha']:g}", "selected": bool(r["selected"]),
+             "gain": f"{100 * r['gain']:+.1f} [{100 * r['gain_low']:+.1f}, {100 * r['gain_high']:+.1f}]",
+             "verdict": r["verdict"], "mark": figures.VERDICT_MARKS.get(r["verdict"], ""),
+             "verdict_index": order.index(r["verdict"]) + 1 if r["verdict"] in order else 0,
+             "off_target": str(r.get("on_target")) == "False" and r["verdict"] in ("helps", "hurts")}
+            for r in rows.to_dict("records")
+        ]  # fmt: skip
+        out.append({"task": task, "entries": entries})
+    return out
+
+
+def _cards(analysis: Analysis, mine: pd.DataFrame, words: list[str]) -> list[dict]:
+    """The vector cards (cards.py), each with its verdict's mark and its own panels (vector_figures.py)."""
+    order = list(figures.VERDICT_COLOURS)
+    out = []
+    for index, card in enumerate(vector_cards(analysis.effects, analysis.manifest, words)):
+        card["mark"] = figures.VERDICT_MARKS.get(card["verdict"], "")
+        card["verdict_index"] = order.index(card["verdict"]) + 1 if card["verdict"] in order else 0
+        card["figure"] = vector_panels(mine[mine["vector"] == card["vector"]]) if index < MAX_CARD_FIGURES else None
+        out.append(card)
+    return out
+
+
 def render(analysis: Analysis) -> str:
     effects = analysis.effects
     mine = effects[(~effects["is_control"]) & main_view(effects)]
-    shown = pd.concat([mine, effects[effects["is_control"] & main_view(effects)]]).head(MAX_TABLE_ROWS)
     dose = _main_rows(analysis.dose)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("report.html.j2")
+    holding = holds.section(analysis)
+    table = cell_rows(effects)
+    columns = len(mine.groupby(["vector", "layer", "alpha"], dropna=False)) if len(mine) else 0
     return template.render(
         model=analysis.manifest.get("model", {}).get("name", "?"),
         n_cells=len(mine),
@@ -157,11 +163,16 @@ def render(analysis: Analysis) -> str:
         generated=datetime.now(UTC).isoformat(timespec="seconds"),
         summary=plain_words(analysis),
         colours=figures.VERDICT_COLOURS,
+        marks=figures.VERDICT_MARKS,
+        cards=_cards(analysis, mine, holding["words"]),
+        rankings=_rankings(analysis.ranking),
+        cells=table,
+        chunk_rows=CHUNK_ROWS,
+        filters=table_filters(table),
+        map_columns=columns,
         figures={
-            "map": figures.verdict_map(mine),
-            "forest": {
-                kind: figures.forest(effects[main_view(effects)], kind) for kind in ("behavior", "intelligence")
-            },
+            "map": figures.verdict_map(mine) if columns <= MAX_MAP_COLUMNS else None,
+            "forest": {kind: figures.forest(mine, kind) for kind in ("behavior", "intelligence")},
             "dose": figures.dose_curves(effects),
             "steerability": figures.steerability(analysis.item_slopes),
             "option_order": figures.option_order(mine),
@@ -170,10 +181,8 @@ def render(analysis: Analysis) -> str:
             "sample_size": figures.sample_size(analysis.sample_size),
         },
         free_text=_free_text(analysis.free_text),
-        holds=holds.section(analysis),
+        holds=holding,
         pairs=pairs.section(analysis),
-        effects=_effect_rows(shown),
-        effects_truncated=len(mine) > MAX_TABLE_ROWS,
         dose=[
             {
                 "task": r["task"],

@@ -18,14 +18,18 @@ from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 from steer_eval.analysis.views import main as main_view
 
+# Okabe and Ito's colour-blind-safe palette; every verdict is also told by its text and its mark (the page
+# never relies on colour alone)
 VERDICT_COLOURS = {
-    "helps": "#1a9850",
-    "non-inferior": "#91cf60",
-    "no detectable effect": "#d9d9d9",
-    "inconclusive": "#fee08b",
-    "artifact": "#9e79c7",
-    "hurts": "#d73027",
+    "helps": "#009E73",
+    "non-inferior": "#56B4E9",
+    "no detectable effect": "#DDDDDD",
+    "inconclusive": "#F0E442",
+    "artifact": "#CC79A7",
+    "hurts": "#D55E00",
 }
+VERDICT_MARKS = {"helps": "▲", "non-inferior": "■", "no detectable effect": "○", "inconclusive": "?",
+                 "artifact": "◆", "hurts": "▼"}  # fmt: skip
 MAX_ROWS = 60  # rows of a forest plot
 MAX_PANELS = 12  # dose-response and steerability panels
 

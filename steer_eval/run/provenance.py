@@ -82,6 +82,18 @@ def _training(prepared, ref) -> dict[str, Any]:
     }
 
 
+def _target(prepared, ref, entry: dict) -> str | None:
+    """The behaviour task a vector was made for: its training task, else the task its file names (a planted or
+    imported vector); None for combinations and vectors that say nothing. Effects on behaviours of other
+    families are off-target (analysis/api.py)."""
+    if ref.members:
+        return None
+    trained = (entry.get("trained_on") or {}).get("task")
+    vector = prepared.vectors.get(ref.sha256)
+    named = vector.meta.extra.get("task") if vector is not None else None
+    return trained or (named if isinstance(named, str) else None)
+
+
 def manifest(prepared, store, started: str, finished: str | None, counts: dict | None = None) -> dict[str, Any]:
     from steer_eval.run.execute import cell_key
 
@@ -104,6 +116,7 @@ def manifest(prepared, store, started: str, finished: str | None, counts: dict |
                 "selected": None if selected is None else {"alpha": selected.alpha, "layer": selected.layer},
                 **_training(prepared, cell.vector),
             }
+            vectors[cell.vector.label]["target_task"] = _target(prepared, cell.vector, vectors[cell.vector.label])
     return {
         "steer_eval_run": RUN_FORMAT,
         "command": config.command or " ".join(sys.argv),

@@ -1,0 +1,174 @@
+"""The report's first screen (issue 23): one card per vector (and per rival arm), answering in sentences a
+person would write: on its target behaviour, does it help beyond the placebo distribution, at which
+validation-selected strength, by how much with interval; what it costs on capabilities (non-inferior on how
+many, the worst and by how much); what else it moves (off-target); and, where the run measured them, how it
+holds across conditions, how stable it is across resamples and whether it beats just asking the model.
+The input is the analysis (effects, ranking, the manifest); nothing is recomputed."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pandas as pd
+
+from steer_eval.analysis.targets import target_task
+from steer_eval.analysis.views import main as main_view
+
+NO_EFFECT = ("no detectable effect", "inconclusive", "non-inferior")
+
+
+def slug(text: str) -> str:
+    """An anchor name for a vector's card (`#vector-...`)."""
+    return "vector-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x")
+
+
+def _signed(value: float) -> str:
+    """Whole points with their sign; a value that rounds to zero is 0, never -0."""
+    rounded = round(100 * value)
+    return f"{rounded:+d}" if rounded else "0"
+
+
+def _points(delta: float, low: float, high: float) -> str:
+    return f"{_signed(delta)} points [{_signed(low)}, {_signed(high)}]"
+
+
+def _flag(value: Any) -> bool:
+    return False if value is None or (isinstance(value, float) and math.isnan(value)) else bool(value)
+
+
+def _target_rows(rows: pd.DataFrame, target: str | None) -> pd.DataFrame:
+    """The vector's cells on what it was made for: its target task, else behaviours of its target's family,
+    else (a vector that names no target) every behaviour task."""
+    behaviour = rows[rows["kind"] == "behavior"]
+    if target and (behaviour["task"] == target).any():
+        return behaviour[behaviour["task"] == target]
+    on_target = behaviour[behaviour["on_target"].astype("object") == True]  # noqa: E712
+    return on_target if len(on_target) or target else behaviour
+
+
+def _pick(rows: pd.DataFrame) -> tuple[pd.Series, bool]:
+    """The cell a reader should see: the validation-selected one, else the largest gain (marked as not
+    selected: choosing it here is choosing on test data)."""
+    chosen = rows[rows["selected"].map(_flag)]
+    if len(chosen):
+        return chosen.iloc[0], True
+    gain = rows["desired_sign"] * rows["delta"].fillna(-math.inf)
+    return rows.loc[gain.idxmax()], False
+
+
+def _headline(row: pd.Series, selected: bool) -> str:
+    gain = row["desired_sign"] * row["delta"]
+    low, high = sorted((row["desired_sign"] * row["ci_low"], row["desired_sign"] * row["ci_high"]))
+    at = "" if row["alpha"] == 0 else f" at strength {row['alpha']:g}"
+    at += " (chosen on validation)" if selected else " (its best here: no strength was chosen on validation)"
+    verdict = row["verdict"]
+    if verdict == "helps":
+        words = f"raises wanted answers on {row['task']} by {_points(gain, low, high)}{at}"
+    elif verdict == "hurts":
+        words = f"lowers wanted answers on {row['task']} by {_points(-gain, -high, -low).lstrip('+')}{at}"
+    elif verdict == "artifact":
+        words = f"only looks like a gain on {row['task']} ({_points(gain, low, high)}{at}): an option-order artifact"
+    elif verdict == "inconclusive":
+        words = f"cannot tell on {row['task']}{at}: {_points(gain, low, high)}, too few items to rule an effect out"
+    else:
+        words = f"no detectable effect on {row['task']}{at} ({_points(gain, low, high)})"
+    return words + _placebo(row, gain)
+
+
+def _placebo(row: pd.Series, gain: float) -> str:
+    draws = row.get("placebo_draws")
+    if draws is None or pd.isna(draws) or not int(draws):
+        return "; no placebo was run (--controls random)"
+    low, high = row.get("placebo_delta_low"), row.get("placebo_delta_high")
+    if low is None or pd.isna(low):
+        return ""
+    moved = sorted(row["desired_sign"] * v for v in (low, high))
+    spread = (
+        f"they moved it {_signed(moved[0])} to {_signed(moved[1])}"
+        if moved[0] != moved[1]
+        else (f"they moved it {_signed(moved[0])}")
+    )
+    n = int(draws)
+    if gain > moved[1]:
+        return f", beyond any of {n} same-norm placebo draw{'s' if n > 1 else ''} ({spread})"
+    return f", not beyond its {n} placebo draw{'s' if n > 1 else ''} ({spread})"
+
+
+def _costs(rows: pd.DataFrame, alpha: float) -> str | None:
+    capability = rows[rows["kind"] == "intelligence"]
+    if capability.empty:
+        return None
+    here = capability[capability["alpha"] == alpha]
+    words = []
+    if len(here):
+        safe = int((here["verdict"] == "non-inferior").sum())
+        worst = here.loc[here["delta"].idxmin()]
+        words.append(f"at strength {alpha:g} it is non-inferior on {safe} of {len(here)} capability task(s)")
+        if worst["verdict"] == "hurts":
+            words.append(f"costs {_points(-worst['delta'], -worst['ci_high'], -worst['ci_low']).lstrip('+')} on "
+                         f"{worst['task']}")  # fmt: skip
+    hurt = capability[capability["verdict"] == "hurts"]
+    if len(hurt):
+        worst = hurt.loc[hurt["delta"].idxmin()]
+        words.append(f"its largest cost at any strength: {100 * -worst['delta']:.0f} points on {worst['task']} at "
+                     f"strength {worst['alpha']:g}")  # fmt: skip
+    elif not len(here):
+        words.append("no capability cell hurts")
+    return "; ".join(words)
+
+
+def _off_target(rows: pd.DataFrame, alpha: float) -> str | None:
+    off = rows[(rows["on_target"].astype("object") == False) & rows["verdict"].isin(["helps", "hurts"])]  # noqa: E712
+    if off.empty:
+        return None
+    parts = []
+    for task, cells in off.groupby("task", sort=False):
+        here = cells[cells["alpha"] == alpha]
+        row = here.iloc[0] if len(here) else cells.loc[cells["delta"].abs().idxmax()]
+        parts.append(f"{task} {_points(row['delta'], row['ci_low'], row['ci_high'])} at strength {row['alpha']:g}")
+    return "off-target (a behaviour of another family): moves " + "; ".join(parts)
+
+
+def _stability(row: pd.Series) -> str | None:
+    value = row.get("verdict_stability")
+    if value is None or pd.isna(value):
+        return None
+    return f"its verdict holds on {100 * value:.0f}% of the bootstrap resamples of its training data"
+
+
+def _rival(row: pd.Series) -> str | None:
+    delta = row.get("vs_rival_delta")
+    if delta is None or pd.isna(delta):
+        return None
+    sign = row["desired_sign"]
+    low, high = sorted((sign * row["vs_rival_ci_low"], sign * row["vs_rival_ci_high"]))
+    better = "beats" if low > 0 else "loses to" if high < 0 else "cannot be told from"
+    return f"{better} asking the model ({row['rival']}): {_points(sign * delta, low, high)} against it"
+
+
+def vector_cards(effects: pd.DataFrame, manifest: dict, holds_words: list[str]) -> list[dict]:
+    """One card per vector of the main view (original option order, default condition)."""
+    mine = effects[(~effects["is_control"].astype(bool)) & main_view(effects)]
+    vectors = manifest.get("vectors") or {}
+    cards = []
+    for vector, rows in mine.groupby("vector", sort=False):
+        target = target_task(vectors.get(str(vector).split("+prompt:")[0]))
+        targeted = _target_rows(rows, target)
+        lines, verdict = [], ""
+        if len(targeted):
+            row, selected = _pick(targeted)
+            verdict = row["verdict"]
+            lines.append(_headline(row, selected))
+            alpha = float(row["alpha"])
+            lines += [s for s in (_stability(row), _rival(row)) if s]
+        else:
+            alpha = float(rows["alpha"].iloc[0])
+        lines += [s for s in (_costs(rows, alpha), _off_target(rows, alpha)) if s]
+        lines += [w for w in holds_words if w.startswith(f"{vector} ")]
+        cards.append(
+            {"vector": vector, "anchor": slug(str(vector)), "target": target or "", "verdict": verdict,
+             "lines": lines, "cells": len(rows)}
+        )  # fmt: skip
+    return cards

@@ -1,0 +1,78 @@
+"""The report's table of every cell (issue 23): all rows of effects.csv (every condition, option order,
+placebo and arm), sortable, filterable by task, vector, verdict and condition and searchable in the page (an
+inline script, no network), each vector's rows reachable from its card. The rows carry what the filters and
+the sort read as data attributes; the template prints them, autoescaped."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from steer_eval.analysis.saturation import is_saturated
+from steer_eval.report.figures import VERDICT_COLOURS, VERDICT_MARKS
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _flag(value: Any) -> bool:
+    return False if value is None or pd.isna(value) else bool(value)
+
+
+def _number(value: Any) -> str:
+    """A sort key for the page's script ('' sorts last)."""
+    return "" if value is None or pd.isna(value) else repr(float(value))
+
+
+def _condition(row: pd.Series) -> str:
+    parts = [str(row["condition"])] if isinstance(row.get("condition"), str) and row["condition"] else []
+    if row.get("option_order"):
+        parts.append(f"option order {int(row['option_order'])}")
+    return ", ".join(parts) or "default"
+
+
+def cell_rows(effects: pd.DataFrame) -> list[dict[str, Any]]:
+    order = list(VERDICT_COLOURS)
+    rows = []
+    for _, row in effects.iterrows():
+        delta, low, high = row["delta"], row["ci_low"], row["ci_high"]
+        placebo = row.get("vs_placebo_delta")
+        rows.append(
+            {
+                "task": row["task"],
+                "vector": row["vector"],
+                "role": "placebo" if _flag(row["is_control"]) else "arm" if isinstance(row.get("arm"), str) else
+                "vector",
+                "alpha": "" if row["alpha"] == 0 else f"{row['alpha']:g}",
+                "alpha_key": _number(row["alpha"]),
+                "selected": _flag(row.get("selected")),
+                "layer": "" if pd.isna(row["layer"]) else int(row["layer"]),
+                "condition": _condition(row),
+                "n": int(row["n"]),
+                "baseline": _fmt(row["baseline"]),
+                "steered": _fmt(row["steered"]),
+                "change": "" if pd.isna(delta) else f"{100 * delta:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]",
+                "change_key": _number(delta),
+                "q": "" if pd.isna(row["q_value"]) else f"{row['q_value']:.2g}",
+                "q_key": _number(row["q_value"]),
+                "placebo": "" if placebo is None or pd.isna(placebo) else f"{100 * placebo:+.1f}",
+                "verdict": row["verdict"],
+                "mark": VERDICT_MARKS.get(row["verdict"], ""),
+                "verdict_index": order.index(row["verdict"]) + 1 if row["verdict"] in order else 0,
+                # an effect on a behaviour of another family (a no-effect there is just no effect)
+                "off_target": str(row.get("on_target")) == "False" and row["verdict"] in ("helps", "hurts"),
+                "saturated": is_saturated(row.get("saturated")),
+                "reason": row["verdict_reason"],
+            }
+        )  # fmt: skip
+    return rows
+
+
+def filters(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The values each filter offers, in first-seen order."""
+    return {key: list(dict.fromkeys(str(r[key]) for r in rows)) for key in ("task", "vector", "verdict", "condition")}

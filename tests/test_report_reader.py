@@ -1,0 +1,163 @@
+"""The report a reader uses (issue 23), on a synthetic run whose effects are chosen: a card per vector that
+answers in sentences (its target, the selected strength, the effect with interval beyond its placebo draws,
+what it costs on capabilities); an off-target effect labelled off-target, never "helps"; the ranking per
+behaviour task with tiers the paired tests cannot split; and, in headless Chromium, the table of every cell
+filtered by the page's own script, a card's link landing on the table filtered to its rows, with no console
+error and no network request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from browser import chromium
+from synthetic_run import SyntheticRun, task_ref, vector_ref
+
+from steer_eval.analysis.api import analyze
+from steer_eval.analysis.summary import plain_words
+from steer_eval.report import build_report
+from steer_eval.report.cards import vector_cards
+from steer_eval.run.grid import Cell
+
+N = 400
+
+
+def _raised(base: np.ndarray, share: float, rng) -> np.ndarray:
+    out = base.copy()
+    out[(base == 0) & (rng.random(len(base)) < share)] = 1.0
+    return out
+
+
+def _lowered(base: np.ndarray, share: float, rng) -> np.ndarray:
+    out = base.copy()
+    out[(base == 1) & (rng.random(len(base)) < share)] = 0.0
+    return out
+
+
+@pytest.fixture(scope="module")
+def reader_run(tmp_path_factory) -> Path:
+    """`strong` (made for `mood`) raises mood a lot, moves `style` (another family) too and costs `facts` at
+    strength 2; `twin` does what `strong` does on mood (a tie); `weak` barely moves mood. Each has one
+    placebo draw that does nothing; strength 1 is each vector's validation-selected strength."""
+    rng = np.random.default_rng(3)
+    root = tmp_path_factory.mktemp("reader") / "run"
+    run = SyntheticRun(root)
+    mood, style = task_ref("mood", family="sentiment"), task_ref("style", family="alignment")
+    facts = task_ref("facts", kind="intelligence", family="knowledge")
+    base = {t.name: (rng.random(N) < 0.5).astype(float) for t in (mood, style)}
+    base["facts"] = (rng.random(N) < 0.9).astype(float)
+    for task in (mood, style, facts):
+        run.add(Cell(task, 0, 0), base[task.name])
+    strong_mood = _raised(base["mood"], 0.6, rng)
+    effects = {
+        "strong": {"mood": strong_mood, "style": _raised(base["style"], 0.5, rng)},
+        "twin": {"mood": strong_mood.copy()},
+        "weak": {"mood": _raised(base["mood"], 0.03, rng)},
+    }
+    for name, moved in effects.items():
+        vector, placebo = (
+            vector_ref(f"{name}.safetensors"),
+            vector_ref(f"random({name})", control_of=f"{name}.safetensors"),
+        )
+        for alpha in (1.0, 2.0):
+            for task in (mood, style, facts):
+                outcome = moved.get(task.name, base[task.name])
+                if task.name == "facts" and name == "strong" and alpha == 2.0:
+                    outcome = _lowered(base["facts"], 0.4, rng)
+                run.add(Cell(task, 0, 0, vector, alpha, 1), outcome)
+                run.add(Cell(task, 0, 0, placebo, alpha, 1), base[task.name])
+        run.vectors[vector.label].update(target_task="mood", selected={"alpha": 1.0, "layer": 1})
+        run.vectors[placebo.label].update(selected={"alpha": 1.0, "layer": 1})
+    run.finish()
+    return root
+
+
+def test_each_vector_gets_a_card_that_answers_in_sentences(reader_run: Path) -> None:
+    analysis = analyze(reader_run)
+    cards = {card["vector"]: card for card in vector_cards(analysis.effects, analysis.manifest, [])}
+    assert set(cards) == {"strong.safetensors", "twin.safetensors", "weak.safetensors"}, "no card for placebos"
+    strong = " | ".join(cards["strong.safetensors"]["lines"])
+    assert cards["strong.safetensors"]["target"] == "mood" and cards["strong.safetensors"]["verdict"] == "helps"
+    assert "raises wanted answers on mood by +" in strong and "at strength 1 (chosen on validation)" in strong
+    assert "beyond any of 1 same-norm placebo draw" in strong
+    assert (
+        "non-inferior on" in strong
+        and "its largest cost at any strength:" in strong
+        and "on facts at strength 2" in strong
+    )
+    assert "off-target (a behaviour of another family): moves style +" in strong
+    weak = " | ".join(cards["weak.safetensors"]["lines"])
+    assert "raises wanted answers" not in weak
+
+
+def test_an_off_target_effect_is_labelled_so_and_not_listed_as_helps(reader_run: Path) -> None:
+    analysis = analyze(reader_run)
+    effects = analysis.effects.set_index(["vector", "task", "alpha"])
+    assert effects.loc[("strong.safetensors", "style", 1.0)].on_target is False
+    assert effects.loc[("strong.safetensors", "mood", 1.0)].on_target is True
+    words = plain_words(analysis)
+    helps = words.split("\nhelps:\n")[1].split("\n\\S")[0].split("\nhurts:")[0]
+    assert "on style" not in helps, helps
+    assert "off-target (a behaviour of another family than the vector's own):" in words
+    assert "strong.safetensors (layer 1): helps mood" in words and "off-target: moves style" in words
+
+
+def test_the_ranking_groups_what_paired_tests_cannot_split(reader_run: Path) -> None:
+    ranking = analyze(reader_run).ranking
+    mood = ranking[ranking.task == "mood"].set_index("vector")
+    assert list(mood.sort_values("rank").index[:2]) != ["weak.safetensors"]
+    assert mood.loc["strong.safetensors"].tier == mood.loc["twin.safetensors"].tier == 1, "a tie shares its tier"
+    assert mood.loc["weak.safetensors"].tier == 2 and mood.loc["weak.safetensors"]["rank"] == 3
+    assert mood.selected.all() and set(mood.alpha) == {1.0}, "each at its validation-selected strength"
+
+
+@pytest.mark.parametrize("chunk_rows", [200, 5])
+def test_the_page_filters_its_table_and_a_card_lands_on_its_rows(reader_run: Path, tmp_path: Path, monkeypatch,
+                                                                  chunk_rows: int) -> None:  # fmt: skip
+    """With one chunk of rows and with many (a large table is split so the browser lays out only what is in
+    view): the same filters, search, sort and links."""
+    executable = chromium()
+    from playwright.sync_api import sync_playwright
+
+    import steer_eval.report.build as build
+
+    monkeypatch.setattr(build, "CHUNK_ROWS", chunk_rows)
+    page_path = build_report(reader_run, tmp_path / "report.html")
+    assert page_path.read_text().count('<tbody class="chunk">') == -(-36 // chunk_rows)
+    html = page_path.read_text()
+    assert html.count("<script") == 1, "one inline script, the page's own"
+    console, requests = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])  # fmt: skip
+        page = browser.new_page(viewport={"width": 1280, "height": 1200})
+        page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: console.append(str(error)))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(page_path.as_uri())
+        visible = "Array.from(document.querySelectorAll('#cells-table tbody tr')).filter(r => !r.hidden).length"
+        total = page.evaluate(visible)
+        assert total == 36  # 3 tasks x 3 vectors x 2 strengths, and as many placebo cells
+        page.select_option("select[data-filter=task]", "facts")
+        assert page.evaluate(visible) == 12
+        page.select_option("select[data-filter=task]", "")
+        page.fill("#cells-search", "off-target")
+        assert page.evaluate(visible) == 2, "strong on style at both strengths"
+        page.fill("#cells-search", "")
+        page.click("#vector-weak-safetensors a.rows-link")
+        assert page.evaluate("location.hash") == "#cells"
+        assert page.evaluate(visible) == 6 and page.input_value("select[data-filter=vector]") == "weak.safetensors"
+        assert page.evaluate("document.getElementById('cells').getBoundingClientRect().top") < 50, "it lands there"
+        values = (
+            "Array.from(document.querySelectorAll('#cells-table tbody tr:not([hidden]) td:nth-child(10)'))"
+            ".map(c => parseFloat(c.getAttribute('data-value')))"
+        )
+        page.click("#cells-table thead th:nth-child(10)")  # the change, ascending
+        ascending = page.evaluate(values)
+        assert ascending == sorted(ascending) and len(set(ascending)) > 1, ascending
+        page.click("#cells-table thead th:nth-child(10)")  # and descending
+        assert page.evaluate(values) == sorted(ascending, reverse=True)
+        browser.close()
+    assert not console, console
+    assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
