@@ -43,6 +43,11 @@ def render(page_path: Path, height: int = 1600) -> Rendered:
         page.on("request", lambda request: requests.append(request.url))
         page.goto(page_path.as_uri())
         page.wait_for_load_state("load")
+        # images below the fold load lazily, as a reader scrolls: load them all, as scrolling would
+        page.evaluate(
+            "() => Promise.all(Array.from(document.images).map(i => { i.loading = 'eager'; return i.complete ? null"
+            " : new Promise(done => { i.onload = done; i.onerror = done; }); }))"
+        )
         shot = page.screenshot(full_page=True)
         title = page.title()
         images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")

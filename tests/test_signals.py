@@ -95,3 +95,37 @@ def test_a_kill_inside_a_long_group_loses_at_most_the_segment_in_flight(demo_dir
 
     assert records(output) == records(fresh), "the resumed run's cells equal the uninterrupted run's"
     assert (output / "effects.csv").read_text() == (fresh / "effects.csv").read_text()
+
+
+def test_sigterm_inside_a_group_keeps_its_progress(demo_dir, mood_vector, tmp_path: Path, capsys) -> None:
+    """A scheduler's SIGTERM inside a prefix group: the scoring done so far is written before the command
+    stops (not only every 30 s, and not only when the sweep ends), and the resumed run starts from it."""
+    from safetensors import safe_open
+
+    args = ["--model", "demo", "--vectors", str(mood_vector), "--tasks", "demo_sentiment", "--alphas",
+            "-8,-4,-2,-1,1,2,4,8", "--device", "cpu", "--batch-size", "1",
+            "--output", str(tmp_path / "run")]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "STEER_EVAL_CHECKPOINT_SECONDS": "3600"}
+    process = subprocess.Popen([sys.executable, "-m", "steer_eval", *args], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    import threading
+
+    said: list[str] = []  # what the command writes to stderr, read as it comes: its sweep's bar among it
+    reader = threading.Thread(target=lambda: said.extend(iter(lambda: process.stderr.read(1), "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and "Items x" not in "".join(said[-4000:]):
+        time.sleep(0.1)  # the sweep's own bar: it is scoring
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=120)
+    reader.join(timeout=10)
+    err = "".join(said)
+    assert process.returncode == 143, err[-2000:]
+    files = list((tmp_path / "run" / "partial").glob("*.safetensors"))
+    assert len(files) == 1, "the sweep's progress was written as it stopped"
+    with safe_open(str(files[0]), framework="pt") as handle:
+        kept, total = int(handle.get_tensor("done").sum()), handle.get_tensor("done").numel()
+    assert 0 < kept <= total  # mid-sweep on any machine we know (a whole sweep is kept too, as it ends)
+    assert main(args) == 0
+    assert f"resumed its sweep from {kept} of {total} segments" in capsys.readouterr().err

@@ -2,7 +2,8 @@
 requests under every setting of a prefix group at once, and its cells are written only when it ends, so on a
 real model one group is hours of work that a kill would throw away. The requests are split into fixed
 segments (sorted by length, so each segment batches as the whole would); after each segment the scores so far
-are kept in memory, and written to the group's checkpoint file at most every CHECKPOINT_SECONDS. A resumed
+are kept in memory, and written to the group's checkpoint file at most every CHECKPOINT_SECONDS (and at once
+when the run is stopped: Ctrl-C, SIGTERM, SIGHUP). A resumed
 sweep of the same requests and settings (or fewer settings: cells written before the kill) reads the file and
 scores only the segments it lacks. The segments are fixed by the requests alone, so every batch of a resumed
 sweep is the batch the uninterrupted sweep ran: the same numbers, bit for bit.
@@ -62,6 +63,7 @@ class SweepProgress:
         self.greedy = {s: np.zeros(n, dtype=bool) for s in settings}
         self.done = np.zeros(len(segments), dtype=bool)
         self._written = time.monotonic()
+        self._unsaved = False
         self.restored = 0  # segments read back from the file
         if path is not None and path.is_file():
             self._restore(path)
@@ -102,7 +104,13 @@ class SweepProgress:
             self.logliks[setting][rows] = [value[0] for value in values]
             self.greedy[setting][rows] = [value[1] for value in values]
         self.done[segment] = True
+        self._unsaved = True
         if self.path is not None and time.monotonic() - self._written >= checkpoint_seconds():
+            self.write()
+
+    def flush(self) -> None:
+        """Write what is not on disk yet (a stopped sweep: Ctrl-C, SIGTERM), so the resumed run keeps it."""
+        if self.path is not None and self._unsaved:
             self.write()
 
     def write(self) -> None:
@@ -117,7 +125,7 @@ class SweepProgress:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.path) as tmp:
             save_file(tensors, str(tmp), metadata=meta)
-        self._written = time.monotonic()
+        self._written, self._unsaved = time.monotonic(), False
 
     def results(self) -> dict[Hashable, list[tuple[float, bool]]]:
         return {s: list(zip(self.logliks[s].tolist(), self.greedy[s].tolist(), strict=True)) for s in self.settings}

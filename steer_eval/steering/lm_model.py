@@ -293,6 +293,11 @@ class SteerEvalLM(SteeredGeneration, HFLM):
                 if answers is None:  # prefix replay does not reproduce this model's forward pass
                     return
                 progress_file.add(segment, answers)
+        except BaseException:  # stopped (Ctrl-C, SIGTERM): keep what was scored, then stop
+            progress_file.flush()
+            raise
+        else:  # the whole sweep: its cells are written one by one from here, which takes a while
+            progress_file.flush()
         finally:
             self.steerer.set_interventions(current)
             progress.close()
