@@ -28,6 +28,8 @@ the main job:
   steer-eval --model demo --vectors mood.safetensors --tasks demo --model-args peft=adapters/mood-lora \\
       --output reports/lora                          # a PEFT adapter on its base model, then steer-eval compare
   torchrun --nproc_per_node 2 -m steer_eval --model demo --vectors mood.safetensors --device cpu  # 2 processes
+  accelerate launch --multi_gpu --num_processes 2 -m steer_eval --model demo --vectors mood.safetensors --device cpu
+  steer-eval --model demo --vectors mood.safetensors --shard 2/4 --output runs/shared  # part 2 of 4 (a job array)
   steer-eval --model demo --vectors mood.safetensors style.safetensors --tasks demo_sentiment \\
       --alphas 1,2 --controls random --combine pairs     # each pair's strengths crossed, against a placebo pair
 """
