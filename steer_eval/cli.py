@@ -400,6 +400,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(interrupted_line("SIGINT", output), file=sys.stderr)
         return 130
+    finally:
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    """A data-parallel process (torchrun, accelerate launch) leaves its group before it exits: left to the
+    interpreter's shutdown, gloo's threads can abort the process ("terminate called without an active
+    exception") after its work is done."""
+    dist = sys.modules.get("torch.distributed")  # never imported: no group to leave (and no torch to load)
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
