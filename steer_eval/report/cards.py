@@ -74,7 +74,8 @@ def _headline(row: pd.Series, selected: bool) -> str:
         words = f"cannot tell on {row['task']}{at}: {_points(gain, low, high)}, too few items to rule an effect out"
     else:
         words = f"no detectable effect on {row['task']}{at} ({_points(gain, low, high)})"
-    return words + _placebo(row, gain)
+    # the placebo is the reference for a gain; next to "no effect" it would read as a finding
+    return words + (_placebo(row, gain) if verdict in ("helps", "hurts") else "")
 
 
 def _placebo(row: pd.Series, gain: float) -> str:
