@@ -3,10 +3,8 @@ template. The template is autoescaped: item texts and any other data appear as t
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -19,6 +17,7 @@ from steer_eval.report import figures, holds, pairs
 from steer_eval.report.cards import slug, vector_cards
 from steer_eval.report.cells_table import cell_rows
 from steer_eval.report.cells_table import filters as table_filters
+from steer_eval.report.cells_table import fmt as _fmt
 from steer_eval.report.vector_figures import vector_panels
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -26,14 +25,6 @@ MAX_TABLE_ROWS = 400  # rows of the secondary tables (dose, subgroups, groups); 
 MAX_MAP_COLUMNS = 40  # vector-strength columns past which the helps/fails map is no longer legible
 CHUNK_ROWS = 200  # rows per <tbody> of the table of every cell: the browser lays out only the chunks in view
 MAX_CARD_FIGURES = 40  # vectors whose card gets its own panels (the rest: the table and the other figures)
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
 
 
 def _change(row, prefix: str = "") -> str:

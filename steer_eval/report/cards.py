@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
 
 import pandas as pd
 
 from steer_eval.analysis.targets import target_task
 from steer_eval.analysis.views import main as main_view
+from steer_eval.report.cells_table import flag as _flag
 
 NO_EFFECT = ("no detectable effect", "inconclusive", "non-inferior")
 
@@ -32,10 +32,6 @@ def _signed(value: float) -> str:
 
 def _points(delta: float, low: float, high: float) -> str:
     return f"{_signed(delta)} points [{_signed(low)}, {_signed(high)}]"
-
-
-def _flag(value: Any) -> bool:
-    return False if value is None or (isinstance(value, float) and math.isnan(value)) else bool(value)
 
 
 def _target_rows(rows: pd.DataFrame, target: str | None) -> pd.DataFrame:

@@ -14,13 +14,15 @@ from steer_eval.analysis.saturation import is_saturated
 from steer_eval.report.figures import VERDICT_COLOURS, VERDICT_MARKS
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def fmt(value: Any, digits: int = 3) -> str:
+    """A number as the report prints it ('' when missing); shared with build.py."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def _flag(value: Any) -> bool:
+def flag(value: Any) -> bool:
+    """A boolean column's value (missing: False); shared with cards.py."""
     return False if value is None or pd.isna(value) else bool(value)
 
 
@@ -46,16 +48,16 @@ def cell_rows(effects: pd.DataFrame) -> list[dict[str, Any]]:
             {
                 "task": row["task"],
                 "vector": row["vector"],
-                "role": "placebo" if _flag(row["is_control"]) else "arm" if isinstance(row.get("arm"), str) else
+                "role": "placebo" if flag(row["is_control"]) else "arm" if isinstance(row.get("arm"), str) else
                 "vector",
                 "alpha": "" if row["alpha"] == 0 else f"{row['alpha']:g}",
                 "alpha_key": _number(row["alpha"]),
-                "selected": _flag(row.get("selected")),
+                "selected": flag(row.get("selected")),
                 "layer": "" if pd.isna(row["layer"]) else int(row["layer"]),
                 "condition": _condition(row),
                 "n": int(row["n"]),
-                "baseline": _fmt(row["baseline"]),
-                "steered": _fmt(row["steered"]),
+                "baseline": fmt(row["baseline"]),
+                "steered": fmt(row["steered"]),
                 "change": "" if pd.isna(delta) else f"{100 * delta:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]",
                 "change_key": _number(delta),
                 "q": "" if pd.isna(row["q_value"]) else f"{row['q_value']:.2g}",
