@@ -3,9 +3,10 @@ capability tasks, vectors with a same-norm placebo each, many strengths; 200 ite
 the report built from the analysis; the page's size; and the time headless Chromium takes to load and lay
 it out. Prints, and with `--json FILE` writes, per size N (`1k`, `10k`): `analysis_seconds_N`,
 `report_seconds_N` (building report.html from the analysis: cards, figures, the table of every cell),
-`report_mb_N`, `render_seconds_N` (the median of 3 loads) and `render_seconds_first_N` (the first of them,
-with a cold renderer). Targets at 10,000 cells: report at most 60 s on 2 CPU cores, page at most 15 MB,
-rendered in at most 5 s.
+`report_mb_N`, `render_seconds_N` (the median of 3 loads), `render_seconds_first_N` (the first of them,
+with a cold renderer) and `search_seconds_N` (a search typed into the table of every cell: the median time
+until its first page of matches is laid out). Targets at 10,000 cells: report at most 60 s on 2 CPU cores,
+page at most 15 MB, rendered in at most 5 s.
 
     python bench/bench_report.py [--sizes 1000,10000] [--items 200] [--json FILE]
 """
@@ -63,16 +64,23 @@ def build(root: Path, cells: int, items: int) -> int:
     return len(run.keys) - tasks
 
 
-def render_seconds(page: Path, repeats: int = 3) -> tuple[float, float] | None:
+# a reader types into the search box: the milliseconds until the matching rows' first page is laid out
+SEARCH = """() => { const box = document.getElementById('cells-search'); const start = performance.now();
+  box.value = 'vec3'; box.dispatchEvent(new Event('input'));
+  document.body.getBoundingClientRect(); return performance.now() - start; }"""
+
+
+def render_seconds(page: Path, repeats: int = 3) -> tuple[float, float, float] | None:
     """(median, first) seconds, over `repeats` loads in fresh tabs, for headless Chromium to load the page and
-    lay it out (None: no Chromium here). The browser's own start-up is not counted."""
+    lay it out, and the median seconds a search through every row of the table takes to show its first page
+    (None: no Chromium here). The browser's own start-up is not counted."""
     names = ("chromium", "chromium-browser", "google-chrome")
     executable = next((shutil.which(name) for name in names if shutil.which(name)), None)
     if executable is None:
         return None
     from playwright.sync_api import sync_playwright
 
-    times = []
+    times, searches = [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True,
                                              args=["--no-sandbox", "--disable-gpu"])  # fmt: skip
@@ -82,12 +90,13 @@ def render_seconds(page: Path, repeats: int = 3) -> tuple[float, float] | None:
             tab.goto(page.as_uri(), wait_until="load", timeout=120_000)
             tab.evaluate("document.body.getBoundingClientRect().height")  # forces layout
             times.append(time.perf_counter() - start)
+            searches.append(tab.evaluate(SEARCH))
             tab.close()
         browser.close()
-    return statistics.median(times), times[0]
+    return statistics.median(times), times[0], statistics.median(searches) / 1000
 
 
-def render_in_a_fresh_process(page: Path) -> tuple[float, float] | None:
+def render_in_a_fresh_process(page: Path) -> tuple[float, float, float] | None:
     """`render_seconds` in its own process: the browser then competes with nothing this one still holds (the
     analysis of 10,000 cells), as when a reader opens the page."""
     import subprocess
@@ -121,6 +130,7 @@ def main() -> None:
             seconds = render_in_a_fresh_process(page)
             report[f"render_seconds_{name}"] = None if seconds is None else round(seconds[0], 1)
             report[f"render_seconds_first_{name}"] = None if seconds is None else round(seconds[1], 1)
+            report[f"search_seconds_{name}"] = None if seconds is None else round(seconds[2], 2)
             report[f"cells_{name}"] = steered
     for key, value in report.items():
         target = TARGETS.get(key)

@@ -17,6 +17,7 @@ class Rendered:
     images: list  # [complete, naturalWidth] per <img>
     console: list  # console errors and page errors
     requests: list[str]  # every URL the page asked for
+    table_text: str  # the text of the report's table of every cell as drawn ('' where the page has none)
 
 
 def chromium() -> str:
@@ -51,8 +52,9 @@ def render(page_path: Path, height: int = 1600) -> Rendered:
         shot = page.screenshot(full_page=True)
         title = page.title()
         images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        table = page.evaluate("(document.querySelector('#cells-table tbody') || {textContent: ''}).textContent")
         browser.close()
-    return Rendered(shot, title, images, console, requests)
+    return Rendered(shot, title, images, console, requests, table)
 
 
 def assert_renders(rendered: Rendered, title_start: str, min_height: int) -> None:

@@ -22,7 +22,7 @@ HOSTILE = '<script>document.title="pwned"</script><b>bold?</b> & "quotes"'
 def run_with_hostile_text(tmp_path: Path) -> Path:
     rng = np.random.default_rng(0)
     run = SyntheticRun(tmp_path / "run")
-    task, vec = task_ref("hostile <task>"), vector_ref("v<i>.safetensors")
+    task, vec = task_ref("hostile <task></script><img src=x onerror=alert(1)>"), vector_ref("v<i>.safetensors")
     base = (rng.random(200) < 0.4).astype(float)
     key = run.add(Cell(task, 0, 0), base)
     content = run.store.read_cell(key)
@@ -42,8 +42,20 @@ def test_item_text_is_escaped(run_with_hostile_text: Path) -> None:
     html = build_report(run_with_hostile_text).read_text()
     assert "<script>document.title" not in html and "&lt;script&gt;document.title" in html
     assert "<b>bold?</b>" not in html and "v&lt;i&gt;.safetensors" in html
-    assert html.lower().count("<script") == 1  # the page's own inline script only (the table's filters)
+    # the page's own inline script, and the table's rows as a JSON block no text can close
+    assert html.lower().count("<script") == 2 and html.count("<script>") == 1
+    block = html.split('<script type="application/json" id="cells-data">')[1].split("</script>")[0]
+    assert "<" not in block and "\\u003c/script\\u003e\\u003cimg" in block
     assert (run_with_hostile_text / "effects.csv").is_file() and (run_with_hostile_text / "results.json").is_file()
+
+
+def test_hostile_text_stays_text_in_the_browser(run_with_hostile_text: Path) -> None:
+    """The table drawn from the JSON block shows a hostile task name as text: nothing in it runs."""
+    rendered = render(build_report(run_with_hostile_text))
+    assert not rendered.console, rendered.console
+    assert rendered.title.startswith("steer-eval report") and "pwned" not in rendered.title
+    assert rendered.images and all(ok and width > 0 for ok, width in rendered.images), "no broken <img src=x>"
+    assert "hostile <task></script><img src=x onerror=alert(1)>" in rendered.table_text
 
 
 def test_report_in_headless_chromium(demo_dir: Path, tmp_path: Path) -> None:

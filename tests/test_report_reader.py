@@ -91,6 +91,60 @@ def test_each_vector_gets_a_card_that_answers_in_sentences(reader_run: Path) -> 
     assert "raises wanted answers" not in weak
 
 
+def test_a_rival_arm_gets_a_card_whose_targets_are_the_tasks_it_asks(tmp_path: Path) -> None:
+    """An instruction arm asks each behaviour task for its own behaviour: its card names each of them, with
+    no strength and no placebo (its reference is the plain baseline); its capability cost has no strength."""
+    from steer_eval.run.arms import ArmRef
+
+    rng = np.random.default_rng(5)
+    run = SyntheticRun(tmp_path / "run")
+    mood, style = task_ref("mood", family="sentiment"), task_ref("style", family="alignment")
+    facts = task_ref("facts", kind="intelligence", family="knowledge")
+    base = {t.name: (rng.random(N) < 0.5).astype(float) for t in (mood, style, facts)}
+    for task in (mood, style, facts):
+        run.add(Cell(task, 0, 0), base[task.name])
+    ask, shots = ArmRef("prompt", "ask", "Answer in the task's spirit."), ArmRef("fewshot", "3", shots=3)
+    run.add(Cell(mood, 0, 0, arm=ask), _raised(base["mood"], 0.6, rng))
+    run.add(Cell(style, 0, 0, arm=ask), base["style"])
+    run.add(Cell(facts, 0, 0, arm=ask), _lowered(base["facts"], 0.5, rng))
+    run.add(Cell(mood, 0, 0, arm=shots), _raised(base["mood"], 0.5, rng))
+    vector = vector_ref("v.safetensors")
+    run.add(Cell(mood, 0, 0, vector, 1.0, 1), _raised(base["mood"], 0.3, rng))
+    run.vectors[vector.label].update(target_task="mood", selected={"alpha": 1.0, "layer": 1})
+    run.finish()
+    analysis = analyze(tmp_path / "run")
+    cards = {card["vector"]: card for card in vector_cards(analysis.effects, analysis.manifest, [])}
+    assert set(cards) == {"v.safetensors", "prompt:ask", "fewshot:3"}
+    prompt, fewshot = cards["prompt:ask"], cards["fewshot:3"]
+    assert prompt["arm"] and prompt["target"] == "an instruction asking for each task's behaviour"
+    assert fewshot["target"] == "3 demonstrations of each task's behaviour" and fewshot["verdict"] == "helps"
+    words = " | ".join(prompt["lines"])
+    assert "raises wanted answers on mood by +" in words and "no detectable effect on style" in words, words
+    assert "strength" not in words and "placebo" not in words, words
+    assert "it is non-inferior on 0 of 1 capability task(s); costs" in words and "on facts" in words, words
+    assert prompt["verdict"] == "", "helps on one task and not the other: no single verdict on the card"
+    assert not cards["v.safetensors"]["arm"] and cards["v.safetensors"]["target"] == "mood"
+    html = build_report(tmp_path / "run").read_text()
+    assert "a rival arm: an instruction asking for each task&#39;s behaviour" in html
+    assert "no target task recorded" not in html
+
+
+def test_a_vector_on_many_tasks_keeps_a_figure_of_six_panels() -> None:
+    """Its target first, then behaviours, then capabilities; past six tasks the last panel aggregates."""
+    import pandas as pd
+
+    from steer_eval.report.vector_figures import panel_tasks, vector_panels
+
+    kinds = ["intelligence", "behavior"] * 5
+    rows = pd.DataFrame([{"task": f"t{i}", "kind": kinds[i], "alpha": a, "delta": 0.01 * i * a, "ci_low": 0.0,
+                          "ci_high": 0.1, "placebo_delta_low": 0.0, "placebo_delta_high": 0.01, "verdict": "helps"}
+                         for i in range(10) for a in (1.0, 2.0)])  # fmt: skip
+    shown, rest = panel_tasks(rows, "t4")
+    assert shown == ["t4", "t1", "t3", "t5", "t7"] and rest == ["t9", "t0", "t2", "t6", "t8"]
+    assert panel_tasks(rows[rows.task.isin(["t0", "t1"])], None) == (["t1", "t0"], [])
+    assert vector_panels(rows, "t4").startswith("data:image/png;base64,")
+
+
 def test_an_off_target_effect_is_labelled_so_and_not_listed_as_helps(reader_run: Path) -> None:
     analysis = analyze(reader_run)
     effects = analysis.effects.set_index(["vector", "task", "alpha"])
@@ -112,21 +166,22 @@ def test_the_ranking_groups_what_paired_tests_cannot_split(reader_run: Path) -> 
     assert mood.selected.all() and set(mood.alpha) == {1.0}, "each at its validation-selected strength"
 
 
-@pytest.mark.parametrize("chunk_rows", [200, 5])
+@pytest.mark.parametrize("page_rows", [200, 5])
 def test_the_page_filters_its_table_and_a_card_lands_on_its_rows(reader_run: Path, tmp_path: Path, monkeypatch,
-                                                                  chunk_rows: int) -> None:  # fmt: skip
-    """With one chunk of rows and with many (a large table is split so the browser lays out only what is in
-    view): the same filters, search, sort and links."""
+                                                                  page_rows: int) -> None:  # fmt: skip
+    """With every row on one page and with pages of 5 (a large table draws a page of rows at a time, the next
+    as the reader scrolls to it): the same filters, search, sort and links."""
     executable = chromium()
     from playwright.sync_api import sync_playwright
 
     import steer_eval.report.build as build
 
-    monkeypatch.setattr(build, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(build, "PAGE_ROWS", page_rows)
     page_path = build_report(reader_run, tmp_path / "report.html")
-    assert page_path.read_text().count('<tbody class="chunk">') == -(-36 // chunk_rows)
     html = page_path.read_text()
-    assert html.count("<script") == 1, "one inline script, the page's own"
+    assert html.count("<script>") == 1, "one inline script, the page's own"
+    assert html.count("<script") == 2 and html.count('<script type="application/json" id="cells-data">') == 1
+    assert "<tr data-task" not in html, "the rows are data, drawn by the script"
     console, requests = [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True,
@@ -136,27 +191,46 @@ def test_the_page_filters_its_table_and_a_card_lands_on_its_rows(reader_run: Pat
         page.on("pageerror", lambda error: console.append(str(error)))
         page.on("request", lambda request: requests.append(request.url))
         page.goto(page_path.as_uri())
-        visible = "Array.from(document.querySelectorAll('#cells-table tbody tr')).filter(r => !r.hidden).length"
-        total = page.evaluate(visible)
-        assert total == 36  # 3 tasks x 3 vectors x 2 strengths, and as many placebo cells
+        matching = "parseInt(document.getElementById('cells-count').getAttribute('data-matches'))"
+        drawn = "document.querySelectorAll('#cells-table tbody tr').length"
+
+        def all_drawn() -> int:
+            """Ask for the rest, page by page, as a reader would (in the page: scrolling may draw one meanwhile);
+            the rows drawn then."""
+            pages = page.evaluate("() => { const more = document.getElementById('cells-more'); let n = 0;"
+                                  " while (!more.hidden && n < 100) { more.click(); n += 1; } return n; }")  # fmt: skip
+            assert pages < 100
+            return page.evaluate(drawn)
+
+        assert page.evaluate(matching) == 36  # 3 tasks x 3 vectors x 2 strengths, and as many placebo cells
+        assert page.evaluate(drawn) == min(36, page_rows), "only the first page is drawn on load"
+        if page_rows < 36:  # a reader scrolling to the table's end gets the next page without asking
+            page.evaluate("document.getElementById('cells-more').scrollIntoView()")
+            page.wait_for_function(f"{drawn} > {page_rows}")
+        assert all_drawn() == 36
         page.select_option("select[data-filter=task]", "facts")
-        assert page.evaluate(visible) == 12
+        assert page.evaluate(matching) == 12 and all_drawn() == 12
+        tasks = page.eval_on_selector_all("#cells-table tbody tr td:first-child", "c => c.map(x => x.textContent)")
+        assert set(tasks) == {"facts"}
         page.select_option("select[data-filter=task]", "")
         page.fill("#cells-search", "off-target")
-        assert page.evaluate(visible) == 2, "strong on style at both strengths"
+        assert page.evaluate(matching) == 2 and all_drawn() == 2, "strong on style at both strengths"
         page.fill("#cells-search", "")
         page.click("#vector-weak-safetensors a.rows-link")
         assert page.evaluate("location.hash") == "#cells"
-        assert page.evaluate(visible) == 6 and page.input_value("select[data-filter=vector]") == "weak.safetensors"
+        assert page.evaluate(matching) == 6 and page.input_value("select[data-filter=vector]") == "weak.safetensors"
         assert page.evaluate("document.getElementById('cells').getBoundingClientRect().top") < 50, "it lands there"
+        assert all_drawn() == 6
         values = (
-            "Array.from(document.querySelectorAll('#cells-table tbody tr:not([hidden]) td:nth-child(10)'))"
+            "Array.from(document.querySelectorAll('#cells-table tbody tr td:nth-child(10)'))"
             ".map(c => parseFloat(c.getAttribute('data-value')))"
         )
         page.click("#cells-table thead th:nth-child(10)")  # the change, ascending
+        all_drawn()
         ascending = page.evaluate(values)
-        assert ascending == sorted(ascending) and len(set(ascending)) > 1, ascending
+        assert len(ascending) == 6 and ascending == sorted(ascending) and len(set(ascending)) > 1, ascending
         page.click("#cells-table thead th:nth-child(10)")  # and descending
+        all_drawn()
         assert page.evaluate(values) == sorted(ascending, reverse=True)
         browser.close()
     assert not console, console

@@ -15,7 +15,7 @@ from steer_eval.analysis.views import main as main_view
 from steer_eval.atomic import atomic_path
 from steer_eval.report import figures, holds, pairs
 from steer_eval.report.cards import slug, vector_cards
-from steer_eval.report.cells_table import cell_rows
+from steer_eval.report.cells_table import cell_rows, table_data
 from steer_eval.report.cells_table import filters as table_filters
 from steer_eval.report.cells_table import fmt as _fmt
 from steer_eval.report.vector_figures import vector_panels
@@ -23,7 +23,7 @@ from steer_eval.report.vector_figures import vector_panels
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_TABLE_ROWS = 400  # rows of the secondary tables (dose, subgroups, groups); the table of every cell has all
 MAX_MAP_COLUMNS = 40  # vector-strength columns past which the helps/fails map is no longer legible
-CHUNK_ROWS = 200  # rows per <tbody> of the table of every cell: the browser lays out only the chunks in view
+PAGE_ROWS = 200  # rows of the table of every cell drawn at a time (the next page as the reader scrolls to it)
 MAX_CARD_FIGURES = 40  # vectors whose card gets its own panels (the rest: the table and the other figures)
 
 
@@ -133,7 +133,9 @@ def _cards(analysis: Analysis, mine: pd.DataFrame, words: list[str]) -> list[dic
     for index, card in enumerate(vector_cards(analysis.effects, analysis.manifest, words)):
         card["mark"] = figures.VERDICT_MARKS.get(card["verdict"], "")
         card["verdict_index"] = order.index(card["verdict"]) + 1 if card["verdict"] in order else 0
-        card["figure"] = vector_panels(mine[mine["vector"] == card["vector"]]) if index < MAX_CARD_FIGURES else None
+        rows = mine[mine["vector"] == card["vector"]]
+        target = None if card["arm"] else card["target"] or None
+        card["figure"] = vector_panels(rows, target) if index < MAX_CARD_FIGURES else None
         out.append(card)
     return out
 
@@ -157,8 +159,8 @@ def render(analysis: Analysis) -> str:
         marks=figures.VERDICT_MARKS,
         cards=_cards(analysis, mine, holding["words"]),
         rankings=_rankings(analysis.ranking),
-        cells=table,
-        chunk_rows=CHUNK_ROWS,
+        cells_data=table_data(table, PAGE_ROWS),
+        n_rows=len(table),
         filters=table_filters(table),
         map_columns=columns,
         figures={

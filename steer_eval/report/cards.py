@@ -54,11 +54,18 @@ def _pick(rows: pd.DataFrame) -> tuple[pd.Series, bool]:
     return rows.loc[gain.idxmax()], False
 
 
+def _is_arm(row: pd.Series) -> bool:
+    """A rival arm (an instruction, demonstrations, or a vector with an instruction), not a vector alone."""
+    return isinstance(row.get("arm"), str) and bool(row["arm"])
+
+
 def _headline(row: pd.Series, selected: bool) -> str:
     gain = row["desired_sign"] * row["delta"]
     low, high = sorted((row["desired_sign"] * row["ci_low"], row["desired_sign"] * row["ci_high"]))
-    at = "" if row["alpha"] == 0 else f" at strength {row['alpha']:g}"
-    at += " (chosen on validation)" if selected else " (its best here: no strength was chosen on validation)"
+    at = ""
+    if row["alpha"] != 0:  # an arm without a vector has no strength to choose
+        at = f" at strength {row['alpha']:g}"
+        at += " (chosen on validation)" if selected else " (its best here: no strength was chosen on validation)"
     verdict = row["verdict"]
     if verdict == "helps":
         words = f"raises wanted answers on {row['task']} by {_points(gain, low, high)}{at}"
@@ -70,8 +77,9 @@ def _headline(row: pd.Series, selected: bool) -> str:
         words = f"cannot tell on {row['task']}{at}: {_points(gain, low, high)}, too few items to rule an effect out"
     else:
         words = f"no detectable effect on {row['task']}{at} ({_points(gain, low, high)})"
-    # the placebo is the reference for a gain; next to "no effect" it would read as a finding
-    return words + (_placebo(row, gain) if verdict in ("helps", "hurts") else "")
+    # the placebo is the reference for a vector's gain; next to "no effect" it would read as a finding, and
+    # an arm has none (its reference is the plain baseline)
+    return words + (_placebo(row, gain) if verdict in ("helps", "hurts") and not _is_arm(row) else "")
 
 
 def _placebo(row: pd.Series, gain: float) -> str:
@@ -93,21 +101,24 @@ def _placebo(row: pd.Series, gain: float) -> str:
     return f", not beyond its {n} placebo draw{'s' if n > 1 else ''} ({spread})"
 
 
-def _costs(rows: pd.DataFrame, alpha: float) -> str | None:
+def _costs(rows: pd.DataFrame, alpha: float | None) -> str | None:
+    """What it costs on capability tasks at `alpha` (None: a rival arm, which has no strength) and, for a
+    vector, its largest cost at any strength."""
     capability = rows[rows["kind"] == "intelligence"]
     if capability.empty:
         return None
-    here = capability[capability["alpha"] == alpha]
+    here = capability if alpha is None else capability[capability["alpha"] == alpha]
     words = []
     if len(here):
         safe = int((here["verdict"] == "non-inferior").sum())
         worst = here.loc[here["delta"].idxmin()]
-        words.append(f"at strength {alpha:g} it is non-inferior on {safe} of {len(here)} capability task(s)")
+        at = "it is" if alpha is None else f"at strength {alpha:g} it is"
+        words.append(f"{at} non-inferior on {safe} of {len(here)} capability task(s)")
         if worst["verdict"] == "hurts":
             words.append(f"costs {_points(-worst['delta'], -worst['ci_high'], -worst['ci_low']).lstrip('+')} on "
                          f"{worst['task']}")  # fmt: skip
     hurt = capability[capability["verdict"] == "hurts"]
-    if len(hurt):
+    if len(hurt) and alpha is not None:
         worst = hurt.loc[hurt["delta"].idxmin()]
         words.append(f"its largest cost at any strength: {100 * -worst['delta']:.0f} points on {worst['task']} at "
                      f"strength {worst['alpha']:g}")  # fmt: skip
@@ -145,12 +156,40 @@ def _rival(row: pd.Series) -> str | None:
     return f"{better} asking the model ({row['rival']}): {_points(sign * delta, low, high)} against it"
 
 
+MAX_ARM_TASKS = 6  # behaviour tasks a rival arm's card names one by one; the rest are counted by verdict
+
+
+def _arm_card(rows: pd.DataFrame) -> tuple[str, str, list[str]]:
+    """A rival arm alone (`prompt:NAME`, `fewshot:K`): it asks each task for that task's behaviour, so every
+    behaviour task it ran on is its target. (what it is made for, the verdict they share or '', lines)"""
+    label = str(rows["vector"].iloc[0])
+    made_for = (
+        f"{label.split(':', 1)[1]} demonstrations of each task's behaviour"
+        if label.startswith("fewshot:")
+        else "an instruction asking for each task's behaviour"
+    )
+    behaviour = rows[rows["kind"] == "behavior"]
+    lines = [_headline(row, False) for _, row in behaviour.head(MAX_ARM_TASKS).iterrows()]
+    rest = behaviour.iloc[MAX_ARM_TASKS:]
+    if len(rest):
+        counts = rest["verdict"].value_counts()
+        lines.append(f"on {len(rest)} more behaviour tasks: " + ", ".join(f"{v} on {n}" for v, n in counts.items()))
+    verdicts = set(behaviour["verdict"])
+    return made_for, verdicts.pop() if len(verdicts) == 1 else "", lines
+
+
 def vector_cards(effects: pd.DataFrame, manifest: dict, holds_words: list[str]) -> list[dict]:
-    """One card per vector of the main view (original option order, default condition)."""
+    """One card per vector (and rival arm) of the main view (original option order, default condition)."""
     mine = effects[(~effects["is_control"].astype(bool)) & main_view(effects)]
     vectors = manifest.get("vectors") or {}
     cards = []
     for vector, rows in mine.groupby("vector", sort=False):
+        if _is_arm(rows.iloc[0]) and "+prompt:" not in str(vector):
+            made_for, verdict, lines = _arm_card(rows)
+            lines += [s for s in (_costs(rows, None),) if s]
+            cards.append({"vector": vector, "anchor": slug(str(vector)), "target": made_for, "verdict": verdict,
+                          "lines": lines, "cells": len(rows), "arm": True})  # fmt: skip
+            continue
         target = target_task(vectors.get(str(vector).split("+prompt:")[0]))
         targeted = _target_rows(rows, target)
         lines, verdict = [], ""
@@ -166,6 +205,6 @@ def vector_cards(effects: pd.DataFrame, manifest: dict, holds_words: list[str]) 
         lines += [w for w in holds_words if w.startswith(f"{vector} ")]
         cards.append(
             {"vector": vector, "anchor": slug(str(vector)), "target": target or "", "verdict": verdict,
-             "lines": lines, "cells": len(rows)}
+             "lines": lines, "cells": len(rows), "arm": False}
         )  # fmt: skip
     return cards
