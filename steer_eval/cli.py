@@ -295,9 +295,11 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from steer_eval.report import build_report
+    from steer_eval.report.build import build_report_analysed
 
-    path = build_report(args.run_dir, args.output, analysis_settings(args))
+    path, analysis = build_report_analysed(args.run_dir, args.output, analysis_settings(args))
+    for words in analysis.warnings:  # the page says it first too
+        print(f"warning: {words}", file=sys.stderr)
     print(f"report: {path}")
     return 0
 

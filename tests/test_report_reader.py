@@ -145,6 +145,88 @@ def test_a_vector_on_many_tasks_keeps_a_figure_of_six_panels() -> None:
     assert vector_panels(rows, "t4").startswith("data:image/png;base64,")
 
 
+def test_the_effects_figure_shows_selected_strengths_and_aggregates_past_sixty_rows() -> None:
+    """A selected vector is drawn at its selected strength only (one without a selection at all of its
+    strengths); 10 vectors on 30 tasks are one row per vector, not 300 rows of a forest."""
+    import base64
+    from io import BytesIO
+
+    import pandas as pd
+    from PIL import Image
+
+    from steer_eval.report.figures import at_selected, forest
+
+    def frame(vectors: int, tasks: int) -> pd.DataFrame:
+        return pd.DataFrame([{"task": f"t{t}", "kind": "behavior", "vector": f"v{v}", "layer": 1, "alpha": a,
+                              "delta": 0.01 * (t - v), "ci_low": -0.1, "ci_high": 0.1, "verdict": "helps",
+                              "selected": a == 2.0 and v > 0}
+                             for v in range(vectors) for t in range(tasks) for a in (1.0, 2.0)])  # fmt: skip
+
+    small = at_selected(frame(2, 3))
+    kept = sorted(zip(small.vector, small.alpha, strict=True))
+    assert kept == [("v0", 1.0)] * 3 + [("v0", 2.0)] * 3 + [("v1", 2.0)] * 3
+
+    def height(uri: str) -> int:
+        return Image.open(BytesIO(base64.b64decode(uri.split(",", 1)[1]))).size[1]
+
+    few, many = forest(frame(2, 3), "behavior"), forest(frame(10, 30), "behavior")
+    assert height(many) < 700 < 0.28 * 90 * 300, "one row per vector"
+    assert height(few) < height(many) and forest(frame(2, 3), "intelligence") is None
+
+
+def test_a_run_without_steered_cells_or_behaviours_is_told_plainly(tmp_path: Path, capsys) -> None:
+    """Only the baseline: the report is written and says there are no steered cells (it crashed before); only
+    capability tasks: the card says what cannot be told, and what the vector costs."""
+    from steer_eval.cli import main
+
+    rng = np.random.default_rng(2)
+    bare = SyntheticRun(tmp_path / "bare")
+    bare.add(Cell(task_ref("mood"), 0, 0), (rng.random(50) < 0.5).astype(float))
+    bare.finish()
+    assert main(["report", str(tmp_path / "bare")]) == 0
+    html = (tmp_path / "bare" / "report.html").read_text()
+    assert '<p class="muted">No steered cells.</p>' in html and "0 steered cells" in html
+    facts = task_ref("facts", kind="intelligence", family="knowledge")
+    capable = SyntheticRun(tmp_path / "capable")
+    base = (rng.random(N) < 0.8).astype(float)
+    capable.add(Cell(facts, 0, 0), base)
+    vector = vector_ref("v.safetensors")
+    for alpha in (1.0, 2.0):
+        capable.add(Cell(facts, 0, 0, vector, alpha, 1), _lowered(base, 0.5 if alpha == 2.0 else 0.0, rng))
+    capable.vectors[vector.label].update(selected={"alpha": 2.0, "layer": 1})
+    capable.finish()
+    assert main(["report", str(tmp_path / "capable")]) == 0
+    analysis = analyze(tmp_path / "capable")
+    (card,) = vector_cards(analysis.effects, analysis.manifest, [])
+    words = " | ".join(card["lines"])
+    assert "this run measured no behaviour task: what it does cannot be told here" in words, words
+    assert "at strength 2 it is non-inferior on 0 of 1 capability task(s); costs" in words, words
+
+
+def test_missing_cells_are_said_first(reader_run: Path, tmp_path: Path, capsys) -> None:
+    """A deleted steered cell and a deleted baseline: the console and the top of the page say what the results
+    leave out (a partial run analyses what it has, never silently)."""
+    import shutil
+
+    from steer_eval.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(reader_run, run)
+    cells = sorted((run / "cells").glob("*.json"))
+    baseline = next(p for p in cells if '"vector": null' in p.read_text() and '"facts"' in p.read_text())
+    baseline.unlink()
+    next(p for p in cells if p.exists() and "weak.safetensors" in p.read_text()).unlink()
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 2 of the grid's 39 cells are not finished" in err, err
+    assert "warning: 12 steered cell(s) have no finished unsteered baseline" in err, err
+    html = (run / "report.html").read_text()
+    top = html.split('<nav class="toc">')[0]
+    assert "Incomplete run." in top and "2 of the grid&#39;s 39 cells are not finished" in top
+    assert "results describe only the finished ones" in plain_words(analyze(run))
+
+
 def test_an_off_target_effect_is_labelled_so_and_not_listed_as_helps(reader_run: Path) -> None:
     analysis = analyze(reader_run)
     effects = analysis.effects.set_index(["vector", "task", "alpha"])

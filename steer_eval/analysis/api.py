@@ -21,7 +21,7 @@ from steer_eval.analysis.groups import pooled_group_rows, subgroup_rows
 from steer_eval.analysis.heterogeneity import heterogeneity_rows
 from steer_eval.analysis.interactions import interaction_rows
 from steer_eval.analysis.layers import layer_profiles
-from steer_eval.analysis.load import baselines, load_run, load_texts
+from steer_eval.analysis.load import baselines, incomplete, load_run_counted, load_texts
 from steer_eval.analysis.overlap import train_overlap
 from steer_eval.analysis.pairs import pair_rows, pair_summary
 from steer_eval.analysis.ranking import ranking_rows
@@ -98,6 +98,7 @@ class Analysis:
     ranking: pd.DataFrame = field(default_factory=pd.DataFrame)  # per behaviour task, tiers of entries (ranking.py)
     item_slopes: dict = field(default_factory=dict)  # dose series -> per-item steerability (for figures)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the results leave out (missing cells): said first
     train_overlap: list[str] = field(default_factory=list)  # "V saw n of N test items of T in training", per pair
 
     def write(self, run_dir: str | Path) -> None:
@@ -123,6 +124,7 @@ class Analysis:
             "sample_size": _records(self.sample_size),
             "ranking": _records(self.ranking),
             "notes": self.notes,
+            "warnings": self.warnings,
         }
         with atomic_path(run_dir / "results.json") as tmp:
             Path(tmp).write_text(json.dumps(results, indent=1, default=_json_default) + "\n")
@@ -161,7 +163,7 @@ def _correct(rows: list[dict], family, settings: Settings, column: str = "p_valu
 def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
     settings = settings or Settings()
     settings.check()
-    manifest, cells = load_run(run_dir)
+    manifest, cells, missing = load_run_counted(run_dir)
     resampled = [c for c in cells if c.resample_of]  # analysed apart: never in the main tables
     paired = [c for c in cells if c.pair]  # factorial pairs: analysed apart too (pairs.py)
     cells = [c for c in cells if not c.resample_of and not c.pair]
@@ -233,7 +235,10 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         if column not in effects:
             effects[column] = np.nan
     effects = effects[EFFECT_COLUMNS].astype({"train_overlap": "Int64"})  # a count, or empty when unknown
+    if effects.empty:  # a run with no steered cell: typed columns, so every reader can filter on them
+        effects = effects.astype({"is_control": bool, "verdict": object, "task": object, "vector": object})
     notes = [*overlap.lines, *overlap.notes]
+    warnings = incomplete(len(manifest["grid"]["cells"]), missing, cells, base)
     if any(c.option_order > 0 for c in cells):
         notes.append("option-order rotations present: artifact checks applied to original-order cells")
     interactions, interaction_notes = interaction_rows(cells, base, settings.level)
@@ -261,6 +266,7 @@ def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
         ranking=pd.DataFrame(ranking),
         item_slopes=item_slopes,
         notes=notes,
+        warnings=warnings,
         train_overlap=overlap.lines,
     )
 

@@ -164,15 +164,24 @@ def _shown(record: dict, output: str) -> str:
 
 def load_run(run_dir: str | Path) -> tuple[dict, list[CellData]]:
     """The manifest and the cells of its grid that are finished (a partial run analyses what it has)."""
+    manifest, cells, _ = load_run_counted(run_dir)
+    return manifest, cells
+
+
+def load_run_counted(run_dir: str | Path) -> tuple[dict, list[CellData], int]:
+    """`load_run`, and how many cells of the grid are not finished (missing: not computed yet, or deleted);
+    cells of an earlier content of a rebuilt vector are left out and not counted."""
     store = RunStore(run_dir)
     manifest = store.manifest()
     if manifest is None or not isinstance(manifest.get("grid"), dict) or "cells" not in manifest["grid"]:
         raise SteerEvalError(f"{run_dir} is not a steer-eval run folder (no readable manifest.json with a grid)")
-    cells, damaged = [], []
+    cells, damaged, missing = [], [], 0
     for key in manifest["grid"]["cells"]:
         content = store.read_cell(key)
         if content is None and (problem := store.problem(key)):
             damaged.append(f"{store.cell_path(key)}: {problem}")
+        elif content is None:
+            missing += 1
         if content is not None and not stale(content, manifest):  # stale: an earlier content of a rebuilt vector
             try:
                 cells.append(_cell(key, content))
@@ -188,7 +197,25 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[CellData]]:
         )
     if not cells:
         raise SteerEvalError(f"{run_dir} holds no finished cells yet; run (or resume) the job first")
-    return manifest, cells
+    return manifest, cells, missing
+
+
+def incomplete(grid_cells: int, missing: int, cells: list[CellData], base: dict) -> list[str]:
+    """What the results leave out, in words a reader sees first: cells of the grid not finished, and steered
+    cells whose unsteered baseline is not finished (they cannot be paired, so they are not analysed)."""
+    words = []
+    if missing:
+        words.append(
+            f"{missing} of the grid's {grid_cells} cells are not finished (not computed yet, or deleted): these "
+            "results describe only the finished ones; rerun the same command to compute the rest"
+        )
+    orphans = sum(1 for c in cells if c.vector is not None and c.group not in base)
+    if orphans:
+        words.append(
+            f"{orphans} steered cell(s) have no finished unsteered baseline to be paired with and are left out "
+            "(rerun the same command to compute it)"
+        )
+    return words
 
 
 def baselines(cells: list[CellData]) -> dict[tuple[str, int, int, str], CellData]:

@@ -27,13 +27,15 @@ def _cell_words(row) -> str:
 def plain_words(analysis: Analysis, top: int = 3) -> str:
     effects = analysis.effects
     mine = effects[(~effects["is_control"]) & main_view(effects)]
+    warnings = [f"warning: {words}" for words in analysis.warnings]  # what the results leave out, said first
     if mine.empty:
-        return "no steered cells to analyse"
+        return "\n".join([*warnings, "no steered cells to analyse"])
     counts = mine["verdict"].value_counts()
     lines = [
+        *warnings,
         f"{len(mine)} steered cells: "
         + ", ".join(f"{count} {verdict}" for verdict, count in counts.items())
-        + f" ({analysis.settings.correction} correction, level {analysis.settings.alpha:g})"
+        + f" ({analysis.settings.correction} correction, level {analysis.settings.alpha:g})",
     ]
     lines += ["vector by vector:", *(f"  {sentence}" for sentence in vector_sentences(effects))]
     rivals = rival_sentences(effects)

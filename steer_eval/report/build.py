@@ -149,6 +149,7 @@ def render(analysis: Analysis) -> str:
     holding = holds.section(analysis)
     table = cell_rows(effects)
     columns = len(mine.groupby(["vector", "layer", "alpha"], dropna=False)) if len(mine) else 0
+    tasks = effects.loc[effects["delta"].notna() & main_view(effects), "task"].nunique()
     return template.render(
         model=analysis.manifest.get("model", {}).get("name", "?"),
         n_cells=len(mine),
@@ -163,6 +164,8 @@ def render(analysis: Analysis) -> str:
         n_rows=len(table),
         filters=table_filters(table),
         map_columns=columns,
+        max_forest_rows=figures.MAX_ROWS,
+        dose_tasks={"shown": min(figures.MAX_PANELS, tasks), "left": max(0, tasks - figures.MAX_PANELS)},
         figures={
             "map": figures.verdict_map(mine) if columns <= MAX_MAP_COLUMNS else None,
             "forest": {kind: figures.forest(mine, kind) for kind in ("behavior", "intelligence")},
@@ -213,6 +216,7 @@ def render(analysis: Analysis) -> str:
         if len(analysis.interactions)
         else [],
         notes=analysis.notes,
+        warnings=analysis.warnings,
         provenance=_provenance(analysis.manifest),
         sources=_sources(analysis.manifest),
     )
@@ -228,8 +232,15 @@ def write_report(analysis: Analysis, target: str | Path) -> Path:
 
 def build_report(run_dir: str | Path, output: str | Path | None = None, settings: Settings | None = None) -> Path:
     """Write the report (default RUN_DIR/report.html); also writes effects.csv and results.json if missing."""
+    return build_report_analysed(run_dir, output, settings)[0]
+
+
+def build_report_analysed(
+    run_dir: str | Path, output: str | Path | None = None, settings: Settings | None = None
+) -> tuple[Path, Analysis]:
+    """`build_report`, and the analysis it drew (its warnings, for the console)."""
     run_dir = Path(run_dir)
     analysis = analyze(run_dir, settings)
     if not (run_dir / "effects.csv").is_file() or not (run_dir / "results.json").is_file():
         analysis.write(run_dir)
-    return write_report(analysis, Path(output) if output else run_dir / "report.html")
+    return write_report(analysis, Path(output) if output else run_dir / "report.html"), analysis

@@ -200,7 +200,12 @@ def vector_cards(effects: pd.DataFrame, manifest: dict, holds_words: list[str]) 
             alpha = float(row["alpha"])
             lines += [s for s in (_stability(row), _rival(row)) if s]
         else:
-            alpha = float(rows["alpha"].iloc[0])
+            chosen = rows[rows["selected"].map(_flag)]
+            alpha = float(chosen["alpha"].iloc[0] if len(chosen) else rows["alpha"].iloc[0])
+            lines.append(
+                f"its target, {target}, and the behaviours of its family were not in this run" if target
+                else "this run measured no behaviour task: what it does cannot be told here, only what it costs"
+            )  # fmt: skip
         lines += [s for s in (_costs(rows, alpha), _off_target(rows, alpha)) if s]
         lines += [w for w in holds_words if w.startswith(f"{vector} ")]
         cards.append(

@@ -32,6 +32,7 @@ VERDICT_MARKS = {"helps": "▲", "non-inferior": "■", "no detectable effect": 
                  "artifact": "◆", "hurts": "▼"}  # fmt: skip
 MAX_ROWS = 60  # rows of a forest plot
 MAX_PANELS = 12  # dose-response and steerability panels
+MAX_RIBBONS = 4  # vectors in a dose-response panel past which their intervals are left to their cards' panels
 
 
 def _png(fig) -> str:
@@ -99,12 +100,27 @@ def verdict_map(effects: pd.DataFrame) -> str | None:
     return _png(fig)
 
 
+def at_selected(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each vector's cells at its validation-selected strength and layer; a vector without a selection keeps
+    all of its cells (nothing was chosen for it, and choosing here would choose on test data)."""
+    if "selected" not in rows or rows.empty:
+        return rows
+    chosen = rows["selected"].fillna(False).astype(bool)
+    has_choice = rows["vector"].isin(set(rows.loc[chosen, "vector"]))
+    return rows[chosen | ~has_choice]
+
+
 def forest(effects: pd.DataFrame, kind: str) -> str | None:
-    rows = effects[(effects["kind"] == kind) & effects["delta"].notna()]
+    """The vectors' effects on `kind` tasks at their selected strengths: a forest of intervals while it has
+    at most MAX_ROWS rows; past that, one row per vector with a dot per cell (coloured and shaped by verdict),
+    so 10 vectors on 50 tasks stay one legible figure instead of a wall of rows."""
+    rows = at_selected(effects[(effects["kind"] == kind) & effects["delta"].notna()])
     if rows.empty:
         return None
-    rows = rows.reindex(rows["delta"].abs().sort_values(ascending=False).index).head(MAX_ROWS)
-    rows = rows.assign(label=rows["task"] + "  " + rows.apply(_label, axis=1)).iloc[::-1]
+    if len(rows) > MAX_ROWS:
+        return _strip(rows)
+    rows = rows.sort_values("delta", kind="stable")
+    rows = rows.assign(label=rows["task"] + "  " + rows.apply(_label, axis=1))
     fig, ax = plt.subplots(figsize=(8, 1 + 0.28 * len(rows)))
     y = np.arange(len(rows))
     colours = [VERDICT_COLOURS.get(v, "#777777") for v in rows["verdict"]]
@@ -124,7 +140,33 @@ def forest(effects: pd.DataFrame, kind: str) -> str | None:
     return _png(fig)
 
 
+MAX_STRIP_VECTORS = 40  # rows of the per-vector strip (the cards and the table have every vector)
+MARKERS = {"helps": "^", "hurts": "v", "non-inferior": "s", "no detectable effect": "o", "inconclusive": "X",
+           "artifact": "D"}  # fmt: skip
+
+
+def _strip(rows: pd.DataFrame) -> str:
+    vectors = list(dict.fromkeys(rows["vector"]))[:MAX_STRIP_VECTORS]
+    rows = rows[rows["vector"].isin(vectors)].assign(change=100 * rows["delta"])
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.4 * len(vectors)))
+    for verdict, cells in rows.groupby("verdict", sort=False):
+        y = cells["vector"].map({v: i for i, v in enumerate(vectors)})
+        jitter = np.random.default_rng(0).uniform(-0.18, 0.18, len(cells))  # seeded: the same page each time
+        ax.scatter(cells["change"], y + jitter, s=14, marker=MARKERS.get(verdict, "o"), label=verdict,
+                   c=VERDICT_COLOURS.get(verdict, "#777777"), edgecolors="#333333", linewidths=0.3)  # fmt: skip
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    ax.set_yticks(range(len(vectors)), [str(v)[:40] for v in vectors], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("change, points: one dot per task (at the selected strength; every strength where none was chosen)")
+    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=6)
+    sns.despine(ax=ax)
+    return _png(fig)
+
+
 def dose_curves(effects: pd.DataFrame) -> str | None:
+    """Per task (the first MAX_PANELS), each vector's change against strength (with its interval while a panel
+    has at most MAX_RIBBONS vectors); the placebo draws of all vectors as one grey band (their range at each
+    strength), a reference, not more lines."""
     rows = effects[effects["delta"].notna() & main_view(effects)]
     if rows.empty:
         return None
@@ -132,11 +174,19 @@ def dose_curves(effects: pd.DataFrame) -> str | None:
     fig, axes = _panels(len(tasks), 3.2)
     for ax, task in zip(axes.flat, tasks, strict=False):
         subset = rows[rows["task"] == task]
-        for (vector, layer, positions, fewshot), series in subset.groupby(
+        placebo = subset[subset["is_control"].astype(bool)]
+        if len(placebo):
+            spread = (100 * placebo.groupby("alpha")["delta"].agg(["min", "max"])).reindex(
+                sorted({0.0, *placebo["alpha"]}), fill_value=0.0
+            )
+            ax.fill_between(spread.index, spread["min"], spread["max"], color="#999999", alpha=0.35, linewidth=0,
+                            label="placebo draws (range)")  # fmt: skip
+        vectors = subset[~subset["is_control"].astype(bool)].groupby(
             ["vector", "layer", "positions", "fewshot"], dropna=False
-        ):
+        )
+        ribbons = len(vectors) <= MAX_RIBBONS
+        for (vector, layer, positions, fewshot), series in vectors:
             series = series.sort_values("alpha")
-            control = bool(series["is_control"].iloc[0])
             x = [0.0, *series["alpha"]]
             y = [0.0, *(100 * series["delta"])]
             low = [0.0, *(100 * series["ci_low"])]
@@ -144,8 +194,9 @@ def dose_curves(effects: pd.DataFrame) -> str | None:
             order = np.argsort(x)
             x, y, low, high = (np.array(v)[order] for v in (x, y, low, high))
             name = _series_name(vector, layer, positions) + (f" {int(fewshot)}-shot" if fewshot else "")
-            line = ax.plot(x, y, marker="o", markersize=3, linestyle="--" if control else "-", label=name[:40])[0]
-            ax.fill_between(x, low, high, color=line.get_color(), alpha=0.12)
+            line = ax.plot(x, y, marker="o", markersize=3, label=name[:40])[0]
+            if ribbons:
+                ax.fill_between(x, low, high, color=line.get_color(), alpha=0.12)
         ax.axhline(0, color="#333333", linewidth=0.8)
         ax.set_title(task, fontsize=9)
         ax.set_xlabel("strength")
