@@ -22,6 +22,7 @@ from steer_eval.report.vector_figures import vector_panels
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_TABLE_ROWS = 400  # rows of the secondary tables (dose, subgroups, groups); the table of every cell has all
+FOLD_ROWS = 20  # secondary tables longer than this open folded (their row count shown)
 MAX_MAP_COLUMNS = 40  # vector-strength columns past which the helps/fails map is no longer legible
 PAGE_ROWS = 200  # rows of the table of every cell drawn at a time (the next page as the reader scrolls to it)
 MAX_CARD_FIGURES = 40  # vectors whose card gets its own panels (the rest: the table and the other figures)
@@ -165,6 +166,7 @@ def render(analysis: Analysis) -> str:
         filters=table_filters(table),
         map_columns=columns,
         max_forest_rows=figures.MAX_ROWS,
+        fold_rows=FOLD_ROWS,
         dose_tasks={"shown": min(figures.MAX_PANELS, tasks), "left": max(0, tasks - figures.MAX_PANELS)},
         figures={
             "map": figures.verdict_map(mine) if columns <= MAX_MAP_COLUMNS else None,
