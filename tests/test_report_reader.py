@@ -227,6 +227,26 @@ def test_missing_cells_are_said_first(reader_run: Path, tmp_path: Path, capsys) 
     assert "results describe only the finished ones" in plain_words(analyze(run))
 
 
+def test_a_wide_transfer_heat_map_is_split_into_strips() -> None:
+    """60 evaluation tasks: three strips of at most 25 columns, one under another, each cell as wide as with 25."""
+    import base64
+    from io import BytesIO
+
+    import pandas as pd
+    from PIL import Image
+
+    from steer_eval.report.holds import transfer_heatmap
+
+    def size(tasks: int) -> tuple[int, int]:
+        frame = pd.DataFrame([{"vector": f"v{v}", "trained_on": f"t{v}", "task": f"t{k}", "delta": 0.01 * (k - v)}
+                              for v in range(4) for k in range(tasks)])  # fmt: skip
+        uri = transfer_heatmap(frame)
+        return Image.open(BytesIO(base64.b64decode(uri.split(",", 1)[1]))).size
+
+    (wide, tall), (one_wide, one_tall) = size(60), size(25)
+    assert abs(wide - one_wide) < 0.1 * one_wide and tall > 2.5 * one_tall, (wide, tall, one_wide, one_tall)
+
+
 def test_an_off_target_effect_is_labelled_so_and_not_listed_as_helps(reader_run: Path) -> None:
     analysis = analyze(reader_run)
     effects = analysis.effects.set_index(["vector", "task", "alpha"])

@@ -75,21 +75,30 @@ def _name(row) -> str:
     return f"{strength}{_series_name(row['vector'], row['layer'], row['positions'])}"[:48]
 
 
+MAX_HEAT_COLUMNS = 25  # evaluation tasks per strip of the transfer heat map (past that: more strips, not smaller)
+
+
 def transfer_heatmap(transfer: pd.DataFrame) -> str | None:
-    """Training task x evaluation task: the change (points) at each vector's selected (or strongest) strength."""
+    """Training task x evaluation task: the change (points) at each vector's selected (or strongest) strength.
+    Many evaluation tasks are split into strips of MAX_HEAT_COLUMNS, one under another, so labels and numbers
+    keep their size."""
     if transfer.empty or transfer["delta"].isna().all():
         return None
     table = transfer.assign(points=100 * transfer["delta"].astype(float)).pivot_table(
         index=["vector", "trained_on"], columns="task", values="points", aggfunc="first"
     )
     table.index = [f"{vector} (trained on {trained})"[:60] for vector, trained in table.index]
-    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * table.shape[1], 0.9 + 0.45 * table.shape[0]))
+    strips = [table.iloc[:, i : i + MAX_HEAT_COLUMNS] for i in range(0, table.shape[1], MAX_HEAT_COLUMNS)]
+    width = min(table.shape[1], MAX_HEAT_COLUMNS)
+    fig, axes = plt.subplots(len(strips), 1, squeeze=False,
+                             figsize=(1.6 + 0.8 * width, len(strips) * (1.4 + 0.45 * table.shape[0])))  # fmt: skip
     limit = float(np.nanmax(np.abs(table.to_numpy()))) or 1.0
-    sns.heatmap(
-        table, annot=True, fmt="+.0f", cmap="RdBu", vmin=-limit, vmax=limit, ax=ax, cbar_kws={"label": "points"}
-    )
-    ax.set_xlabel("evaluated on")
-    ax.set_ylabel("")
+    for ax, strip in zip(axes[:, 0], strips, strict=True):
+        sns.heatmap(strip, annot=True, fmt="+.0f", cmap="RdBu", vmin=-limit, vmax=limit, ax=ax,
+                    cbar_kws={"label": "points"}, annot_kws={"fontsize": 8})  # fmt: skip
+        ax.set_xlabel("evaluated on")
+        ax.set_ylabel("")
+    fig.tight_layout()
     return _png(fig)
 
 
