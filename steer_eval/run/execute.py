@@ -272,8 +272,10 @@ def _run_group(prepared: Prepared, store: RunStore, lm, claims: Claims, cells: l
             bar.update(1)
     finally:
         lm.end_sweep()
-    for leftover in checkpoint.parent.glob(f"{checkpoint.stem}*"):  # the group is written: its progress is not needed
-        leftover.unlink(missing_ok=True)
+    # the group is written: its progress is not needed, nor a write of it torn by a kill (atomic_path's temporary)
+    for pattern in (f"{checkpoint.stem}*", f".{checkpoint.name}.*.tmp"):
+        for leftover in checkpoint.parent.glob(pattern):
+            leftover.unlink(missing_ok=True)
 
 
 def partial_path(prepared: Prepared, store: RunStore, cell: Cell) -> Path:

@@ -123,8 +123,11 @@ class SweepProgress:
         meta = {"requests": self.requests, "segments": str(len(self.segments)),
                 "settings": json.dumps([str(s) for s in self.settings])}  # fmt: skip
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.path) as tmp:
-            save_file(tensors, str(tmp), metadata=meta)
+        try:
+            with atomic_path(self.path) as tmp:
+                save_file(tensors, str(tmp), metadata=meta)
+        except FileNotFoundError:  # another writer of a shared folder finished the group and cleared its files:
+            return  # this write is not needed (the next one, if any, tries again)
         self._written, self._unsaved = time.monotonic(), False
 
     def results(self) -> dict[Hashable, list[tuple[float, bool]]]:
