@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from steer_eval.errors import SteerEvalError
+from steer_eval.option_lists import parse_floats, parse_layers
 from steer_eval.prompt_format import PromptFormat
 from steer_eval.run.config import parse_model_args
 from steer_eval.vocab import PositionMode, Site
@@ -72,33 +73,6 @@ def add_build_parser(vector_verbs) -> None:
     build.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16")
     build.add_argument("-o", "--output", type=Path, required=True, help="where to write the .safetensors vector")
     build.set_defaults(handler=run)
-
-
-def parse_layers(text: str | None) -> list[int] | None:
-    if text is None or text.strip().lower() == "all":
-        return None
-    layers: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part[1:]:
-                low, high = part.split("-", 1)
-                layers += range(int(low), int(high) + 1)
-            elif part:
-                layers.append(int(part))
-    except ValueError:
-        raise SteerEvalError(f"--layers {text!r}: use '12', '10,12,14', '10-14' or 'all'") from None
-    if not layers or min(layers) < 0:
-        raise SteerEvalError(f"--layers {text!r}: layers are non-negative integers")
-    return layers
-
-
-def parse_floats(text: str | None, option: str) -> list[float] | None:
-    """Comma-separated finite numbers (NaN and infinities are refused: they are no strength)."""
-    from steer_eval.strengths import parse_strengths
-
-    values = parse_strengths(text, option, allow_selected=False)
-    return None if values is None else [float(v) for v in values]
 
 
 def run(args: argparse.Namespace) -> int:

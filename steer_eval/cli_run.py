@@ -193,9 +193,9 @@ def analysis_settings(args: argparse.Namespace):
 
 
 def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
-    from steer_eval.cli_build import parse_layers
     from steer_eval.conditions.pressure import parse_pressure
     from steer_eval.conditions.turns import parse_turns
+    from steer_eval.option_lists import parse_layers
     from steer_eval.prompt_format import PromptFormat
     from steer_eval.run.arms import parse_prompt_arms
     from steer_eval.run.config import (

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from steer_eval.cli import main
-from steer_eval.cli_build import parse_layers
 from steer_eval.errors import EXIT_BAD_INPUT, SteerEvalError
+from steer_eval.option_lists import parse_layers
 from steer_eval.tasks.registry import DATA_ENV, load_split
 from steer_eval.vectors.format import load_vector
 

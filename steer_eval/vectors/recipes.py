@@ -74,7 +74,7 @@ def build_recipe(
     model_args: dict | None = None,
 ) -> Path:
     """The recipe's vector file for `model`: from the cache when it is there, else built and selected."""
-    from steer_eval.cli_build import parse_floats, parse_layers
+    from steer_eval.option_lists import parse_floats, parse_layers
     from steer_eval.vectors.build import BuildSpec
     from steer_eval.vectors.make import BuildRequest, run_build
     from steer_eval.vectors.select import DEFAULT_STRENGTHS
