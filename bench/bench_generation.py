@@ -8,12 +8,15 @@ same batch size, greedy decoding, the same stop sequences and the same vector (a
 steers: the headline ratio, texts compared); model loading is outside the timings. A second sweep steers only
 the `generated` positions (the usual choice for free text), where the prompt's KV cache is computed once and
 shared by all five strengths; lm-eval's `steered` has no position choice and does the same work either way.
+At all positions the prompt's blocks below the steered one are shared (steering/prompt_cache.py); the
+all-positions sweep is also timed without that sharing, to show what it saves.
 Models: the demo model (4 layers, hidden 128) and a mid-size
 Llama built from a config (12 layers, hidden 768, random weights, the demo's tokenizer), whose random
 weights write until `max_gen_toks`.
 
     python bench/bench_generation.py                   # both models, about 5 min on 2 CPU cores
     python bench/bench_generation.py --models demo --repeats 5 --json out.json
+    python bench/bench_generation.py --models mid --context 8     # 99-token prompts, about 15 min
 """
 
 from __future__ import annotations
@@ -85,13 +88,15 @@ def vector_files(directory: Path, workdir: Path, which: str):
     return vector, pts
 
 
-def requests(n: int, max_gen_toks: int) -> list:
+def requests(n: int, max_gen_toks: int, context: int = 0) -> list:
+    """n prompts of `demo_mood_gen`, each after `context` other prompts of it (a long conversation's history)."""
     from lm_eval.api.instance import Instance
 
     from steer_eval.tasks import load_split
 
     kwargs = {"until": ["user :", "note :"], "max_gen_toks": max_gen_toks, "do_sample": False}
-    prompts = [item.prompt for item in load_split("demo_mood_gen", "test")][:n]
+    texts = [item.prompt for item in load_split("demo_mood_gen", "test")]
+    prompts = [" ".join([*texts[i + 1 : i + 1 + context], texts[i]]) for i in range(n)]
     return [Instance("generate_until", {}, (prompt, kwargs), i) for i, prompt in enumerate(prompts)]
 
 
@@ -110,7 +115,7 @@ def measure(which: str, args, workdir: Path) -> dict:
 
     directory = model_dir(which, workdir)
     vector, pts = vector_files(directory, workdir, which)
-    reqs = requests(args.prompts, args.max_gen_toks)
+    reqs = requests(args.prompts, args.max_gen_toks, args.context)
     common = dict(pretrained=str(directory), device="cpu", batch_size=args.batch_size, dtype="float32")
     ours = SteerEvalLM(**common)
     ours.quiet = True
@@ -130,13 +135,21 @@ def measure(which: str, args, workdir: Path) -> dict:
     def once_per_strength() -> dict:
         return {a: lm.generate_until(reqs, disable_tqdm=True) for a, lm in zip(STRENGTHS, theirs, strict=True)}
 
-    sweep(), sweep(at_generated), once_per_strength()  # warm-up
-    times: dict[str, list[float]] = {"sweep": [], "generated": [], "steered": []}
+    def unshared() -> dict:  # the same sweep with every setting's rows encoding their prompt themselves
+        ours.share_prompt_cache = False
+        try:
+            return sweep()
+        finally:
+            ours.share_prompt_cache = True
+
+    sweep(), sweep(at_generated), unshared(), once_per_strength()  # warm-up
+    times: dict[str, list[float]] = {"sweep": [], "generated": [], "steered": [], "unshared": []}
     agree = []
     for _ in range(args.repeats):  # interleaved, so drift hits all alike
         t_ours, texts_ours = timed(sweep)
         t_theirs, texts_theirs = timed(once_per_strength)
         times["generated"].append(timed(lambda: sweep(at_generated))[0])
+        times["unshared"].append(timed(unshared)[0])
         times["sweep"].append(t_ours)
         times["steered"].append(t_theirs)
         same = sum(a == b for s in STRENGTHS for a, b in zip(texts_ours[s], texts_theirs[s], strict=True))
@@ -147,9 +160,12 @@ def measure(which: str, args, workdir: Path) -> dict:
         "strengths": len(STRENGTHS),
         "batch_size": args.batch_size,
         "max_gen_toks": args.max_gen_toks,
+        "prompt_tokens_max": max(len(ours.tok_encode(r.args[0])) for r in reqs),
         "sweep_s": sweep_s,
         "lmeval_steered_s": steered_s,
         "ratio_vs_lmeval_steered": sweep_s / steered_s,
+        "sweep_without_prompt_sharing_s": statistics.median(times["unshared"]),
+        "ratio_without_prompt_sharing": statistics.median(times["unshared"]) / steered_s,
         "sweep_generated_positions_s": statistics.median(times["generated"]),
         "ratio_generated_positions": statistics.median(times["generated"]) / steered_s,
         "texts_identical_share": min(agree),
@@ -161,6 +177,7 @@ def main() -> None:
     parser.add_argument("--models", default="demo,mid", help="demo, mid or both (default)")
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--max-gen-toks", type=int, default=16)
+    parser.add_argument("--context", type=int, default=0, help="other prompts before each prompt (longer prompts)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -176,7 +193,8 @@ def main() -> None:
                 f"{which}: 5-strength sweep {result['sweep_s']:.2f} s vs lm-eval steered once per strength "
                 f"{result['lmeval_steered_s']:.2f} s: ratio {result['ratio_vs_lmeval_steered']:.2f} (target <= 0.35); "
                 f"identical texts {result['texts_identical_share']:.0%}; steering only generated positions (shared "
-                f"prompt cache): ratio {result['ratio_generated_positions']:.2f}"
+                f"prompt cache): ratio {result['ratio_generated_positions']:.2f}; all positions without sharing the "
+                f"prompt's lower blocks: ratio {result['ratio_without_prompt_sharing']:.2f}"
             )
     # the headline figure: the demo model's (the mid model's random weights make every text max length)
     headline = results.get("demo", results.get("mid"))

@@ -83,12 +83,12 @@ def test_a_generation_sweep_gets_each_settings_own_texts_in_fewer_calls(demo_lm:
 
 
 @pytest.mark.parametrize("positions", [PositionMode.LAST_PROMPT, PositionMode.ALL, PositionMode.PROMPT])
-def test_settings_that_leave_the_prompt_alone_share_its_cache_and_others_do_not(
+def test_settings_share_the_prompt_cache_as_far_as_they_agree(
     demo_lm: SteerEvalLM, monkeypatch, positions: PositionMode
 ) -> None:
     """At `generated` / `last_prompt` positions every setting's prompt cache (all but the last token) is the
-    unsteered one, so it is computed once and shared; steering that reaches the prompt must not share it.
-    Either way the texts are each setting's own."""
+    unsteered one, so all of it is computed once and shared; steering that reaches the prompt shares only the
+    blocks below the steered one. Either way the texts are each setting's own, and without sharing too."""
     vector = planted_vector("mood", DemoRecipe())
     settings = {alpha: interventions_from_vector(vector, alpha=alpha, positions=positions) for alpha in (-16, 4, 16)}
     requests = _requests(24)
@@ -96,17 +96,20 @@ def test_settings_that_leave_the_prompt_alone_share_its_cache_and_others_do_not(
     shared = []
     original = type(demo_lm)._shared_prompt_cache
 
-    def counted(self, encoded, mask, copies):
-        shared.append((encoded.shape[0], copies))
-        return original(self, encoded, mask, copies)
+    def counted(self, encoded, mask, copies, start, interventions):
+        shared.append((encoded.shape[0], copies, start))
+        return original(self, encoded, mask, copies, start, interventions)
 
     monkeypatch.setattr(type(demo_lm), "_shared_prompt_cache", counted)
     assert _swept(demo_lm, settings, requests) == alone
     assert len({tuple(texts) for texts in alone.values()}) > 1, "the strengths must change the texts"
-    if positions is PositionMode.LAST_PROMPT:
-        assert shared == [(16, 3), (8, 3)], "one prompt cache per batch, repeated for the three settings"
-    else:
-        assert shared == []
+    steered_block = min(key.layer for key in vector.directions)
+    below = DemoRecipe().layers if positions is PositionMode.LAST_PROMPT else steered_block
+    assert shared == [(16, 3, below), (8, 3, below)], "one prompt cache per batch, repeated for the three settings"
+    assert demo_lm._prompt_cache.replay_works
+    monkeypatch.setattr(type(demo_lm), "share_prompt_cache", False)
+    shared.clear()
+    assert _swept(demo_lm, settings, requests) == alone and shared == []
 
 
 def test_a_sweep_of_other_actions_and_vectors_keeps_each_setting_on_its_own_rows(demo_lm: SteerEvalLM) -> None:

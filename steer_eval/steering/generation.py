@@ -4,14 +4,15 @@ layout the position modes need, generation sweeps, and the unsteered log-likelih
 A generation sweep answers every announced setting of a task's cells (strengths, vectors, the baseline) in
 the same batches: each prompt of a batch is repeated once per setting, and each setting's interventions act
 only on its own rows, so one `generate` call with the KV cache decodes them all instead of one call per
-strength. When no setting steers the prompt before its last token (`generated` and `last_prompt` positions,
-the baseline), the prompt is encoded once per prompt and its KV cache shared by every setting's rows, so
-only the last prompt token and the decode steps are computed per setting. Later cells are served from the
-sweep. Sorting, padding, stop sequences and post-processing follow
-lm-eval's `generate_until`, so a sweep's texts are the ones a cell on its own gets (tests compare them).
-Decoding is greedy unless the task asks for sampling. A greedy request is generated once however often it is
-asked; a sampled one (lm-eval's `repeats`) once per ask, every setting's rows drawing from one generator (the
-runner seeds it per sweep), so settings do not share random draws with their own separate runs."""
+strength. Below the lowest block any setting steers, every setting's prompt cache is the same: it is
+computed once per prompt and shared by every setting's rows (all of it when no setting steers the prompt
+before its last token; prompt_cache.py), so only the upper blocks, the last prompt token and the decode
+steps are computed per setting. Later cells are served from the sweep. Sorting, padding, stop sequences
+and post-processing follow lm-eval's `generate_until`, so a sweep's texts are the ones a cell on its own
+gets (tests compare them). Decoding is greedy unless the task asks for sampling. A greedy request is
+generated once however often it is asked; a sampled one (lm-eval's `repeats`) once per ask, every
+setting's rows drawing from one generator (the runner seeds it per sweep), so settings do not share random
+draws with their own separate runs."""
 
 from __future__ import annotations
 
@@ -26,12 +27,11 @@ from tqdm import tqdm
 
 from steer_eval.steering.interventions import Intervention
 from steer_eval.steering.positions import SequenceLayout
+from steer_eval.steering.prompt_cache import PromptCache, shared_blocks
 from steer_eval.steering.sweep import TextKey
-from steer_eval.vocab import Action, PositionMode
+from steer_eval.vocab import Action
 
 SETTINGS_PER_PASS = 8  # settings decoded together: a batch holds batch_size x this many rows at most
-# positions that leave every prompt token but the last unsteered: the prompt's cache is the same in all settings
-PROMPT_UNTOUCHED = frozenset({PositionMode.GENERATED, PositionMode.LAST_PROMPT})
 
 
 def _samples(args: tuple) -> bool:
@@ -127,11 +127,13 @@ class SteeredGeneration:
         n, copies = len(contexts), len(settings)
         # a row whose prompt is one token would have an all-padding prefix (no cache to share, and attention
         # over nothing); such batches, like models without a repeatable cache, encode per row
-        if copies > 1 and int(mask.sum(dim=1).min()) > 1 and self._prompt_is_shared(settings):
-            cache = self._shared_prompt_cache(encoded, mask, copies)
+        interventions = _row_interventions(settings, n)
+        shared = self._shared_blocks(settings) if copies > 1 and int(mask.sum(dim=1).min()) > 1 else 0
+        if shared > 0:
+            cache = self._shared_prompt_cache(encoded, mask, copies, shared, interventions)
             if cache is not None:
                 kwargs[self._cache_argument()] = cache
-        self.steerer.set_interventions(_row_interventions(settings, n))
+        self.steerer.set_interventions(interventions)
         context = encoded.repeat_interleave(copies, dim=0).to(self.device)
         max_length = kwargs.pop("max_length", context.shape[1] + max_gen_toks)
         out = self._model_generate(
@@ -158,41 +160,24 @@ class SteeredGeneration:
 
     # ---- one prompt cache for all settings ---------------------------------------------------------
 
-    def _prompt_is_shared(self, settings: list[list[Intervention]]) -> bool:
-        """Whether every setting leaves the prompt but its last token unsteered, so their prompt caches agree."""
+    def _shared_blocks(self, settings: list[list[Intervention]]) -> int:
+        """How many blocks, from the bottom, compute every setting's prompt cache alike (0: none shared)."""
         if not self.share_prompt_cache or getattr(self, "backend", "causal") != "causal":
-            return False
-        return all(i.positions in PROMPT_UNTOUCHED for interventions in settings for i in interventions)
+            return 0
+        return shared_blocks(settings, self.steerer.model_map.n_layers)
 
     def _cache_argument(self) -> str:
         """The name `generate` takes a KV cache under (transformers 5: `cache`; 4.x: `past_key_values`)."""
         return "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
 
-    def _shared_prompt_cache(self, encoded: torch.Tensor, mask: torch.Tensor, copies: int):
-        """The unsteered KV cache of every prompt but its last token, each prompt's repeated `copies` times;
-        `generate` then computes only the last prompt token (where `last_prompt` and `generated` start) and
-        the decode steps per row. Positions as `generate` numbers left-padded rows."""
-        prefix, prefix_mask = encoded[:, :-1].to(self.device), mask[:, :-1].to(self.device)
-        positions = (prefix_mask.long().cumsum(-1) - 1).masked_fill(prefix_mask == 0, 0)
-        current = self.steerer.interventions
-        self.steerer.set_interventions([])
-        try:
-            with (
-                torch.no_grad(),
-                torch.autocast(
-                    device_type=self.device.type,
-                    dtype=self.mixed_precision_dtype,
-                    enabled=self.mixed_precision_dtype is not None,
-                ),
-            ):
-                out = self.model(input_ids=prefix, attention_mask=prefix_mask, position_ids=positions, use_cache=True)
-        finally:
-            self.steerer.set_interventions(current)
-        cache = out.get("cache", out.get("past_key_values"))
-        if not hasattr(cache, "batch_repeat_interleave"):  # a legacy tuple cache: nothing to repeat safely
-            return None
-        cache.batch_repeat_interleave(copies)
-        return cache
+    def _shared_prompt_cache(
+        self, encoded: torch.Tensor, mask: torch.Tensor, copies: int, start: int, interventions: list[Intervention]
+    ):
+        """The KV cache of every prompt but its last token for all `copies` settings' rows (prompt_cache.py);
+        `generate` then computes only the last prompt token and the decode steps per row."""
+        if getattr(self, "_prompt_cache", None) is None:
+            self._prompt_cache = PromptCache(self.model, self.steerer, self._inference)
+        return self._prompt_cache.build(encoded.to(self.device), mask.to(self.device), copies, start, interventions)
 
     # ---- the unsteered likelihood of a text ------------------------------------------------------
 
