@@ -116,7 +116,7 @@ def measure(which: str, args, workdir: Path) -> dict:
     directory = model_dir(which, workdir)
     vector, pts = vector_files(directory, workdir, which)
     reqs = requests(args.prompts, args.max_gen_toks, args.context)
-    common = dict(pretrained=str(directory), device="cpu", batch_size=args.batch_size, dtype="float32")
+    common = dict(pretrained=str(directory), device=args.device, batch_size=args.batch_size, dtype=args.dtype)
     ours = SteerEvalLM(**common)
     ours.quiet = True
     theirs = [SteeredModel(steer_path=str(pt), **common) for pt in pts]
@@ -180,11 +180,15 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=0, help="other prompts before each prompt (longer prompts)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: where decoding is memory-bound")
+    parser.add_argument("--dtype", default="float32", help="float32 (default), bfloat16 or float16")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     results: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
                                 f"{torch.__version__}"}  # fmt: skip
+    if args.device.startswith("cuda"):
+        results["machine"] += f", {torch.cuda.get_device_name()}, {args.dtype}"
     with tempfile.TemporaryDirectory() as tmp:
         for which in args.models.split(","):
             result = measure(which, args, Path(tmp))
