@@ -70,8 +70,8 @@ def test_a_replay_that_goes_wrong_is_caught_and_the_models_own_pass_used() -> No
     builder = PromptCache(model, steerer, contextlib.nullcontext)
     original = prompt_cache._batched
 
-    def wrong(value, n, copies, cache):  # drops the attention mask: the padded rows attend to padding
-        return None if isinstance(value, torch.Tensor) and value.ndim == 4 else original(value, n, copies, cache)
+    def wrong(value, n, copies, cache, done):  # drops the attention mask: the padded rows attend to padding
+        return None if isinstance(value, torch.Tensor) and value.ndim == 4 else original(value, n, copies, cache, done)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(prompt_cache, "_batched", wrong)

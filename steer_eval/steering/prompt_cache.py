@@ -60,14 +60,17 @@ class _Recorder(nn.Module):
         return hidden
 
 
-def _batched(value, n: int, copies: int, cache):
-    """A block argument for n * copies rows: per-row tensors repeated, the KV cache the shared one."""
+def _batched(value, n: int, copies: int, cache, done: dict[int, torch.Tensor]):
+    """A block argument for n * copies rows: per-row tensors repeated (once per replay: every block gets the
+    same mask and rotary tables, and a long prompt's mask is large), the KV cache the shared one."""
     if isinstance(value, torch.Tensor) and value.ndim >= 2 and value.shape[0] == n:
-        return value.repeat_interleave(copies, dim=0)
+        if id(value) not in done:
+            done[id(value)] = value.repeat_interleave(copies, dim=0)
+        return done[id(value)]
     if hasattr(value, "get_seq_length"):
         return cache
     if isinstance(value, tuple):
-        return tuple(_batched(v, n, copies, cache) for v in value)
+        return tuple(_batched(v, n, copies, cache, done) for v in value)
     return value
 
 
@@ -136,10 +139,11 @@ class PromptCache:
         self.steerer.set_interventions(interventions)
         with self.steerer.active(SequenceLayout.for_generation(mask.repeat_interleave(copies, dim=0))):
             self.steerer.start_pass(0)
+            done: dict[int, torch.Tensor] = {}  # keyed by id: `calls` keeps every original alive meanwhile
             for j in range(start, self.n_layers):
                 args, kwargs = calls[j]
-                args = tuple(_batched(a, n, copies, cache) for a in args)
-                kwargs = {k: _batched(v, n, copies, cache) for k, v in kwargs.items()}
+                args = tuple(_batched(a, n, copies, cache, done) for a in args)
+                kwargs = {k: _batched(v, n, copies, cache, done) for k, v in kwargs.items()}
                 out = self.blocks[j](state, *args, **kwargs)
                 state = out[0] if isinstance(out, tuple) else out
         return cache
