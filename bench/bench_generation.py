@@ -17,6 +17,7 @@ weights write until `max_gen_toks`.
     python bench/bench_generation.py                   # both models, about 5 min on 2 CPU cores
     python bench/bench_generation.py --models demo --repeats 5 --json out.json
     python bench/bench_generation.py --models mid --context 8     # 99-token prompts, about 15 min
+    python bench/bench_generation.py --device cuda --dtype bfloat16 --json gpu.json   # on a GPU
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from torch import nn
 from steer_eval.steering.hooks import Steerer
 from steer_eval.steering.interventions import Intervention
 from steer_eval.steering.positions import SequenceLayout
+from steer_eval.steering.prefix import agrees
 from steer_eval.vocab import PositionMode
 
 # positions that leave every prompt token but the last unsteered: the prompt's cache is the same in all settings
@@ -83,6 +84,9 @@ class PromptCache:
         self.n_layers = steerer.model_map.n_layers
         self.replay_checked = False
         self.replay_works = True
+        # only the last position's logits where the model allows (the passes here throw them away)
+        keep = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self.logits_kwargs: dict = {"logits_to_keep": 1} if keep else {}
 
     def build(self, encoded: torch.Tensor, mask: torch.Tensor, copies: int, start: int, interventions: list):
         """The cache of every prompt but its last token, each prompt's repeated `copies` times; blocks
@@ -96,7 +100,7 @@ class PromptCache:
             self.steerer.set_interventions([])
             with torch.no_grad(), self.autocast():
                 if start >= self.n_layers:
-                    cache = self._cache(self.model(**inputs, **self._logits_kwargs()))
+                    cache = self._cache(self.model(**inputs, **self.logits_kwargs))
                     if cache is not None:
                         cache.batch_repeat_interleave(copies)
                     return cache
@@ -153,11 +157,7 @@ class PromptCache:
         rows = {k: v.repeat_interleave(copies, dim=0) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
         self.steerer.set_interventions(interventions)
         with self.steerer.active(SequenceLayout.for_generation(mask.repeat_interleave(copies, dim=0))):
-            return self._cache(self.model(**rows, **self._logits_kwargs()))
-
-    def _logits_kwargs(self) -> dict:
-        """Only the last position's logits where the model allows (they are thrown away)."""
-        return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(self.model.forward).parameters else {}
+            return self._cache(self.model(**rows, **self.logits_kwargs))
 
     @staticmethod
     def _cache(out):
@@ -166,20 +166,16 @@ class PromptCache:
 
 
 def _same_cache(replayed, reference) -> bool:
-    """Whether two caches hold the same keys and values in every layer, up to the noise of computing the
-    lower blocks on fewer rows (a cache whose layers cannot be read counts as different)."""
+    """Whether two caches hold the same keys and values in every layer (`agrees`; a cache whose layers cannot
+    be read counts as different)."""
     ours_layers, their_layers = getattr(replayed, "layers", None), getattr(reference, "layers", None)
     if ours_layers is None or their_layers is None or len(ours_layers) != len(their_layers):
         return False
     for ours, theirs in zip(ours_layers, their_layers, strict=True):
-        pairs = ((getattr(ours, "keys", None), getattr(theirs, "keys", None)),
-                 (getattr(ours, "values", None), getattr(theirs, "values", None)))  # fmt: skip
-        for a, b in pairs:
-            if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor) or a.shape != b.shape:
+        for name in ("keys", "values"):
+            a, b = getattr(ours, name, None), getattr(theirs, name, None)
+            if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
                 return False
-            if not b.numel():
-                continue
-            tolerance = 1e-3 if b.dtype == torch.float32 else 5e-2  # half precision rounds far more coarsely
-            if float((a.float() - b.float()).abs().max()) > tolerance * (1.0 + float(b.abs().max())):
+            if not agrees(a, b, 1e-3 if b.dtype == torch.float32 else 5e-2):  # half precision rounds coarsely
                 return False
     return True
