@@ -47,9 +47,9 @@ def _alone(lm: SteerEvalLM, settings: dict, requests: list[Instance]) -> dict:
     return alone
 
 
-def _swept(lm: SteerEvalLM, settings: dict, requests: list[Instance]) -> dict:
+def _swept(lm: SteerEvalLM, settings: dict, requests: list[Instance], checkpoint: Path | None = None) -> dict:
     """Each setting's texts from one sweep over all of them."""
-    lm.plan_sweep(settings)
+    lm.plan_sweep(settings, checkpoint)
     try:
         swept = {}
         for key in settings:
@@ -132,6 +132,50 @@ def test_a_sweep_of_other_actions_and_vectors_keeps_each_setting_on_its_own_rows
     assert _swept(demo_lm, settings, requests) == alone and alone["clamp"] != alone["none"]
 
 
+@pytest.mark.parametrize("sampled", [False, True], ids=["greedy", "sampled"])
+def test_a_stopped_generation_sweep_keeps_its_batches_and_resumes_with_the_same_texts(
+    demo_lm: SteerEvalLM, monkeypatch, tmp_path: Path, sampled: bool
+) -> None:
+    """Preemption inside a generation group: each batch's texts are kept in the group's checkpoint as they are
+    decoded; the resumed sweep decodes only the batches it lacks and ends with the uninterrupted sweep's texts
+    (sampled draws too: they are seeded per batch)."""
+    import torch
+
+    from steer_eval.steering.text_checkpoint import texts_path
+
+    monkeypatch.setenv("STEER_EVAL_CHECKPOINT_SECONDS", "0")
+    kwargs = {**GEN, "do_sample": True, "temperature": 1.5} if sampled else GEN
+    repeats = 2 if sampled else 1  # lm-eval's repeats: a sampled prompt asked twice gets two draws
+    prompts = [item.prompt for item in load_split("demo_mood_gen", "test")[: 40 // repeats]]
+    requests = [Instance("generate_until", {}, (p, kwargs), i) for i, p in enumerate(prompts) for _ in range(repeats)]
+    vector = planted_vector("mood", DemoRecipe())
+    settings = {a: interventions_from_vector(vector, alpha=a, positions=PositionMode.GENERATED) for a in (0.0, 2.0)}
+    torch.manual_seed(7)
+    uninterrupted = _swept(demo_lm, settings, requests)
+    calls = []
+    original = type(demo_lm)._generate_rows
+
+    def stopped_at_third(self, chunk, part):
+        calls.append(len(chunk))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(self, chunk, part)
+
+    monkeypatch.setattr(type(demo_lm), "_generate_rows", stopped_at_third)
+    checkpoint = tmp_path / "partial" / "group.safetensors"
+    torch.manual_seed(7)
+    with pytest.raises(KeyboardInterrupt):
+        _swept(demo_lm, settings, requests, checkpoint)
+    assert texts_path(checkpoint).is_file(), "the two finished batches were written as the sweep stopped"
+    total = -(-len(prompts) * repeats // 16)
+    calls.clear()
+    torch.manual_seed(7)  # the run's --seed, as the runner sets it for each group ...
+    torch.rand(9)  # ... but the draws do not depend on where the generator stood when the sweep resumed
+    assert _swept(demo_lm, settings, requests, checkpoint) == uninterrupted
+    assert len(calls) == total - 2 and demo_lm.resumed == (2, total), "only the batches not kept are decoded"
+    assert len({tuple(t) for t in uninterrupted.values()}) == 2, "the strengths must change the texts"
+
+
 def test_the_unsteered_model_finds_its_own_text_likely_and_degenerate_text_not(demo_lm: SteerEvalLM) -> None:
     prompt = load_split("demo_mood_gen", "test")[0].prompt
     own = demo_lm.generate_until([Instance("generate_until", {}, (prompt, GEN), 0)])[0]
@@ -197,6 +241,8 @@ def test_generation_cells_keep_texts_scores_and_fluency_and_their_key_names_the_
     assert {"text", "score", "nll", "distinct2", "words"} <= set(record) and record["text"].startswith("it was")
     assert all(c["identity"].get("scorer") in ("demo_mood", "demo_honesty") for c in generation)
     assert len(manifest["grid"]["cells"]) == len(cells)
+    partial = generation_run / "partial"
+    assert not (list(partial.iterdir()) if partial.is_dir() else []), "each group's kept texts go with its cells"
 
 
 def test_prompting_and_demonstrations_are_rival_arms_in_the_same_table(generation_run: Path) -> None:

@@ -265,7 +265,7 @@ def _run_group(prepared: Prepared, store: RunStore, lm, claims: Claims, cells: l
             _run_cell(prepared, store, lm, evaluate, loaded, task_name, cell)
             if getattr(lm, "resumed", None) and getattr(lm, "rank", 0) == 0:
                 done, total = lm.resumed
-                bar.write(f"note: {task_name}: resumed its sweep from {done} of {total} segments scored before "
+                bar.write(f"note: {task_name}: resumed its sweep from {done} of {total} segments done before "
                           "the interruption", file=sys.stderr)  # fmt: skip
             claims.release(key, written=True)
             counts["computed"] += 1
@@ -273,7 +273,7 @@ def _run_group(prepared: Prepared, store: RunStore, lm, claims: Claims, cells: l
     finally:
         lm.end_sweep()
     # the group is written: its progress is not needed, nor a write of it torn by a kill (atomic_path's temporary)
-    for pattern in (f"{checkpoint.stem}*", f".{checkpoint.name}.*.tmp"):
+    for pattern in (f"{checkpoint.stem}*", f".{checkpoint.stem}*.tmp"):
         for leftover in checkpoint.parent.glob(pattern):
             leftover.unlink(missing_ok=True)
 

@@ -10,8 +10,8 @@ sweep is the batch the uninterrupted sweep ran: the same numbers, bit for bit.
 
 The file (safetensors, no pickle): `done` (one flag per segment) and per setting `loglik.J` / `greedy.J`,
 with the request fingerprint and setting keys in its metadata. The runner names it per prefix group and
-removes it once the group's cells are written (run/execute.py). Generation sweeps are not persisted (a kill
-loses the generation group in flight)."""
+removes it once the group's cells are written (run/execute.py). Generation sweeps keep their texts the same
+way (text_checkpoint.py)."""
 
 from __future__ import annotations
 

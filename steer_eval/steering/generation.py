@@ -11,15 +11,18 @@ steps are computed per setting. Later cells are served from the sweep. Sorting, 
 and post-processing follow lm-eval's `generate_until`, so a sweep's texts are the ones a cell on its own
 gets (tests compare them). Decoding is greedy unless the task asks for sampling. A greedy request is
 generated once however often it is asked; a sampled one (lm-eval's `repeats`) once per ask, every
-setting's rows drawing from one generator (the runner seeds it per sweep), so settings do not share random
-draws with their own separate runs."""
+setting's rows drawing from one generator seeded per batch from the run's seed, so settings do not share
+random draws with their own separate runs. Each batch's texts are kept in the group's checkpoint as they
+are decoded (text_checkpoint.py): a resumed sweep decodes only what it lacks."""
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs, postprocess_generated_text
@@ -29,6 +32,7 @@ from steer_eval.steering.interventions import Intervention
 from steer_eval.steering.positions import SequenceLayout
 from steer_eval.steering.prompt_cache import PromptCache, shared_blocks
 from steer_eval.steering.sweep import TextKey
+from steer_eval.steering.text_checkpoint import TextProgress, texts_path
 from steer_eval.vocab import Action
 
 SETTINGS_PER_PASS = 8  # settings decoded together: a batch holds batch_size x this many rows at most
@@ -38,6 +42,11 @@ def _samples(args: tuple) -> bool:
     """Whether a request samples (every ask of it is a new draw) rather than decoding greedily."""
     kwargs = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
     return bool(kwargs.get("do_sample")) or float(kwargs.get("temperature", 0.0) or 0.0) > 0
+
+
+def _unit_seed(seed: int, unit: str, first: int) -> int:
+    """The seed of one unit's draws: fixed by the run's seed and the unit, so a resumed sweep draws alike."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{unit}:{first}".encode()).digest()[:8], "big") >> 1
 
 
 def text_key(args: tuple) -> TextKey:
@@ -76,7 +85,9 @@ class SteeredGeneration:
         return int(self._detect_batch_size() if str(size).startswith("auto") else size)
 
     def _generate_sweep(self, args: Sequence[tuple], disable: bool) -> None:
-        """Generate `args` (lm-eval's (context, gen_kwargs) pairs) under every pending setting; store the texts."""
+        """Generate `args` (lm-eval's (context, gen_kwargs) pairs) under every pending setting; store the texts.
+        Each batch of prompts under each pass of settings is one unit of work, kept in the sweep's checkpoint
+        (text_checkpoint.py) so a resumed sweep decodes only the units it lacks."""
         settings = self._sweep.pending()
         # one generation per distinct greedy request; a sampled request asked k times (lm-eval's `repeats`) k
         unique = [arg for key, arg in {text_key(a): a for a in args}.items()]
@@ -85,8 +96,17 @@ class SteeredGeneration:
         by_kwargs: dict[str, list[tuple]] = {}
         for arg in todo:
             by_kwargs.setdefault(text_key(arg)[1], []).append(arg)
+        for group in by_kwargs.values():
+            group.sort(key=lambda arg: (-len(self.tok_encode(arg[0])), arg[0]))  # lm-eval's order
         batch = self._generation_batch_size()
         per_pass = max(1, SETTINGS_PER_PASS)
+        units = [(g, start) for g, group in enumerate(by_kwargs.values()) for start in range(0, len(group), batch)]
+        kept = TextProgress(
+            self._texts_checkpoint(), [batch, *(text_key(a) for group in by_kwargs.values() for a in group)],
+            [key for key, _ in settings],
+        )  # fmt: skip
+        self.resumed = (kept.restored, len(units)) if kept.restored else None
+        seed = torch.initial_seed()  # the run's --seed (the runner sets it): each unit's draws start from it
         show = (not disable or self.item_progress) and self.rank == 0
         progress = tqdm(
             total=len(todo) * len(settings),
@@ -95,23 +115,39 @@ class SteeredGeneration:
             leave=not self.item_progress,
         )
         current = self.steerer.interventions
+        groups = list(by_kwargs.values())
         try:
-            for group in by_kwargs.values():
-                group.sort(key=lambda arg: (-len(self.tok_encode(arg[0])), arg[0]))  # lm-eval's order
-                for start in range(0, len(group), batch):
-                    chunk = group[start : start + batch]
-                    for first in range(0, len(settings), per_pass):
-                        part = settings[first : first + per_pass]
-                        texts = self._generate_rows(chunk, [ivs for _, ivs in part])
-                        for s, (setting, _) in enumerate(part):
-                            rows = texts[s * len(chunk) : (s + 1) * len(chunk)]
-                            self._sweep.store_texts(
-                                setting, [(text_key(a), t) for a, t in zip(chunk, rows, strict=True)]
-                            )
-                        progress.update(len(chunk) * len(part))
+            for g, start in units:
+                chunk = groups[g][start : start + batch]
+                for first in range(0, len(settings), per_pass):
+                    part = settings[first : first + per_pass]
+                    unit = f"{g}:{start}"
+                    texts = kept.get(unit, [key for key, _ in part], len(chunk))
+                    if texts is None:
+                        if any(_samples(arg) for arg in chunk):
+                            torch.manual_seed(_unit_seed(seed, unit, first))
+                        rows = self._generate_rows(chunk, [ivs for _, ivs in part])
+                        texts = [rows[s * len(chunk) : (s + 1) * len(chunk)] for s in range(len(part))]
+                        kept.add(unit, {key: t for (key, _), t in zip(part, texts, strict=True)})
+                    for (setting, _), rows in zip(part, texts, strict=True):
+                        self._sweep.store_texts(setting, [(text_key(a), t) for a, t in zip(chunk, rows, strict=True)])
+                    progress.update(len(chunk) * len(part))
+        except BaseException:  # stopped (Ctrl-C, SIGTERM): keep what was decoded, then stop
+            kept.flush()
+            raise
+        else:
+            kept.flush()  # the whole sweep: its cells are written one by one from here
         finally:
             self.steerer.set_interventions(current)
             progress.close()
+
+    def _texts_checkpoint(self) -> Path | None:
+        path = self._sweep.checkpoint
+        if path is None:
+            return None
+        if self.world_size > 1:
+            path = path.with_name(f"{path.stem}.rank{self.rank}{path.suffix}")  # each rank decodes its share
+        return texts_path(path)
 
     def _generate_rows(self, chunk: list[tuple], settings: list[list]) -> list[str]:
         """One generate call: the chunk's prompts once per setting, prompt i under setting s on row
