@@ -291,7 +291,9 @@ def _task_manager(prepared: Prepared, managers: dict, order: int, orders: int, t
     from lm_eval.tasks import TaskManager
 
     from steer_eval.paths import tasks_dir
+    from steer_eval.tasks import template_cache
 
+    template_cache.install()  # lm-eval compiles each prompt template per document otherwise
     config = prepared.config
     paths = [str(tasks_dir())] + ([config.include_path] if config.include_path else [])
     user_tasks = any(cell.task.registry is None for cell in prepared.cells)
