@@ -62,7 +62,7 @@ def demo_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_output(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """`steer-eval demo` run once for the session (about 3 minutes on 2 CPU cores): its output folder and
+    """`steer-eval demo` run once for the session (under 2 minutes on 2 CPU cores): its output folder and
     what it printed. tests/test_demo_run.py checks it against the demo world's known truth."""
     import contextlib
     import io
