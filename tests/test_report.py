@@ -75,3 +75,20 @@ def test_report_in_headless_chromium(demo_dir: Path, tmp_path: Path) -> None:
     assert_renders(rendered, "steer-eval report", 1600)
     shot = rendered.screenshot
     (tmp_path / "report.png").write_bytes(shot)
+
+
+def test_a_steerability_figure_past_its_panels_says_how_many_series_it_leaves_to_the_table(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    run = SyntheticRun(tmp_path / "run")
+    task = task_ref("many")
+    base = (rng.random(60) < 0.5).astype(float)
+    run.add(Cell(task, 0, 0), base)
+    for v in range(14):
+        for alpha in (1.0, 2.0):
+            steered = base.copy()
+            steered[rng.random(60) < 0.1 * alpha] = 1.0
+            run.add(Cell(task, 0, 0, vector_ref(f"v{v}.safetensors"), alpha, 2), steered)
+    run.finish()
+    html = build_report(tmp_path / "run").read_text()
+    assert "The first 12 of 14 series; the table below has every one." in html
+    assert html.count("v13.safetensors</td>") >= 1, "the table keeps the series the figure leaves out"

@@ -168,6 +168,8 @@ def render(analysis: Analysis) -> str:
         max_forest_rows=figures.MAX_ROWS,
         fold_rows=FOLD_ROWS,
         dose_tasks={"shown": min(figures.MAX_PANELS, tasks), "left": max(0, tasks - figures.MAX_PANELS)},
+        slope_series=len(figures.steerability_series(analysis.item_slopes)),
+        max_panels=figures.MAX_PANELS,
         figures={
             "map": figures.verdict_map(mine) if columns <= MAX_MAP_COLUMNS else None,
             "forest": {kind: figures.forest(mine, kind) for kind in ("behavior", "intelligence")},

@@ -204,11 +204,15 @@ def dose_curves(effects: pd.DataFrame) -> str | None:
     return _finish(fig, axes, len(tasks))
 
 
+def steerability_series(item_slopes: dict) -> list:
+    """The main view's (key, slopes) series: original option order, default condition (key: task, vector,
+    layer, positions, few-shot, option order, condition)."""
+    return [(key, values) for key, values in item_slopes.items() if len(values) and key[5] == 0 and not key[6]]
+
+
 def steerability(item_slopes: dict) -> str | None:
-    # the main view's series: original option order, default condition (key: task, vector, layer, positions,
-    # few-shot, option order, condition)
-    main = [(key, values) for key, values in item_slopes.items() if len(values) and key[5] == 0 and not key[6]]
-    series = main[:MAX_PANELS]
+    """Per series (the first MAX_PANELS), the spread of its items' slopes over strength."""
+    series = steerability_series(item_slopes)[:MAX_PANELS]
     if not series:
         return None
     frame = pd.concat(
