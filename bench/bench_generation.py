@@ -18,6 +18,9 @@ weights write until `max_gen_toks`.
     python bench/bench_generation.py --models demo --repeats 5 --json out.json
     python bench/bench_generation.py --models mid --context 8     # 99-token prompts, about 15 min
     python bench/bench_generation.py --device cuda --dtype bfloat16 --json gpu.json   # on a GPU
+
+On the lent GPU machine (no network, an image without lm-eval), `bench/device_wheels.sh` fetches here the
+wheels it lacks, and its header gives the device command.
 """
 
 from __future__ import annotations
