@@ -47,9 +47,11 @@ def _alone(lm: SteerEvalLM, settings: dict, requests: list[Instance]) -> dict:
     return alone
 
 
-def _swept(lm: SteerEvalLM, settings: dict, requests: list[Instance], checkpoint: Path | None = None) -> dict:
+def _swept(
+    lm: SteerEvalLM, settings: dict, requests: list[Instance], checkpoint: Path | None = None, seed: int | None = None
+) -> dict:
     """Each setting's texts from one sweep over all of them."""
-    lm.plan_sweep(settings, checkpoint)
+    lm.plan_sweep(settings, checkpoint, seed)
     try:
         swept = {}
         for key in settings:
@@ -138,7 +140,8 @@ def test_a_stopped_generation_sweep_keeps_its_batches_and_resumes_with_the_same_
 ) -> None:
     """Preemption inside a generation group: each batch's texts are kept in the group's checkpoint as they are
     decoded; the resumed sweep decodes only the batches it lacks and ends with the uninterrupted sweep's texts
-    (sampled draws too: they are seeded per batch)."""
+    (sampled draws too: each batch draws from the run's seed, whatever torch's generator holds, and leaves that
+    generator as it was)."""
     import torch
 
     from steer_eval.steering.text_checkpoint import texts_path
@@ -150,8 +153,10 @@ def test_a_stopped_generation_sweep_keeps_its_batches_and_resumes_with_the_same_
     requests = [Instance("generate_until", {}, (p, kwargs), i) for i, p in enumerate(prompts) for _ in range(repeats)]
     vector = planted_vector("mood", DemoRecipe())
     settings = {a: interventions_from_vector(vector, alpha=a, positions=PositionMode.GENERATED) for a in (0.0, 2.0)}
-    torch.manual_seed(7)
-    uninterrupted = _swept(demo_lm, settings, requests)
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    uninterrupted = _swept(demo_lm, settings, requests, seed=7)
+    assert torch.equal(torch.get_rng_state(), state), "the sweep leaves torch's generator alone"
     calls = []
     original = type(demo_lm)._generate_rows
 
@@ -163,17 +168,21 @@ def test_a_stopped_generation_sweep_keeps_its_batches_and_resumes_with_the_same_
 
     monkeypatch.setattr(type(demo_lm), "_generate_rows", stopped_at_third)
     checkpoint = tmp_path / "partial" / "group.safetensors"
-    torch.manual_seed(7)
     with pytest.raises(KeyboardInterrupt):
-        _swept(demo_lm, settings, requests, checkpoint)
+        _swept(demo_lm, settings, requests, checkpoint, seed=7)
     assert texts_path(checkpoint).is_file(), "the two finished batches were written as the sweep stopped"
+    with texts_path(checkpoint).open("a") as handle:
+        handle.write('{"unit": "0:32", "texts": {"0.0": ["torn by a ki')  # a kill in the middle of a write
     total = -(-len(prompts) * repeats // 16)
     calls.clear()
-    torch.manual_seed(7)  # the run's --seed, as the runner sets it for each group ...
-    torch.rand(9)  # ... but the draws do not depend on where the generator stood when the sweep resumed
-    assert _swept(demo_lm, settings, requests, checkpoint) == uninterrupted
+    torch.manual_seed(123)  # where torch's generator stands when the run resumes does not matter
+    assert _swept(demo_lm, settings, requests, checkpoint, seed=7) == uninterrupted
     assert len(calls) == total - 2 and demo_lm.resumed == (2, total), "only the batches not kept are decoded"
     assert len({tuple(t) for t in uninterrupted.values()}) == 2, "the strengths must change the texts"
+    calls.clear()
+    assert _swept(demo_lm, settings, requests, checkpoint, seed=7) == uninterrupted and not calls, (
+        "the resumed sweep's batch was appended after the torn line and is read back"
+    )
 
 
 def test_the_unsteered_model_finds_its_own_text_likely_and_degenerate_text_not(demo_lm: SteerEvalLM) -> None:

@@ -249,11 +249,12 @@ def _run_group(prepared: Prepared, store: RunStore, lm, claims: Claims, cells: l
         kwargs = {**(task.config.generation_kwargs or {}), "do_sample": True}
         task.set_config(key="generation_kwargs", value={**kwargs, "temperature": decoding["temperature"]})
         task.set_config(key="repeats", value=decoding["samples"])
-        torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed)  # a cell decoded on its own (no sweep) draws from --seed as well
     task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)
     keys = [cell_key(prepared, cell) for cell in cells]
     checkpoint = partial_path(prepared, store, first)
-    lm.plan_sweep({key: interventions_for(prepared, cell) for key, cell in zip(keys, cells, strict=True)}, checkpoint)
+    settings = {key: interventions_for(prepared, cell) for key, cell in zip(keys, cells, strict=True)}
+    lm.plan_sweep(settings, checkpoint, seed=config.seed)  # a task that samples on its own draws from --seed too
     try:
         for key, cell in zip(keys, cells, strict=True):
             bar.set_postfix_str(_short(cell), refresh=False)

@@ -11,7 +11,7 @@ steps are computed per setting. Later cells are served from the sweep. Sorting, 
 and post-processing follow lm-eval's `generate_until`, so a sweep's texts are the ones a cell on its own
 gets (tests compare them). Decoding is greedy unless the task asks for sampling. A greedy request is
 generated once however often it is asked; a sampled one (lm-eval's `repeats`) once per ask, every
-setting's rows drawing from one generator seeded per batch from the run's seed, so settings do not share
+setting's rows drawing from one generator seeded per batch from the run's seed (`plan_sweep`), so settings do not share
 random draws with their own separate runs. Each batch's texts are kept in the group's checkpoint as they
 are decoded (text_checkpoint.py): a resumed sweep decodes only what it lacks."""
 
@@ -44,9 +44,9 @@ def _samples(args: tuple) -> bool:
     return bool(kwargs.get("do_sample")) or float(kwargs.get("temperature", 0.0) or 0.0) > 0
 
 
-def _unit_seed(seed: int, unit: str, first: int) -> int:
-    """The seed of one unit's draws: fixed by the run's seed and the unit, so a resumed sweep draws alike."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{unit}:{first}".encode()).digest()[:8], "big") >> 1
+def _unit_seed(seed: int, requests: str, unit: str, first: int) -> int:
+    """The seed of one unit's draws: fixed by the run's seed, the sweep's requests and the unit."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{requests}:{unit}:{first}".encode()).digest()[:8], "big") >> 1
 
 
 def text_key(args: tuple) -> TextKey:
@@ -106,7 +106,7 @@ class SteeredGeneration:
             [key for key, _ in settings],
         )  # fmt: skip
         self.resumed = (kept.restored, len(units)) if kept.restored else None
-        seed = torch.initial_seed()  # the run's --seed (the runner sets it): each unit's draws start from it
+        seed = self._sweep.seed if self._sweep.seed is not None else torch.initial_seed()
         show = (not disable or self.item_progress) and self.rank == 0
         progress = tqdm(
             total=len(todo) * len(settings),
@@ -124,9 +124,8 @@ class SteeredGeneration:
                     unit = f"{g}:{start}"
                     texts = kept.get(unit, [key for key, _ in part], len(chunk))
                     if texts is None:
-                        if any(_samples(arg) for arg in chunk):
-                            torch.manual_seed(_unit_seed(seed, unit, first))
-                        rows = self._generate_rows(chunk, [ivs for _, ivs in part])
+                        with self._unit_generator(chunk, seed, kept.requests, unit, first):
+                            rows = self._generate_rows(chunk, [ivs for _, ivs in part])
                         texts = [rows[s * len(chunk) : (s + 1) * len(chunk)] for s in range(len(part))]
                         kept.add(unit, {key: t for (key, _), t in zip(part, texts, strict=True)})
                     for (setting, _), rows in zip(part, texts, strict=True):
@@ -140,6 +139,19 @@ class SteeredGeneration:
         finally:
             self.steerer.set_interventions(current)
             progress.close()
+
+    @contextmanager
+    def _unit_generator(self, chunk: list[tuple], seed: int, requests: str, unit: str, first: int) -> Iterator[None]:
+        """Sampled decoding of one unit draws from a generator seeded by the run's seed, the sweep's requests
+        and the unit, so a resumed sweep draws what the uninterrupted one drew; the global generator is left as
+        it was. Greedy decoding draws nothing."""
+        if not any(_samples(arg) for arg in chunk):
+            yield
+            return
+        devices = [self.device] if torch.device(self.device).type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(_unit_seed(seed, requests, unit, first))
+            yield
 
     def _texts_checkpoint(self) -> Path | None:
         path = self._sweep.checkpoint

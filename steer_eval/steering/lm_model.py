@@ -117,15 +117,19 @@ class SteerEvalLM(SteeredGeneration, HFLM):
 
     # ---- sweeps ----------------------------------------------------------------------------------
 
-    def plan_sweep(self, settings: Mapping[Hashable, Sequence[Intervention]], checkpoint: Path | None = None) -> None:
+    def plan_sweep(
+        self, settings: Mapping[Hashable, Sequence[Intervention]], checkpoint: Path | None = None,
+        seed: int | None = None,
+    ) -> None:  # fmt: skip
         """Announce the settings about to be scored on the same requests (e.g. every cell of one task);
         the first log-likelihood call under any of them scores them all (see sweep.py), keeping its progress
-        in `checkpoint` when given (checkpoint.py)."""
+        in `checkpoint` when given (checkpoint.py). Sampled generation draws per batch from `seed` (the run's
+        seed; None: from torch's global generator as it stands)."""
         for interventions in settings.values():
             for intervention in interventions:
                 self.steerer._check(intervention)
         self._sweep, self._setting = Sweep.of(settings), None
-        self._sweep.checkpoint = checkpoint
+        self._sweep.checkpoint, self._sweep.seed = checkpoint, seed
 
     def use_setting(self, key: Hashable) -> None:
         """Score the next requests under the announced setting `key`."""

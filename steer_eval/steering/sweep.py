@@ -39,6 +39,7 @@ class Sweep:
     _scores: dict[Hashable, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     _texts: dict[Hashable, dict[TextKey, list[str]]] = field(default_factory=dict)  # sampled: several per key
     checkpoint: Path | None = None  # where the scoring's progress is kept (checkpoint.py); None: memory only
+    seed: int | None = None  # the run's seed: sampled generation draws from it per batch (None: torch's state)
 
     @classmethod
     def of(cls, settings: Mapping[Hashable, Sequence[Intervention]]) -> Sweep:
