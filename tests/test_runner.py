@@ -216,7 +216,7 @@ def test_only_rank_zero_writes_in_data_parallel(demo_vector: Path, tmp_path: Pat
     class Worker:
         rank, quiet = 1, False
 
-        def plan_sweep(self, settings, checkpoint=None) -> None:
+        def plan_sweep(self, settings, checkpoint=None, seed=None) -> None:
             pass
 
         def use_setting(self, key) -> None:
