@@ -52,7 +52,40 @@ def segments_of(requests: Sequence, batch_size: int) -> list[list[int]]:
     return [order[start : start + size] for start in range(0, len(order), size)]
 
 
-class SweepProgress:
+def rank_path(path: Path | None, rank: int, world_size: int) -> Path | None:
+    """Where one rank of a data-parallel run keeps the progress of its share of a sweep."""
+    if path is None or world_size <= 1:
+        return path
+    return path.with_name(f"{path.stem}.rank{rank}{path.suffix}")
+
+
+class ThrottledWrites:
+    """A checkpoint written as work is added, at most every `checkpoint_seconds()`, and at once on `flush()`
+    (a stopped sweep: Ctrl-C, SIGTERM), so the resumed run keeps it. Subclasses say what is unwritten and
+    write it, calling `_wrote()` once it is on disk."""
+
+    path: Path | None
+    _written: float = 0.0
+
+    def _unwritten_work(self) -> bool:
+        raise NotImplementedError
+
+    def write(self) -> None:
+        raise NotImplementedError
+
+    def _wrote(self) -> None:
+        self._written = time.monotonic()
+
+    def _write_if_due(self) -> None:
+        if self.path is not None and time.monotonic() - self._written >= checkpoint_seconds():
+            self.write()
+
+    def flush(self) -> None:
+        if self.path is not None and self._unwritten_work():
+            self.write()
+
+
+class SweepProgress(ThrottledWrites):
     """The scores of one sweep so far, per setting and request, and which segments they cover."""
 
     def __init__(self, path: Path | None, keys: Sequence, settings: list[Hashable], segments: list[list[int]]):
@@ -62,7 +95,7 @@ class SweepProgress:
         self.logliks = {s: np.zeros(n, dtype=np.float64) for s in settings}
         self.greedy = {s: np.zeros(n, dtype=bool) for s in settings}
         self.done = np.zeros(len(segments), dtype=bool)
-        self._written = time.monotonic()
+        self._wrote()
         self._unsaved = False
         self.restored = 0  # segments read back from the file
         if path is not None and path.is_file():
@@ -105,13 +138,10 @@ class SweepProgress:
             self.greedy[setting][rows] = [value[1] for value in values]
         self.done[segment] = True
         self._unsaved = True
-        if self.path is not None and time.monotonic() - self._written >= checkpoint_seconds():
-            self.write()
+        self._write_if_due()
 
-    def flush(self) -> None:
-        """Write what is not on disk yet (a stopped sweep: Ctrl-C, SIGTERM), so the resumed run keeps it."""
-        if self.path is not None and self._unsaved:
-            self.write()
+    def _unwritten_work(self) -> bool:
+        return self._unsaved
 
     def write(self) -> None:
         from safetensors.torch import save_file
@@ -128,7 +158,8 @@ class SweepProgress:
                 save_file(tensors, str(tmp), metadata=meta)
         except FileNotFoundError:  # another writer of a shared folder finished the group and cleared its files:
             return  # this write is not needed (the next one, if any, tries again)
-        self._written, self._unsaved = time.monotonic(), False
+        self._unsaved = False
+        self._wrote()
 
     def results(self) -> dict[Hashable, list[tuple[float, bool]]]:
         return {s: list(zip(self.logliks[s].tolist(), self.greedy[s].tolist(), strict=True)) for s in self.settings}

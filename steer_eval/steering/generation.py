@@ -28,6 +28,7 @@ import torch
 from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs, postprocess_generated_text
 from tqdm import tqdm
 
+from steer_eval.steering.checkpoint import rank_path
 from steer_eval.steering.interventions import Intervention
 from steer_eval.steering.positions import SequenceLayout
 from steer_eval.steering.prompt_cache import PromptCache, shared_blocks
@@ -98,11 +99,12 @@ class SteeredGeneration:
             by_kwargs.setdefault(text_key(arg)[1], []).append(arg)
         for group in by_kwargs.values():
             group.sort(key=lambda arg: (-len(self.tok_encode(arg[0])), arg[0]))  # lm-eval's order
+        groups = list(by_kwargs.values())
         batch = self._generation_batch_size()
         per_pass = max(1, SETTINGS_PER_PASS)
-        units = [(g, start) for g, group in enumerate(by_kwargs.values()) for start in range(0, len(group), batch)]
+        units = [(g, start) for g, group in enumerate(groups) for start in range(0, len(group), batch)]
         kept = TextProgress(
-            self._texts_checkpoint(), [batch, *(text_key(a) for group in by_kwargs.values() for a in group)],
+            self._texts_checkpoint(), [batch, *(text_key(a) for group in groups for a in group)],
             [key for key, _ in settings],
         )  # fmt: skip
         self.resumed = (kept.restored, len(units)) if kept.restored else None
@@ -115,13 +117,11 @@ class SteeredGeneration:
             leave=not self.item_progress,
         )
         current = self.steerer.interventions
-        groups = list(by_kwargs.values())
         try:
             for g, start in units:
-                chunk = groups[g][start : start + batch]
+                chunk, unit = groups[g][start : start + batch], f"{g}:{start}"
                 for first in range(0, len(settings), per_pass):
                     part = settings[first : first + per_pass]
-                    unit = f"{g}:{start}"
                     texts = kept.get(unit, [key for key, _ in part], len(chunk))
                     if texts is None:
                         with self._unit_generator(chunk, seed, kept.requests, unit, first):
@@ -154,12 +154,8 @@ class SteeredGeneration:
             yield
 
     def _texts_checkpoint(self) -> Path | None:
-        path = self._sweep.checkpoint
-        if path is None:
-            return None
-        if self.world_size > 1:
-            path = path.with_name(f"{path.stem}.rank{self.rank}{path.suffix}")  # each rank decodes its share
-        return texts_path(path)
+        path = rank_path(self._sweep.checkpoint, self.rank, self.world_size)  # each rank decodes its share
+        return None if path is None else texts_path(path)
 
     def _generate_rows(self, chunk: list[tuple], settings: list[list]) -> list[str]:
         """One generate call: the chunk's prompts once per setting, prompt i under setting s on row

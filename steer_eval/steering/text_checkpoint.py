@@ -18,12 +18,11 @@ the whole sweep; a line torn by a kill is ignored. The file sits beside the scor
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 from steer_eval.atomic import atomic_path
-from steer_eval.steering.checkpoint import checkpoint_seconds, fingerprint
+from steer_eval.steering.checkpoint import ThrottledWrites, fingerprint
 
 VERSION = 2
 
@@ -37,7 +36,7 @@ def texts_path(checkpoint: Path) -> Path:
     return checkpoint.with_name(f"{checkpoint.stem}.texts.jsonl")
 
 
-class TextProgress:
+class TextProgress(ThrottledWrites):
     """The texts of one generation sweep read back from its checkpoint, and those not written yet."""
 
     def __init__(self, path: Path | None, requests: Sequence, settings: Sequence[Hashable]):
@@ -48,7 +47,7 @@ class TextProgress:
         self._unwritten: list[str] = []  # JSON lines of units decoded since the last write
         self._header_written = False  # the file on disk is this sweep's (else the first write starts it anew)
         self._torn = False
-        self._written = time.monotonic()
+        self._wrote()
         self.restored = 0  # units read back whose texts cover every setting
         if path is not None and path.is_file():
             self._restore(path)
@@ -90,13 +89,10 @@ class TextProgress:
         """Keep one unit's texts per setting; write them when a write is due."""
         entry = {"unit": unit, "texts": {str(s): list(rows) for s, rows in texts.items()}}
         self._unwritten.append(json.dumps(entry, ensure_ascii=False))
-        if self.path is not None and time.monotonic() - self._written >= checkpoint_seconds():
-            self.write()
+        self._write_if_due()
 
-    def flush(self) -> None:
-        """Write what is not on disk yet (a stopped sweep), so the resumed run keeps it."""
-        if self.path is not None and self._unwritten:
-            self.write()
+    def _unwritten_work(self) -> bool:
+        return bool(self._unwritten)
 
     def write(self) -> None:
         lines = "".join(f"{line}\n" for line in self._unwritten)
@@ -114,4 +110,4 @@ class TextProgress:
         except FileNotFoundError:  # another writer of a shared folder finished the group and cleared its files
             return
         self._unwritten.clear()
-        self._written = time.monotonic()
+        self._wrote()
