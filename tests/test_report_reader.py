@@ -247,6 +247,23 @@ def test_a_wide_transfer_heat_map_is_split_into_strips() -> None:
     assert abs(wide - one_wide) < 0.1 * one_wide and tall > 2.5 * one_tall, (wide, tall, one_wide, one_tall)
 
 
+def test_a_one_row_transfer_heat_map_makes_room_for_long_task_names() -> None:
+    """The demo's transfer run: one vector on a few long-named tasks laid out without matplotlib giving up."""
+    import warnings
+
+    import pandas as pd
+
+    from steer_eval.report.holds import transfer_heatmap
+
+    tasks = ["demo_sentiment", "demo_sentiment_mc", "demo_facts", "a_rather_long_user_task_name_v2"]
+    frame = pd.DataFrame([{"vector": "planted-mood.safetensors", "trained_on": "demo", "task": t, "delta": 0.1}
+                          for t in tasks])  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert transfer_heatmap(frame).startswith("data:image/png;base64,")
+    assert not [w for w in caught if "layout not applied" in str(w.message)], [str(w.message) for w in caught]
+
+
 def test_an_off_target_effect_is_labelled_so_and_not_listed_as_helps(reader_run: Path) -> None:
     analysis = analyze(reader_run)
     effects = analysis.effects.set_index(["vector", "task", "alpha"])
