@@ -185,6 +185,40 @@ def test_a_stopped_generation_sweep_keeps_its_batches_and_resumes_with_the_same_
     )
 
 
+def test_a_generation_sweep_resumed_with_a_smaller_batch_keeps_its_checkpoints_batches(
+    demo_lm: SteerEvalLM, monkeypatch, tmp_path: Path
+) -> None:
+    """`--batch-size auto` may pick another size after a restart (less free memory), or the user may choose a
+    smaller one after running out: the resumed sweep still uses the batches kept, and decodes each missing one
+    in batches of its own size."""
+    monkeypatch.setenv("STEER_EVAL_CHECKPOINT_SECONDS", "0")
+    requests = _requests(40)
+    vector = planted_vector("mood", DemoRecipe())
+    settings = {a: interventions_from_vector(vector, alpha=a, positions=PositionMode.GENERATED) for a in (0.0, 2.0)}
+    uninterrupted = _swept(demo_lm, settings, requests)
+    calls = []
+    original = type(demo_lm)._generate_rows
+
+    stop = [True]
+
+    def stopped_at_second(self, chunk, part):
+        calls.append(len(chunk))
+        if len(calls) == 2 and stop[0]:
+            raise KeyboardInterrupt
+        return original(self, chunk, part)
+
+    monkeypatch.setattr(type(demo_lm), "_generate_rows", stopped_at_second)
+    checkpoint = tmp_path / "partial" / "group.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        _swept(demo_lm, settings, requests, checkpoint)
+    calls.clear()
+    stop[0] = False
+    monkeypatch.setattr(demo_lm, "batch_size_per_gpu", 8)
+    assert _swept(demo_lm, settings, requests, checkpoint) == uninterrupted
+    assert demo_lm.resumed == (1, 3), "the batch of 16 decoded before the stop is kept"
+    assert calls == [8, 8, 8], "the two missing batches of 16 (the second holds 8) are decoded 8 prompts at a time"
+
+
 def test_the_unsteered_model_finds_its_own_text_likely_and_degenerate_text_not(demo_lm: SteerEvalLM) -> None:
     prompt = load_split("demo_mood_gen", "test")[0].prompt
     own = demo_lm.generate_until([Instance("generate_until", {}, (prompt, GEN), 0)])[0]

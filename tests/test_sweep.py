@@ -152,6 +152,47 @@ def test_served_once_then_recomputed_and_other_requests_not_confused(model_dirs:
         lm.use_setting("steer")
 
 
+def test_a_sweep_resumed_with_another_batch_size_keeps_its_checkpoints_segments(
+    model_dirs: dict[str, Path], monkeypatch, tmp_path: Path
+) -> None:
+    """`--batch-size auto` may pick another size after a restart (less free memory), or the user a smaller one
+    after running out: the resumed sweep still scores only the segments its checkpoint lacks."""
+    monkeypatch.setenv("STEER_EVAL_CHECKPOINT_SECONDS", "0")
+    lm = SteerEvalLM(pretrained=str(model_dirs["llama"]), device="cpu", batch_size=1)
+    planned = {"base": [], **{f"x{a}": [Intervention(SiteKey(Site.RESID, 1), rand(32, 1), alpha=a)] for a in (2, 4)}}
+    uninterrupted = swept(lm, planned)
+    calls = []
+    original = SteerEvalLM._score_segment
+
+    def stopped_at_second(self, subset, *args):
+        calls.append(len(subset))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, subset, *args)
+
+    monkeypatch.setattr(SteerEvalLM, "_score_segment", stopped_at_second)
+    checkpoint = tmp_path / "partial" / "group.safetensors"
+    lm.plan_sweep(planned, checkpoint)
+    lm.use_setting("base")
+    with pytest.raises(KeyboardInterrupt):  # segments of 4 batches of 1 request: 2 segments, the first kept
+        lm.loglikelihood(requests(), disable_tqdm=True)
+    lm.end_sweep()
+    calls.clear()
+    lm.batch_size_per_gpu = 8  # one segment of 8 requests, were the sweep starting afresh
+    lm.plan_sweep(planned, checkpoint)
+    try:
+        resumed = {}
+        for key in planned:
+            lm.use_setting(key)
+            resumed[key] = lm.loglikelihood(requests(), disable_tqdm=True)
+    finally:
+        lm.end_sweep()
+    assert lm.resumed == (1, 2) and calls == [4], "only the segment the checkpoint lacks is scored"
+    for key in planned:
+        got, expected = ([ll for ll, _ in answers[key]] for answers in (resumed, uninterrupted))
+        assert torch.allclose(torch.tensor(got), torch.tensor(expected), atol=1e-5, rtol=0), key
+
+
 def test_replay_mismatch_falls_back_to_full_passes(model_dirs: dict[str, Path], caplog) -> None:
     lm = SteerEvalLM(pretrained=str(model_dirs["llama"]), device="cpu", batch_size=4)
     steer = [Intervention(SiteKey(Site.RESID, 1), rand(32, 1), alpha=4.0)]

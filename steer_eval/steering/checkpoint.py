@@ -5,8 +5,11 @@ segments (sorted by length, so each segment batches as the whole would); after e
 are kept in memory, and written to the group's checkpoint file at most every CHECKPOINT_SECONDS (and at once
 when the run is stopped: Ctrl-C, SIGTERM, SIGHUP). A resumed
 sweep of the same requests and settings (or fewer settings: cells written before the kill) reads the file and
-scores only the segments it lacks. The segments are fixed by the requests alone, so every batch of a resumed
-sweep is the batch the uninterrupted sweep ran: the same numbers, bit for bit.
+scores only the segments it lacks. The segments are fixed by the requests and the batch size, so every batch
+of a resumed sweep is the batch the uninterrupted sweep ran: the same numbers, bit for bit. A resumed sweep
+keeps the file's segments even when its batch size differs (`--batch-size auto` finding less free memory
+after a restart, or a smaller size chosen after running out of it): its batches then differ, so its scores
+differ from the uninterrupted sweep's at rounding level, but no finished segment is scored again.
 
 The file (safetensors, no pickle): `done` (one flag per segment) and per setting `loglik.J` / `greedy.J`,
 with the request fingerprint and setting keys in its metadata. The runner names it per prefix group and
@@ -44,11 +47,26 @@ def fingerprint(keys: Sequence) -> str:
     return hashlib.sha256(repr(list(keys)).encode()).hexdigest()
 
 
-def segments_of(requests: Sequence, batch_size: int) -> list[list[int]]:
-    """Fixed segments of request indices, longest first (as lm-eval's Collator orders them)."""
+def segment_size(path: Path | None, keys: Sequence, batch_size: int) -> int:
+    """Requests per segment: the checkpoint's, when `path` holds one of these requests (a resumed sweep keeps its
+    segments whatever its batch size now), else SEGMENT_BATCHES batches."""
+    if path is not None and path.is_file():
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                meta = handle.metadata() or {}
+            if meta.get("requests") == fingerprint(keys) and int(meta.get("segment_size", 0)) > 0:
+                return int(meta["segment_size"])
+        except Exception:  # a damaged checkpoint: SweepProgress ignores it too
+            pass
+    return max(1, SEGMENT_BATCHES * batch_size)
+
+
+def segments_of(requests: Sequence, size: int) -> list[list[int]]:
+    """Fixed segments of `size` request indices, longest first (as lm-eval's Collator orders them)."""
     order = sorted(range(len(requests)), key=lambda i: (-len(requests[i][1] + requests[i][2]),
                                                          tuple(requests[i][1] + requests[i][2])))  # fmt: skip
-    size = max(1, SEGMENT_BATCHES * batch_size)
     return [order[start : start + size] for start in range(0, len(order), size)]
 
 
@@ -151,6 +169,7 @@ class SweepProgress(ThrottledWrites):
             tensors[f"loglik.{j}"] = torch.from_numpy(self.logliks[setting])
             tensors[f"greedy.{j}"] = torch.from_numpy(self.greedy[setting].astype(np.uint8))
         meta = {"requests": self.requests, "segments": str(len(self.segments)),
+                "segment_size": str(max(len(rows) for rows in self.segments)),
                 "settings": json.dumps([str(s) for s in self.settings])}  # fmt: skip
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:

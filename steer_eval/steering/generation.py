@@ -102,11 +102,10 @@ class SteeredGeneration:
         groups = list(by_kwargs.values())
         batch = self._generation_batch_size()
         per_pass = max(1, SETTINGS_PER_PASS)
-        units = [(g, start) for g, group in enumerate(groups) for start in range(0, len(group), batch)]
-        kept = TextProgress(
-            self._texts_checkpoint(), [batch, *(text_key(a) for group in groups for a in group)],
-            [key for key, _ in settings],
-        )  # fmt: skip
+        keys = [text_key(a) for group in groups for a in group]
+        kept = TextProgress(self._texts_checkpoint(), keys, [key for key, _ in settings], unit_rows=batch)
+        unit_rows = kept.unit_rows  # a resumed sweep keeps its checkpoint's units, whatever its batch size now
+        units = [(g, start) for g, group in enumerate(groups) for start in range(0, len(group), unit_rows)]
         self.resumed = (kept.restored, len(units)) if kept.restored else None
         seed = self._sweep.seed if self._sweep.seed is not None else torch.initial_seed()
         show = (not disable or self.item_progress) and self.rank == 0
@@ -119,14 +118,13 @@ class SteeredGeneration:
         current = self.steerer.interventions
         try:
             for g, start in units:
-                chunk, unit = groups[g][start : start + batch], f"{g}:{start}"
+                chunk, unit = groups[g][start : start + unit_rows], f"{g}:{start}"
                 for first in range(0, len(settings), per_pass):
                     part = settings[first : first + per_pass]
                     texts = kept.get(unit, [key for key, _ in part], len(chunk))
                     if texts is None:
                         with self._unit_generator(chunk, seed, kept.requests, unit, first):
-                            rows = self._generate_rows(chunk, [ivs for _, ivs in part])
-                        texts = [rows[s * len(chunk) : (s + 1) * len(chunk)] for s in range(len(part))]
+                            texts = self._decode_unit(chunk, [ivs for _, ivs in part], batch)
                         kept.add(unit, {key: t for (key, _), t in zip(part, texts, strict=True)})
                     for (setting, _), rows in zip(part, texts, strict=True):
                         self._sweep.store_texts(setting, [(text_key(a), t) for a, t in zip(chunk, rows, strict=True)])
@@ -139,6 +137,17 @@ class SteeredGeneration:
         finally:
             self.steerer.set_interventions(current)
             progress.close()
+
+    def _decode_unit(self, chunk: list[tuple], settings: list[list], batch: int) -> list[list[str]]:
+        """Each setting's texts for one unit's prompts, decoded `batch` prompts at a time (one batch, unless a
+        resumed sweep's batch size is smaller than its checkpoint's units)."""
+        texts: list[list[str]] = [[] for _ in settings]
+        for start in range(0, len(chunk), batch):
+            part = chunk[start : start + batch]
+            rows = self._generate_rows(part, settings)
+            for s in range(len(settings)):
+                texts[s] += rows[s * len(part) : (s + 1) * len(part)]
+        return texts
 
     @contextmanager
     def _unit_generator(self, chunk: list[tuple], seed: int, requests: str, unit: str, first: int) -> Iterator[None]:

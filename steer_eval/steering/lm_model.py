@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from steer_eval.errors import SteerEvalError
 from steer_eval.steering.batching import cpu_batch_size, probe_batch_size
-from steer_eval.steering.checkpoint import SweepProgress, rank_path, segments_of
+from steer_eval.steering.checkpoint import SweepProgress, rank_path, segment_size, segments_of
 from steer_eval.steering.generation import SteeredGeneration
 from steer_eval.steering.hooks import Steerer
 from steer_eval.steering.interventions import Intervention
@@ -277,7 +277,8 @@ class SteerEvalLM(SteeredGeneration, HFLM):
         starts = {key: Sweep.first_block(ivs) for key, ivs in settings}
         batch_size = self._batching(requests, override_bs, len({s for s in starts.values() if s is not None}))
         path = rank_path(self._sweep.checkpoint, self.rank, self.world_size)  # each rank scores its share
-        progress_file = SweepProgress(path, keys, [key for key, _ in settings], segments_of(requests, batch_size))
+        segments = segments_of(requests, segment_size(path, keys, batch_size))
+        progress_file = SweepProgress(path, keys, [key for key, _ in settings], segments)
         self.resumed = (progress_file.restored, len(progress_file.segments)) if progress_file.restored else None
         show = (not disable_tqdm or self.item_progress) and self.rank == 0
         progress = tqdm(

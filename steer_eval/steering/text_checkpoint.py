@@ -3,13 +3,16 @@ writes its cells only when every setting's texts are in, and on a real model tha
 would throw away. Its work comes in fixed units (one batch of prompts under one pass of settings:
 steering/generation.py); after each unit its texts are kept, and appended to the group's checkpoint at most
 every CHECKPOINT_SECONDS (and at once when the run is stopped: Ctrl-C, SIGTERM, SIGHUP). A resumed sweep of
-the same requests and batch size reads the file and decodes only the units it lacks. Sampled decoding draws
-from a generator seeded per unit from the run's seed, so a resumed sweep's texts are the uninterrupted
-sweep's, draws included (unless the resumed sweep has fewer settings, e.g. a writer taking over another's
-cells in a shared folder: then a pass's rows, and so its draws, differ; they are still draws of the same
-decoding).
+the same requests reads the file and decodes only the units it lacks. It keeps the file's units even when its
+batch size differs (`--batch-size auto` finding less free memory after a restart, or a smaller size chosen
+after running out of it), decoding a unit in batches of its own size: no finished unit is decoded again.
+Sampled decoding draws from a generator seeded per unit from the run's seed, so a resumed sweep's texts are
+the uninterrupted sweep's, draws included (unless the resumed sweep has fewer settings, e.g. a writer taking
+over another's cells in a shared folder, or decodes its units in smaller batches: then a pass's rows, and so
+its draws, differ; they are still draws of the same decoding).
 
-The file is JSON lines (texts are strings; no pickle): a header with the request fingerprint, then one line
+The file is JSON lines (texts are strings; no pickle): a header with the request fingerprint and the prompts
+per unit, then one line
 per unit with each of its settings' texts. Lines are appended, so a write costs what the new units hold, not
 the whole sweep; a line torn by a kill is ignored. The file sits beside the scoring checkpoint
 (checkpoint.py), named after it, and the runner removes both once the group's cells are written
@@ -24,7 +27,7 @@ from pathlib import Path
 from steer_eval.atomic import atomic_path
 from steer_eval.steering.checkpoint import ThrottledWrites, fingerprint
 
-VERSION = 2
+VERSION = 3
 
 
 def _is_text(value: object) -> bool:
@@ -39,9 +42,10 @@ def texts_path(checkpoint: Path) -> Path:
 class TextProgress(ThrottledWrites):
     """The texts of one generation sweep read back from its checkpoint, and those not written yet."""
 
-    def __init__(self, path: Path | None, requests: Sequence, settings: Sequence[Hashable]):
+    def __init__(self, path: Path | None, requests: Sequence, settings: Sequence[Hashable], unit_rows: int):
         self.path = path
         self.requests = fingerprint(requests)
+        self.unit_rows = unit_rows  # prompts per unit: the file's, when it is read back
         self.settings = [str(s) for s in settings]
         self.kept: dict[str, dict[str, list[str]]] = {}  # unit -> setting -> texts, read back from the file
         self._unwritten: list[str] = []  # JSON lines of units decoded since the last write
@@ -63,6 +67,9 @@ class TextProgress(ThrottledWrites):
             return
         if not isinstance(header, dict) or header.get("version") != VERSION or header.get("requests") != self.requests:
             return
+        if not isinstance(header.get("unit_rows"), int) or header["unit_rows"] < 1:
+            return
+        self.unit_rows = header["unit_rows"]
         for line in lines[1:]:
             try:
                 entry = json.loads(line)
@@ -102,7 +109,7 @@ class TextProgress(ThrottledWrites):
                     handle.write(("\n" if self._torn else "") + lines)
                 self._torn = False
             else:  # a new file: another grid's, or none (a writer sharing the folder may have cleared it)
-                header = json.dumps({"version": VERSION, "requests": self.requests})
+                header = json.dumps({"version": VERSION, "requests": self.requests, "unit_rows": self.unit_rows})
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with atomic_path(self.path) as tmp:
                     Path(tmp).write_text(f"{header}\n{lines}", encoding="utf-8")
