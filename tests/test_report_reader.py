@@ -247,17 +247,25 @@ def test_a_wide_transfer_heat_map_is_split_into_strips() -> None:
     assert abs(wide - one_wide) < 0.1 * one_wide and tall > 2.5 * one_tall, (wide, tall, one_wide, one_tall)
 
 
-def test_a_one_row_transfer_heat_map_makes_room_for_long_task_names() -> None:
-    """The demo's transfer run: one vector on a few long-named tasks laid out without matplotlib giving up."""
+@pytest.mark.parametrize(
+    ("tasks", "vectors"),
+    [
+        (["demo_sentiment", "demo_sentiment_mc", "demo_facts", "a_rather_long_user_task_name_v2"], ["planted-mood"]),
+        (["demo_sentiment", "demo_facts"], ["sentiment-caa.safetensors", "planted-mood.safetensors"]),  # demo's
+    ],
+    ids=["long task names", "few tasks, long vector names"],
+)
+def test_a_transfer_heat_map_makes_room_for_its_labels(tasks: list[str], vectors: list[str]) -> None:
+    """The demo's transfer runs: vectors on a few tasks laid out without matplotlib giving up on the margins
+    (its task names under the map, its vector names beside it)."""
     import warnings
 
     import pandas as pd
 
     from steer_eval.report.holds import transfer_heatmap
 
-    tasks = ["demo_sentiment", "demo_sentiment_mc", "demo_facts", "a_rather_long_user_task_name_v2"]
-    frame = pd.DataFrame([{"vector": "planted-mood.safetensors", "trained_on": "demo", "task": t, "delta": 0.1}
-                          for t in tasks])  # fmt: skip
+    frame = pd.DataFrame([{"vector": v, "trained_on": "demo_sentiment", "task": t, "delta": 0.1}
+                          for t in tasks for v in vectors])  # fmt: skip
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert transfer_heatmap(frame).startswith("data:image/png;base64,")
@@ -274,6 +282,29 @@ def test_an_off_target_effect_is_labelled_so_and_not_listed_as_helps(reader_run:
     assert "on style" not in helps, helps
     assert "off-target (a behaviour of another family than the vector's own):" in words
     assert "strong.safetensors (layer 1): helps mood" in words and "off-target: moves style" in words
+
+
+def test_a_vector_with_the_tasks_own_instruction_is_not_called_off_target() -> None:
+    """`mood+prompt:honest` moving honesty is the honesty instruction doing its job (the demo's generation run
+    printed it as the mood vector's off-target effect); with an instruction the user wrote, what it asks for
+    is unknown."""
+    from steer_eval.analysis.targets import mark_on_target
+
+    manifest = {"vectors": {"mood.safetensors": {"target_task": "mood_gen"}},
+                "tasks": [{"name": "mood_gen", "prompts": [["happy", "be happy"]]},
+                          {"name": "honesty_gen", "prompts": [["honest", "be honest"]]}]}  # fmt: skip
+    families = {"mood_gen": "sentiment", "honesty_gen": "alignment"}
+    cases = [  # vector column, task, expected on_target
+        ("mood.safetensors", "honesty_gen", False),
+        ("mood.safetensors+prompt:honest", "honesty_gen", True),
+        ("mood.safetensors+prompt:mine", "honesty_gen", None),
+        ("mood.safetensors+prompt:mine", "mood_gen", True),
+        ("prompt:honest", "honesty_gen", None),
+    ]
+    rows = [{"vector": v, "task": t, "family": families[t], "kind": "behavior",
+             "arm": v[v.index("prompt:") :] if "prompt:" in v else ""} for v, t, _ in cases]  # fmt: skip
+    mark_on_target(rows, manifest, families)
+    assert [row["on_target"] for row in rows] == [expected for *_, expected in cases]
 
 
 def test_the_ranking_groups_what_paired_tests_cannot_split(reader_run: Path) -> None:

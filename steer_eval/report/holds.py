@@ -90,10 +90,10 @@ def transfer_heatmap(transfer: pd.DataFrame) -> str | None:
     table.index = [f"{vector} (trained on {trained})"[:60] for vector, trained in table.index]
     strips = [table.iloc[:, i : i + MAX_HEAT_COLUMNS] for i in range(0, table.shape[1], MAX_HEAT_COLUMNS)]
     width = min(table.shape[1], MAX_HEAT_COLUMNS)
-    # room for the task names under each strip (drawn turned, about 0.08 inch a character)
-    labels = 0.08 * max(len(str(task)) for task in table.columns)
-    height = len(strips) * (1.4 + labels + 0.45 * table.shape[0])
-    fig, axes = plt.subplots(len(strips), 1, squeeze=False, figsize=(1.6 + 0.8 * width, height))
+    # room for the task names under each strip (drawn turned) and the vector names beside it: ~0.08 inch a character
+    below, beside = (0.08 * max(len(str(label)) for label in labels) for labels in (table.columns, table.index))
+    height = len(strips) * (1.4 + below + 0.45 * table.shape[0])
+    fig, axes = plt.subplots(len(strips), 1, squeeze=False, figsize=(1.6 + beside + 0.8 * width, height))
     limit = float(np.nanmax(np.abs(table.to_numpy()))) or 1.0
     for ax, strip in zip(axes[:, 0], strips, strict=True):
         sns.heatmap(strip, annot=True, fmt="+.0f", cmap="RdBu", vmin=-limit, vmax=limit, ax=ax,
