@@ -44,11 +44,12 @@ def dose_rows(
         anti = int((slopes < 0).sum())
         low, high = proportion_confint(anti, len(slopes), alpha=1 - level, method="wilson")
         means = y.mean(axis=1)
-        rho = (
-            float(scipy_stats.spearmanr(alphas, means).statistic)
-            if len(alphas) > 2
-            else math.copysign(1.0, means[-1] - means[0])
-        )
+        if np.ptp(means) == 0:
+            rho = math.nan  # a flat series has no direction (and Spearman's rho is undefined for it)
+        elif len(alphas) > 2:
+            rho = float(scipy_stats.spearmanr(alphas, means).statistic)
+        else:
+            rho = math.copysign(1.0, means[-1] - means[0])
         rows.append(
             {
                 "task": task,
