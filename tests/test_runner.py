@@ -146,6 +146,7 @@ def test_killed_run_resumes_to_identical_results(demo_vector: Path, tmp_path: Pa
         (["--prompt-arm", "no equals sign"], "is not NAME=TEXT"),
         (["--prompt-arm", "a=x", "--prompt-arm", "a=y"], "the same name"),
         (["--prompt-arm", "declared"], "none of these tasks declares an instruction"),
+        (["--tasks", "demo_mood_gen", "--prompt-arm", "declared", "--prompt-arm", "happy=glad"], "that name too"),
         (["--fewshot-arm", "0"], "at least 1"),
         (["--scorer", "demo_moood"], "unknown scorer 'demo_moood'; did you mean demo_mood"),
         (["--scorer", "demo_facts=refusal"], "demo_facts is not a generation task"),

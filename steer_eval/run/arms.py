@@ -59,7 +59,7 @@ def parse_prompt_arms(values: Sequence[str] | None) -> list[tuple[str, str]]:
 
 
 def task_arms(
-    declared: Sequence[tuple[str, str]], prompts: Sequence[tuple[str, str]], shots: Sequence[int]
+    declared: Sequence[tuple[str, str]], prompts: Sequence[tuple[str, str]], shots: Sequence[int], task: str = ""
 ) -> list[ArmRef]:
     """The arms one task runs: the asked-for prompts (`declared` expands to the task's own), then few-shot."""
     arms: list[ArmRef] = []
@@ -67,7 +67,15 @@ def task_arms(
         pairs = declared if name == DECLARED else [(name, text)]
         arms += [ArmRef("prompt", n, t) for n, t in pairs]
     arms += [ArmRef("fewshot", str(k), shots=k) for k in shots]
-    return list(dict.fromkeys(arms))
+    arms = list(dict.fromkeys(arms))
+    labels = [arm.label for arm in arms]
+    for arm in arms:
+        if labels.count(arm.label) > 1:  # two instructions under one name: their cells could not be told apart
+            raise SteerEvalError(
+                f"--prompt-arm {arm.name}=...: {task or 'a task'} declares an instruction of that name too, which "
+                f"--prompt-arm declared adds; give yours another name"
+            )
+    return arms
 
 
 def check_fewshot_arms(shots: Sequence[int]) -> None:

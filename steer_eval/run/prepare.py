@@ -139,7 +139,7 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
     plans += pair_cells
     tasks, warnings = resolve_tasks(config)
     tasks = with_scorers(tasks, config.scorers)
-    arms = {task.name: task_arms(task.prompts, config.prompt_arms, config.fewshot_arms) for task in tasks}
+    arms = {task.name: task_arms(task.prompts, config.prompt_arms, config.fewshot_arms, task.name) for task in tasks}
     if any(name == DECLARED for name, _ in config.prompt_arms) and not any(task.prompts for task in tasks):
         raise SteerEvalError(
             "--prompt-arm declared: none of these tasks declares an instruction (`steer-eval tasks` shows which "
