@@ -17,10 +17,10 @@ MAX_PANELS = 6
 PLACEBO_GREY = "#999999"
 
 
-def _with_origin(series: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(strengths, change in points) with the unsteered point (0, 0), in order of strength."""
-    x = np.array([0.0, *series["alpha"]])
-    y = np.array([0.0, *(100 * series["delta"])])
+def _with_origin(alphas: pd.Series, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(strengths, `values` in points) with the unsteered point (0, 0), in order of strength."""
+    x = np.array([0.0, *alphas])
+    y = np.array([0.0, *(100 * values)])
     order = np.argsort(x, kind="stable")
     return x[order], y[order]
 
@@ -31,7 +31,7 @@ def _the_rest(ax, rows: pd.DataFrame, tasks: list[str]) -> None:
     curves = {}
     for task in tasks:
         series = rows[rows["task"] == task].sort_values("alpha")
-        x, y = _with_origin(series)
+        x, y = _with_origin(series["alpha"], series["delta"])
         kind = series["kind"].iloc[0]
         ax.plot(x, y, color="#0072B2" if kind == "behavior" else "#E69F00", linewidth=0.6, alpha=0.45)
         curves[task] = pd.Series(y, index=x).groupby(level=0).mean()
@@ -67,22 +67,20 @@ def vector_panels(rows: pd.DataFrame, target: str | None = None) -> str | None:
     fig, axes = plt.subplots(lines, columns, figsize=(3.3 * columns, 2.4 * lines), squeeze=False)
     for ax, task in zip(axes.flat, tasks, strict=False):
         series = rows[rows["task"] == task].sort_values("alpha")
-        x = np.array([0.0, *series["alpha"]])
-        order = np.argsort(x, kind="stable")
+        x, change = _with_origin(series["alpha"], series["delta"])
 
-        def line(values, x=x, order=order):
-            return np.array([0.0, *(100 * values)])[order]
+        def line(values: pd.Series, alphas: pd.Series = series["alpha"]) -> np.ndarray:
+            return _with_origin(alphas, values)[1]
 
         low, high = series["placebo_delta_low"], series["placebo_delta_high"]
         if low.notna().any() and np.allclose(low.fillna(0), high.fillna(0)):  # one draw: a line, not a band
-            ax.plot(x[order], line(low.fillna(0)), color=PLACEBO_GREY, linewidth=1.2, linestyle="--",
-                    label="placebo draw")  # fmt: skip
+            ax.plot(x, line(low.fillna(0)), color=PLACEBO_GREY, linewidth=1.2, linestyle="--", label="placebo draw")
         elif low.notna().any():
-            ax.fill_between(x[order], line(low.fillna(0)), line(high.fillna(0)), color=PLACEBO_GREY, alpha=0.35,
+            ax.fill_between(x, line(low.fillna(0)), line(high.fillna(0)), color=PLACEBO_GREY, alpha=0.35,
                             linewidth=0, label="placebo draws (range)")  # fmt: skip
-        ax.fill_between(x[order], line(series["ci_low"]), line(series["ci_high"]), color="#0072B2", alpha=0.15,
+        ax.fill_between(x, line(series["ci_low"]), line(series["ci_high"]), color="#0072B2", alpha=0.15,
                         linewidth=0, label="95% interval")  # fmt: skip
-        ax.plot(x[order], line(series["delta"]), color="#0072B2", linewidth=1.2, label="change")
+        ax.plot(x, change, color="#0072B2", linewidth=1.2, label="change")
         colours = [VERDICT_COLOURS.get(v, "#777777") for v in series["verdict"]]
         ax.scatter(series["alpha"], 100 * series["delta"], c=colours, s=18, zorder=3, edgecolors="#333333",
                    linewidths=0.4)  # fmt: skip
