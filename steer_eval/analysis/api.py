@@ -160,10 +160,13 @@ def _correct(rows: list[dict], family, settings: Settings, column: str = "p_valu
             row[column.removesuffix("_p") + "_q"] = float(q_holm if settings.correction == "holm" else q_bh)
 
 
-def analyze(run_dir: str | Path, settings: Settings | None = None) -> Analysis:
+def analyze(
+    run_dir: str | Path, settings: Settings | None = None, loaded: tuple[dict, list, int] | None = None
+) -> Analysis:
+    """The analysis of a run folder; `loaded`: what `load_run_counted(run_dir)` gave, when the caller has read it."""
     settings = settings or Settings()
     settings.check()
-    manifest, cells, missing = load_run_counted(run_dir)
+    manifest, cells, missing = loaded if loaded is not None else load_run_counted(run_dir)
     resampled = [c for c in cells if c.resample_of]  # analysed apart: never in the main tables
     paired = [c for c in cells if c.pair]  # factorial pairs: analysed apart too (pairs.py)
     cells = [c for c in cells if not c.resample_of and not c.pair]

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from steer_eval.analysis.api import Settings, analyze
-from steer_eval.analysis.load import load_run
+from steer_eval.analysis.load import load_run_counted
 from steer_eval.atomic import atomic_path
 from steer_eval.compare import tables
 from steer_eval.errors import SteerEvalError
@@ -47,15 +47,15 @@ def compare_runs(paths: list[str | Path], settings: Settings | None = None) -> C
         raise SteerEvalError("compare was given the same run folder twice; name each run once")
     runs, frames, cells = [], [], {}
     for label, path in zip(_labels(paths), paths, strict=True):
-        analysis = analyze(path, settings)
+        loaded = load_run_counted(path)  # read once: analysed here, and its cells paired across runs below
+        analysis = analyze(path, settings, loaded)
         about = analysis.manifest.get("model") or {}
         model = about.get("name") or "?"
         methods = {
             name: (info or {}).get("method") or "" for name, info in analysis.manifest.get("vectors", {}).items()
         }
         frame = tables.effect_rows(label, model, analysis.effects, methods)
-        _, loaded = load_run(path)
-        cells[label] = {c.key: c for c in loaded}
+        cells[label] = {c.key: c for c in loaded[1]}
         runs.append({"label": label, "path": str(path), "model": model, "revision": about.get("revision"),
                      "cells": len(frame)})  # fmt: skip
         frames.append(frame)
