@@ -410,3 +410,25 @@ def test_caas_open_ended_prompts_need_a_named_scorer_and_run_with_one(
     cells = [json.loads(p.read_text()) for p in (tmp_path / "run" / "cells").glob("*.json")]
     base = next(c for c in cells if c["cell"]["vector"] is None)
     assert base["records"][0]["prompt"].startswith("Question: ") and "score" in base["records"][0]
+
+
+def test_a_cell_whose_texts_got_no_score_says_so_and_the_report_is_written(demo_dir: Path, tmp_path: Path) -> None:
+    """A scorer (or a judge) that gives none of a cell's texts a usable score: the cell is `inconclusive` with
+    that reason, the summary and the report say so in words (no 'nan'), and the report is still written."""
+    from steer_eval.analysis.api import analyze
+    from steer_eval.analysis.summary import plain_words
+
+    path = tmp_path / "planted-mood.safetensors"
+    save_vector(planted_vector("mood", DemoRecipe()), path)
+    output = tmp_path / "run"
+    config = RunConfig(
+        model="demo", vectors=[path], tasks=["demo_mood_gen"], alphas=[1.0], positions=[PositionMode.GENERATED],
+        device="cpu", output=output, limit=10, scorers={"demo_mood_gen": "demo_honesty"},  # a scorer of other texts
+    )  # fmt: skip
+    run(config, progress=False)
+    row = pd.read_csv(output / "effects.csv").iloc[0]
+    assert row.verdict == "inconclusive" and row.verdict_reason.startswith("no item was scored"), row.verdict_reason
+    assert row.judge_missing == 10 and "10 texts had no usable score" in row.verdict_reason
+    words = plain_words(analyze(output))
+    assert "nothing scored on demo_mood_gen" in words and "nan" not in words, words
+    assert "no item was scored" in (output / "report.html").read_text()

@@ -9,6 +9,7 @@ import math
 import pandas as pd
 
 from steer_eval.analysis.saturation import is_saturated
+from steer_eval.analysis.verdicts import NOT_BEYOND_PLACEBO, NOTHING_SCORED
 from steer_eval.analysis.views import main as main_view
 
 
@@ -64,6 +65,13 @@ def _moves(rows: pd.DataFrame) -> str:
     return f"off-target: moves {row['task']}{_at(rows)} ({_points(row)} at {row['alpha']:g})"
 
 
+def _like_placebo(rows: pd.DataFrame) -> str:
+    """A change the baseline comparison finds but the comparison with same-norm placebo draws does not."""
+    row = _representative(rows)
+    return (f"moves {row['task']}{_at(rows)} ({_points(row)}) but not clearly more than its "
+            f"same-norm placebo ({_points(row, 'vs_placebo_')})")  # fmt: skip
+
+
 def vector_sentences(effects: pd.DataFrame) -> list[str]:
     """One sentence per vector (controls and rotated orders are the evidence, not the subject)."""
     mine = effects[(~effects["is_control"]) & main_view(effects)]
@@ -72,6 +80,13 @@ def vector_sentences(effects: pd.DataFrame) -> list[str]:
         parts, quiet = [], []
         for task, cells in rows.groupby("task", sort=False):
             verdicts = cells["verdict"]
+            reasons = cells["verdict_reason"].fillna("").astype(str) if "verdict_reason" in cells else verdicts * 0
+            like_placebo = cells[reasons.str.startswith(NOT_BEYOND_PLACEBO)]
+            if len(like_placebo) and not verdicts.isin(["helps", "hurts"]).any():
+                parts.append(_like_placebo(like_placebo))
+            unscored = cells[reasons.str.startswith(NOTHING_SCORED)]
+            if len(unscored):
+                parts.append(f"nothing scored on {task}{_at(unscored)} (no text got a usable score: judge_missing)")
             if (verdicts == "artifact").any():
                 artifact = cells[verdicts == "artifact"]
                 parts.append(

@@ -16,6 +16,8 @@ from steer_eval.analysis.views import main as main_view
 
 def _cell_words(row) -> str:
     layer = "" if pd.isna(row["layer"]) else f" (layer {int(row['layer'])})"
+    if pd.isna(row["delta"]):  # nothing paired to compare (e.g. no text got a score)
+        return f"{row['vector']}{layer} at strength {row['alpha']:g} on {row['task']}: {row['verdict_reason']}"
     interval = f"[{100 * row['ci_low']:+.1f}, {100 * row['ci_high']:+.1f}]"
     capped = "; at the bound of the measure, so possibly capped" if is_saturated(row.get("saturated")) else ""
     return (

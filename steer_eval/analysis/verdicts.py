@@ -18,10 +18,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+# reasons the report words differently from "too few items" (cards.py, by_vector.py)
+NOTHING_SCORED = "no item was scored"
+NOT_BEYOND_PLACEBO = "significant against the baseline but not beyond the random control"
+
 
 def verdict(row: dict[str, Any], settings) -> tuple[str, str]:
     q = row.get("q_value", math.nan)
     delta = row.get("delta", math.nan)
+    if row.get("n") == 0:
+        missing = row.get("judge_missing")
+        unscored = (
+            f" ({int(missing)} texts had no usable score)" if isinstance(missing, int | float) and missing > 0 else ""
+        )
+        return "inconclusive", f"{NOTHING_SCORED}: no item has a score both here and at the baseline{unscored}"
     if math.isnan(q) or math.isnan(delta):
         return "inconclusive", "no paired correctness for this task"
     wanted = row["desired_sign"] * delta
@@ -42,7 +52,7 @@ def verdict(row: dict[str, Any], settings) -> tuple[str, str]:
         if not math.isnan(p_placebo) and not (
             p_placebo < settings.alpha and row["desired_sign"] * row["vs_placebo_delta"] > 0
         ):
-            return "inconclusive", "significant against the baseline but not beyond the random control"
+            return "inconclusive", NOT_BEYOND_PLACEBO
         return "helps", f"q = {q:.3g}"
     if row["kind"] == "intelligence" and row.get("noninferiority_q", math.nan) < settings.alpha:
         return "non-inferior", f"not worse by more than {settings.margin:g} (q = {row['noninferiority_q']:.3g})"

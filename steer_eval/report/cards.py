@@ -13,6 +13,7 @@ import re
 import pandas as pd
 
 from steer_eval.analysis.targets import target_task
+from steer_eval.analysis.verdicts import NOT_BEYOND_PLACEBO, NOTHING_SCORED
 from steer_eval.analysis.views import main as main_view
 from steer_eval.report.cells_table import flag as _flag
 
@@ -25,7 +26,9 @@ def slug(text: str) -> str:
 
 
 def _signed(value: float) -> str:
-    """Whole points with their sign; a value that rounds to zero is 0, never -0."""
+    """Whole points with their sign; a value that rounds to zero is 0, never -0; none: n/a."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
     rounded = round(100 * value)
     return f"{rounded:+d}" if rounded else "0"
 
@@ -73,6 +76,14 @@ def _headline(row: pd.Series, selected: bool) -> str:
         words = f"lowers wanted answers on {row['task']} by {_points(-gain, -high, -low).lstrip('+')}{at}"
     elif verdict == "artifact":
         words = f"only looks like a gain on {row['task']} ({_points(gain, low, high)}{at}): an option-order artifact"
+    elif verdict == "inconclusive" and str(row.get("verdict_reason", "")).startswith(NOTHING_SCORED):
+        words = f"cannot tell on {row['task']}{at}: {row['verdict_reason']}"
+    elif verdict == "inconclusive" and str(row.get("verdict_reason", "")).startswith(NOT_BEYOND_PLACEBO):
+        sign = row["desired_sign"]
+        beyond = sorted((sign * row["vs_placebo_ci_low"], sign * row["vs_placebo_ci_high"]))
+        by = _points(sign * row["vs_placebo_delta"], *beyond)
+        words = (f"cannot tell on {row['task']}{at}: it moves it {_points(gain, low, high)}, but not clearly more "
+                 f"than its same-norm placebo does (by {by})")  # fmt: skip
     elif verdict == "inconclusive":
         words = f"cannot tell on {row['task']}{at}: {_points(gain, low, high)}, too few items to rule an effect out"
     else:

@@ -77,6 +77,9 @@ def verdict_map(effects: pd.DataFrame) -> str | None:
     order = list(VERDICT_COLOURS)
     codes = frame.pivot_table(index="task", columns="column", values="verdict", aggfunc="first")
     deltas = frame.pivot_table(index="task", columns="column", values="delta", aggfunc="first")
+    # a cell without a change (nothing scored) has a verdict but no number: an empty label, not a missing column
+    deltas = deltas.reindex(index=codes.index, columns=codes.columns)
+    labels = (100 * deltas).round(1).map(lambda v: "" if pd.isna(v) else format(v, ""))
     numeric = codes.apply(lambda col: col.map(lambda v: order.index(v) if isinstance(v, str) else np.nan))
     width = min(2 + 0.55 * len(codes.columns), 40)
     fig, ax = plt.subplots(figsize=(width, 1 + 0.45 * len(codes.index)))
@@ -86,7 +89,7 @@ def verdict_map(effects: pd.DataFrame) -> str | None:
         vmin=-0.5,
         vmax=len(order) - 0.5,
         cbar=False,
-        annot=(100 * deltas).round(1),
+        annot=labels,
         fmt="",
         linewidths=0.5,
         linecolor="white",
