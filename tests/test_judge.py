@@ -1,8 +1,9 @@
 """The LLM judge as a scorer, against a real OpenAI-compatible server: `transformers serve` started by the test
 on a tiny judge trained for the purpose (tests/judge_model.py), asked through the `openai` client. The judge
 rates the demo's generations the way the rule scorer does (the planted mood push helps by both), its three
-ratings are recorded, an unreachable judge is one line before any generation, and a judge that stops
-answering mid-run loses no finished cell: the resumed run computes and judges only what is missing."""
+ratings are recorded, an unreachable judge (or one that does not serve the model named) is one line before any
+generation, a judge that stops answering mid-run loses no finished cell: the resumed run computes and judges
+only what is missing, and an endpoint whose replies are not chat completions is one line, not a traceback."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
@@ -180,3 +183,47 @@ def test_a_judge_that_stops_answering_loses_no_finished_cell(judge_dir, mood_vec
         assert "2 computed here, 2 already there" in out
     finally:
         served.stop()
+
+
+def test_a_model_the_endpoint_does_not_serve_is_one_line_before_any_generation(
+    server: Server, mood_vector, tmp_path, capsys
+) -> None:
+    """The endpoint answers, but not for this model (a typo in judge:MODEL@URL): said before generating."""
+    code = main(_args(mood_vector, tmp_path / "r", f"judge:no-such-judge-model@{server.url}"))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == EXIT_BAD_INPUT and len(err) == 1 and "does not serve 'no-such-judge-model'" in err[0], err
+    assert not (tmp_path / "r" / "cells").exists() or not list((tmp_path / "r" / "cells").iterdir())
+
+
+class _NotAChatServer(BaseHTTPRequestHandler):
+    """What sits behind a wrong --judge-url: it lists the model, then answers chat requests with a web page."""
+
+    def do_GET(self) -> None:  # /v1/models
+        self._send("application/json", json.dumps({"object": "list", "data": [{"id": "some-judge"}]}))
+
+    def do_POST(self) -> None:  # /v1/chat/completions
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self._send("text/html", "<html><body>Welcome</body></html>")
+
+    def _send(self, kind: str, body: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_reply_that_is_not_a_chat_completion_is_one_line_not_a_traceback(mood_vector, tmp_path, capsys) -> None:
+    web = ThreadingHTTPServer(("127.0.0.1", 0), _NotAChatServer)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        code = main(_args(mood_vector, tmp_path / "r", f"judge:some-judge@http://127.0.0.1:{web.server_port}/v1"))
+    finally:
+        web.shutdown()
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("steer-eval: error:")]
+    assert code == EXIT_BAD_INPUT and "Traceback" not in err and len(errors) == 1, err[-2000:]
+    assert "not an OpenAI chat completion" in errors[0]

@@ -62,7 +62,11 @@ def parse_rating(answer: str) -> float | None:
 
 
 class JudgeUnavailable(ScorerError):
-    """The judge stopped answering during a run."""
+    """The judge stopped answering during a run (`reason`: the client's words, or what was wrong with the reply)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @dataclass(frozen=True)
@@ -78,12 +82,21 @@ class JudgeScorer(Scorer):
     def check(self) -> None:
         if self.url:
             try:
-                self._client().models.list()
+                served = [str(getattr(model, "id", model)) for model in self._client().models.list()]
             except Exception as exc:  # the client's connection, timeout and status errors
                 raise ScorerError(
                     f"scorer {self.name}: the judge endpoint {self.url} does not answer ({_first_line(exc)}); start "
                     "the server (e.g. `vllm serve MODEL` or `transformers serve MODEL`) or fix --judge-url"
                 ) from None
+            if self.model not in served:  # some servers load models on request: ask once before calling it absent
+                try:
+                    self._ask_endpoint("Reply with 1.", max_tokens=1)
+                except JudgeUnavailable as exc:
+                    raise ScorerError(
+                        f"scorer {self.name}: the judge endpoint {self.url} does not serve {self.model!r} "
+                        f"({exc.reason}); it lists {', '.join(served[:8]) or 'no model'}: name one of them, "
+                        "as judge:MODEL@URL"
+                    ) from None
         else:
             self._local()
 
@@ -115,20 +128,32 @@ class JudgeScorer(Scorer):
 
     # ---- asking ----------------------------------------------------------------------------------
 
-    def _ask_endpoint(self, prompt: str) -> str:
+    def _ask_endpoint(self, prompt: str, max_tokens: int | None = None) -> str:
         try:
             reply = self._client().chat.completions.create(
                 model=self.model,
                 messages=[{"role": "user", "content": prompt}],
                 temperature=0.0,
-                max_tokens=self.max_tokens,
+                max_tokens=max_tokens or self.max_tokens,
             )
         except Exception as exc:  # connection lost, timeouts, server errors after the client's retries
             raise JudgeUnavailable(
                 f"scorer {self.name}: the judge at {self.url} stopped answering ({_first_line(exc)}); the finished "
-                "cells are kept: run the same command again to resume (only what is missing is computed and judged)"
+                "cells are kept: run the same command again to resume (only what is missing is computed and judged)",
+                _first_line(exc),
             ) from None
-        return reply.choices[0].message.content or ""
+        try:
+            content = reply.choices[0].message.content
+        except (AttributeError, IndexError, KeyError, TypeError):  # a 200 reply of another shape (a proxy's page)
+            content = False
+        if content is not None and not isinstance(content, str):
+            raise JudgeUnavailable(
+                f"scorer {self.name}: the judge at {self.url} answered with something that is not an OpenAI chat "
+                "completion; point --judge-url at the server's OpenAI-compatible base (usually ending in /v1). The "
+                "finished cells are kept: run the same command again to resume",
+                "its reply is not a chat completion",
+            )
+        return content or ""
 
     def _ask_local(self, prompts: list[str], batch: int = 8) -> list[str]:
         import torch
