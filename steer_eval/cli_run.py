@@ -133,7 +133,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="show every prompt through the model's chat template (instruct models; lm-eval's option)",
     )
     run.add_argument("--system-instruction", help="a system instruction before every prompt (lm-eval's option)")
-    run.add_argument("--temperature", type=float, default=1.0, help="sampling temperature with --samples N (1.0)")
+    run.add_argument("--temperature", type=float, help="sampling temperature with --samples N, 2 or more (1.0)")
     run.add_argument(
         "--judge-url",
         help="an OpenAI-compatible endpoint (vLLM, `transformers serve`) for the judge:MODEL scorers of this run, "
@@ -242,7 +242,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None) -> int:
         prompt_arms=parse_prompt_arms(args.prompt_arm),
         scorers=with_judge_url(parse_scorers(args.scorer), args.judge_url),
         samples=args.samples,
-        temperature=args.temperature,
+        temperature=_temperature(args.temperature, args.samples),
         prompt_format=PromptFormat(args.apply_chat_template, args.system_instruction or None),
         fewshot_arms=parse_list(args.fewshot_arm, int, "--fewshot-arm", "3") or [],
         limit=args.limit,
@@ -301,3 +301,13 @@ def _study(config, models: list[str], args: argparse.Namespace) -> int:
         done = ", ".join(study.finished) or "none"
         raise SteerEvalError(f"{len(study.failed)} of {len(models)} models failed ({failed}); finished: {done}")
     return 0
+
+
+def _temperature(temperature: float | None, samples: int) -> float:
+    """--temperature applies to sampled decoding only; with --samples 1 (greedy) it would be silently ignored."""
+    if temperature is not None and samples == 1:
+        raise SteerEvalError(
+            f"--temperature {temperature:g} has no effect: --samples 1 (the default) decodes greedily; add "
+            "--samples N (2 or more) to sample N texts per prompt at that temperature"
+        )
+    return 1.0 if temperature is None else temperature

@@ -431,4 +431,7 @@ def test_a_cell_whose_texts_got_no_score_says_so_and_the_report_is_written(demo_
     assert row.judge_missing == 10 and "10 texts had no usable score" in row.verdict_reason
     words = plain_words(analyze(output))
     assert "nothing scored on demo_mood_gen" in words and "nan" not in words, words
-    assert "no item was scored" in (output / "report.html").read_text()
+    html = (output / "report.html").read_text()
+    assert "no item was scored" in html
+    sha = json.loads((output / "manifest.json").read_text())["vectors"]["planted-mood.safetensors"]["sha256"]
+    assert f"(content sha256 {sha[:16]})" in html, "the provenance names the vector's content hash"

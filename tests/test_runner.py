@@ -155,6 +155,7 @@ def test_killed_run_resumes_to_identical_results(demo_vector: Path, tmp_path: Pa
         (["--judge-url", "http://localhost:8000/v1"], "--judge-url needs a judge"),
         (["--samples", "0"], "--samples must be at least 1"),
         (["--samples", "3", "--temperature", "0"], "--temperature must be a positive number"),
+        (["--temperature", "0.7"], "--samples 1 (the default) decodes greedily"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(demo_vector: Path, tmp_path: Path, capsys, extra, message) -> None:

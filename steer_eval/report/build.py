@@ -80,7 +80,7 @@ def _provenance(manifest: dict) -> list[tuple[str, str]]:
         what = ""
         if isinstance(trained, dict):
             what = f", trained on {trained.get('task')}'s {trained.get('split')} split ({trained.get('items')} items)"
-        sha = str(info.get("content_sha256", ""))[:16]
+        sha = str(info.get("sha256") or info.get("content_sha256") or "")[:16]  # the run's manifest: "sha256"
         rows.append((f"vector {label}", f"{info.get('path')} (content sha256 {sha}{what})"))
     for name, digest in (manifest.get("data_files_sha256") or {}).items():
         rows.append((f"data {name}", digest[:16]))
