@@ -148,6 +148,8 @@ def test_killed_run_resumes_to_identical_results(demo_vector: Path, tmp_path: Pa
         (["--prompt-arm", "declared"], "none of these tasks declares an instruction"),
         (["--tasks", "demo_mood_gen", "--prompt-arm", "declared", "--prompt-arm", "happy=glad"], "that name too"),
         (["--fewshot-arm", "0"], "at least 1"),
+        (["--fewshot-arm", "100000"], "--fewshot-arm 100000: demo_facts has"),
+        (["--fewshot", "0,100000"], "--fewshot 100000: demo_facts has"),
         (["--scorer", "demo_moood"], "unknown scorer 'demo_moood'; did you mean demo_mood"),
         (["--scorer", "demo_facts=refusal"], "demo_facts is not a generation task"),
         (["--scorer", "demo_mood_gen=refusal"], "which this run does not have"),

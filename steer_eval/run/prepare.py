@@ -248,6 +248,20 @@ def _control(vector: SteeringVector, ref: VectorRef, config: RunConfig, seed: in
     ), control
 
 
+def _check_demonstrations(spec, splits: dict, config: RunConfig) -> None:
+    """Demonstrations come from the task's train split (lm-eval samples them without replacement): asking for
+    more than it holds would fail inside lm-eval in the middle of the run."""
+    if spec.test_only:
+        return
+    available = len(splits.get("train", []))
+    for flag, counts in (("--fewshot", config.fewshot), ("--fewshot-arm", config.fewshot_arms)):
+        if counts and max(counts) > available:
+            raise SteerEvalError(
+                f"{flag} {max(counts)}: {spec.name} has {available} training items to draw demonstrations from; "
+                f"ask for at most {available}"
+            )
+
+
 def resolve_tasks(config: RunConfig) -> tuple[list[TaskRef], list[str]]:
     """Registry selectors (names, families, kinds, groups) and, for anything else, lm-eval task or group
     names (from lm-eval itself or --include-path). Registry tasks' data is loaded here: missing data is an
@@ -258,6 +272,7 @@ def resolve_tasks(config: RunConfig) -> tuple[list[TaskRef], list[str]]:
     refs: list[TaskRef] = []
     for spec in select_tasks(ours) if ours else []:
         splits = spec.load(config.data_dir)  # raises TaskError naming the missing files
+        _check_demonstrations(spec, splits, config)
         layouts = {item.layout for item in splits.get("test", []) if hasattr(item, "layout")}
         refs.append(
             TaskRef(lmeval_name(spec), spec.name, spec.kind, spec.family, spec.output, spec.target_is_desired,
