@@ -9,14 +9,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from steer_eval.errors import SteerEvalError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once: the process's umask, which files written in place would have respected
+
+
+def check_file_target(path: str | Path, example: str = "FILE") -> None:
+    """A file can be written at `path`: not an existing folder (checked before the work that makes the file)."""
+    path = Path(path)
+    if path.is_dir():
+        raise SteerEvalError(f"{path} is a folder; name the file to write, e.g. {path / example}")
 
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[str]:
     """Yield a temporary path to write to; on success it replaces `path`, on failure it is removed."""
     path = Path(path)
+    check_file_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)

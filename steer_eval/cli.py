@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from steer_eval.atomic import check_file_target
 from steer_eval.cli_build import add_build_parser
 from steer_eval.cli_run import RUN_EXAMPLE, add_analysis_options, add_run_arguments, analysis_settings, run_from_args
 from steer_eval.errors import EXIT_BAD_INPUT, SteerEvalError
@@ -297,6 +298,8 @@ def _analyze(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from steer_eval.report.build import build_report_analysed
 
+    if args.output is not None:
+        check_file_target(args.output, "report.html")
     path, analysis = build_report_analysed(args.run_dir, args.output, analysis_settings(args))
     for words in analysis.warnings:  # the page says it first too
         print(f"warning: {words}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from steer_eval.atomic import check_file_target
 from steer_eval.errors import SteerEvalError
 from steer_eval.option_lists import parse_floats, parse_layers
 from steer_eval.prompt_format import PromptFormat
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         raise SteerEvalError("--batch-size and --max-items must be at least 1")
     if args.strengths and not args.select_on:
         raise SteerEvalError("--strengths is the grid for --select-on validation; add --select-on validation")
+    check_file_target(args.output, "NAME.safetensors")  # before the build, not after it
     spec = BuildSpec(
         method=args.method,
         task=args.task,

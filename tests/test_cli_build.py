@@ -75,6 +75,17 @@ def test_bad_build_input_is_one_line_and_exit_2(
     assert not (tmp_path / "v.safetensors").exists()
 
 
+def test_an_output_that_is_a_folder_is_refused_before_the_work(demo_dir: Path, tmp_path: Path, capsys) -> None:
+    """`-o FOLDER` would fail only when the finished vector (or report) is written: refused before building."""
+    args = ["vectors", "build", "--method", "caa", "--model", "demo", "--task", "demo_facts", "-o", str(tmp_path)]
+    assert main(args) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip()
+    assert err == f"steer-eval: error: {tmp_path} is a folder; name the file to write, e.g. {tmp_path}/NAME.safetensors"
+    assert not list(tmp_path.iterdir()), "nothing was written"
+    assert main(["report", str(tmp_path), "-o", str(tmp_path)]) == EXIT_BAD_INPUT
+    assert "is a folder; name the file to write" in capsys.readouterr().err
+
+
 def test_random_needs_a_reference_and_selection_refuses_the_test_split(tmp_path: Path, capsys) -> None:
     assert main(["vectors", "build", "--method", "random", "-o", str(tmp_path / "r.safetensors")]) == EXIT_BAD_INPUT
     assert "--like" in capsys.readouterr().err
