@@ -126,7 +126,7 @@ class Steerer:
         width = inputs.shape[1] if isinstance(inputs, torch.Tensor) else None
         # transformers 5 passes the KV cache as `cache`, earlier versions as `past_key_values`; a batch without
         # padding may come without an attention mask, so the cache's length is asked before the mask
-        past = kwargs.get("past_key_values", kwargs.get("cache"))
+        past = kwargs.get("cache", kwargs.get("past_key_values"))
         if isinstance(cache_position, torch.Tensor) and cache_position.numel():
             self._offset = int(cache_position.reshape(-1)[0])
         elif past is not None and hasattr(past, "get_seq_length"):

@@ -161,7 +161,9 @@ class PromptCache:
 
     @staticmethod
     def _cache(out):
-        cache = out.get("cache", out.get("past_key_values"))
+        cache = out.get("cache")  # transformers 5; asking for `past_key_values` there logs a deprecation
+        if cache is None:
+            cache = out.get("past_key_values")  # transformers 4.x
         return cache if hasattr(cache, "batch_repeat_interleave") else None
 
 
