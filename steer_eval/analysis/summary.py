@@ -16,12 +16,13 @@ from steer_eval.analysis.views import main as main_view
 
 def _cell_words(row) -> str:
     layer = "" if pd.isna(row["layer"]) else f" (layer {int(row['layer'])})"
+    at = "" if row["alpha"] == 0 else f" at strength {row['alpha']:g}"  # a rival arm alone has no strength
     if pd.isna(row["delta"]):  # nothing paired to compare (e.g. no text got a score)
-        return f"{row['vector']}{layer} at strength {row['alpha']:g} on {row['task']}: {row['verdict_reason']}"
+        return f"{row['vector']}{layer}{at} on {row['task']}: {row['verdict_reason']}"
     interval = f"[{100 * row['ci_low']:+.1f}, {100 * row['ci_high']:+.1f}]"
     capped = "; at the bound of the measure, so possibly capped" if is_saturated(row.get("saturated")) else ""
     return (
-        f"{row['vector']}{layer} at strength {row['alpha']:g} on {row['task']}: {row['baseline']:.3f} -> "
+        f"{row['vector']}{layer}{at} on {row['task']}: {row['baseline']:.3f} -> "
         f"{row['steered']:.3f} ({100 * row['delta']:+.1f} points {interval}, q = {row['q_value']:.2g}{capped})"
     )
 

@@ -340,8 +340,10 @@ def load_vector(path: str | Path) -> SteeringVector:
         ) from None
     if METADATA_KEY not in header:
         raise VectorFileError(
-            f"{where} is a safetensors file without steer-eval metadata; convert vectors from other tools "
-            "with `steer-eval vectors import`"
+            f"{where} is a safetensors file without steer-eval metadata, so its layers, site and action are unknown; "
+            "save each layer's tensor with torch.save (a bare tensor per layer, or lm-eval's steered .pt dict) and "
+            "import that: `steer-eval vectors import FILE.pt --from caa --layer L` (bare tensor) or "
+            "`steer-eval vectors import FILE.pt` (lm-eval's format)"
         )
     meta = VectorMeta.from_json(header[METADATA_KEY], where)
     directions: dict[SiteKey, torch.Tensor] = {}

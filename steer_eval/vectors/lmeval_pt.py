@@ -73,7 +73,8 @@ def _unpickler_detail(message: str) -> str:
     marker = "WeightsUnpickler error:"
     text = message.split(marker, 1)[1] if marker in message else message
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return (lines[0] if lines else "unknown")[:200]
+    line = lines[0] if lines else "unknown"
+    return line if len(line) <= 200 else line[:200].rsplit(" ", 1)[0] + " ..."  # a whole word, said to go on
 
 
 def read_lmeval_pt(path: str | Path, resolve_hookpoint: HookpointResolver | None = None) -> SteeringVector:
