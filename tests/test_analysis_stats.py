@@ -37,6 +37,19 @@ def test_accuracy_effect_matches_reference_computations() -> None:
     assert same.p_value == 1.0 and same.ci_low < 0 < same.ci_high  # no disagreement is not certainty
 
 
+def test_equal_pairs_get_equal_intervals_whatever_else_the_run_holds() -> None:
+    """A pooled set with the same items as another showed another interval, and adding a vector to a run moved
+    every other cell's: the bootstrap drew from one generator in sequence. Now the seed and the pairs fix it."""
+    b, s = _pairs(40, 5, 15, 40)
+    rng = np.random.default_rng(3)
+    first = paired_binary(b, s, rng)
+    rng.random(1000)
+    paired_binary(*_pairs(10, 20, 30, 40), rng)  # other cells analysed in between
+    assert paired_binary(b, s, rng) == first
+    assert paired_binary(b[::-1], s[::-1], rng) == first, "the same pairs in another order (a pooled set)"
+    assert len({paired_binary(b, s, np.random.default_rng(k)).ci_low for k in range(6)}) > 1, "the seed counts"
+
+
 def test_few_disagreements_use_the_agresti_min_interval() -> None:
     b, s = _pairs(30, 0, 2, 4)  # 2 of 36 pairs disagree
     effect = paired_binary(b, s, np.random.default_rng(0))

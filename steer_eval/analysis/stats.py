@@ -3,7 +3,8 @@ answer of the same item form a pair.
 
 - accuracy (0/1 per item): delta = (n01 - n10) / n; interval: a seeded paired bootstrap, drawn as
   multinomial counts of the four (baseline, steered) outcome kinds (the same distribution as resampling
-  items, at a fraction of the cost), or, when fewer than 10 pairs disagree (the bootstrap would collapse
+  items, at a fraction of the cost; seeded by the analysis seed and those counts, so equal pairs get equal
+  intervals whatever else the run holds), or, when fewer than 10 pairs disagree (the bootstrap would collapse
   to zero width), the Agresti-Min adjusted interval; p-value: exact McNemar (statsmodels).
 - propensity (a log-probability margin per item): mean paired difference; t interval of the mean
   (statsmodels; the margins are continuous and n is in the tens to thousands); Wilcoxon signed-rank
@@ -56,11 +57,21 @@ def paired_binary(
     if n01 + n10 < FEW_DISCORDANT:
         low, high = agresti_min_interval(n10, n01, n, level)
     else:
-        counts = rng.multinomial(n, np.array([n11, n10, n01, n00]) / n, size=n_boot)
+        counts = _draws(rng, (n11, n10, n01, n00, n_boot)).multinomial(
+            n, np.array([n11, n10, n01, n00]) / n, size=n_boot
+        )
         boot = (counts[:, 2] - counts[:, 1]) / n
         low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
     p = 1.0 if n01 + n10 == 0 else float(mcnemar([[n11, n10], [n01, n00]], exact=True).pvalue)
     return PairedEffect(n, b.mean(), s.mean(), delta, float(low), float(high), p)
+
+
+def _draws(rng: np.random.Generator, counts: tuple[int, ...]) -> np.random.Generator:
+    """The bootstrap's generator: the analysis seed (`rng`'s) and the pairs' counts fix its draws, so the same
+    pairs get the same interval wherever they are analysed (a cell; a pooled set holding the same items), and
+    the cells a run adds leave the others' intervals as they were."""
+    entropy = rng.bit_generator.seed_seq.entropy
+    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=counts))
 
 
 def agresti_min_interval(n10: int, n01: int, n: int, level: float = 0.95) -> tuple[float, float]:
