@@ -435,3 +435,17 @@ def test_a_cell_whose_texts_got_no_score_says_so_and_the_report_is_written(demo_
     assert "no item was scored" in html
     sha = json.loads((output / "manifest.json").read_text())["vectors"]["planted-mood.safetensors"]["sha256"]
     assert f"(content sha256 {sha[:16]})" in html, "the provenance names the vector's content hash"
+
+
+def test_prompts_cut_to_fit_the_context_are_noted(demo_dir: Path, tmp_path: Path, capsys) -> None:
+    """30 demonstrations make prompts of about 450 tokens for a 128-token model: lm-eval cuts them from the
+    left without a word; the run says so."""
+    path = tmp_path / "planted-mood.safetensors"
+    save_vector(planted_vector("mood", DemoRecipe()), path)
+    config = RunConfig(
+        model="demo", vectors=[path], tasks=["demo_mood_gen"], alphas=[1.0], positions=[PositionMode.GENERATED],
+        device="cpu", output=tmp_path / "run", limit=3, fewshot_arms=[30],
+    )  # fmt: skip
+    run(config, progress=False)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "cut from the left" in line]
+    assert len(notes) == 1 and "demo_mood_gen: 3 prompt(s) are longer than the 120 tokens" in notes[0], notes

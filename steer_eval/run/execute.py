@@ -259,7 +259,7 @@ def _run_group(prepared: Prepared, store: RunStore, lm, claims: Claims, cells: l
         for key, cell in zip(keys, cells, strict=True):
             bar.set_postfix_str(_short(cell), refresh=False)
             lm.use_setting(key)
-            lm.resumed = None
+            lm.resumed = lm.truncated = None
             # lm-eval draws each item's demonstrations from the task's generator, which runs on across calls:
             # every cell of the group starts it afresh, so all of them (the baseline too) show the same prompts
             task.set_fewshot_seed(seed=FEWSHOT_SEED + config.seed)
@@ -268,6 +268,11 @@ def _run_group(prepared: Prepared, store: RunStore, lm, claims: Claims, cells: l
                 done, total = lm.resumed
                 bar.write(f"note: {task_name}: resumed its sweep from {done} of {total} segments done before "
                           "the interruption", file=sys.stderr)  # fmt: skip
+            if getattr(lm, "truncated", None) and getattr(lm, "rank", 0) == 0:
+                cut, room = lm.truncated
+                bar.write(f"note: {task_name}: {len(cut)} prompt(s) are longer than the {room} tokens the model's "
+                          "context leaves them and were cut from the left, as lm-eval does (fewer demonstrations or "
+                          "shorter prompts keep them whole)", file=sys.stderr)  # fmt: skip
             claims.release(key, written=True)
             counts["computed"] += 1
             bar.update(1)

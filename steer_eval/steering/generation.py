@@ -174,9 +174,11 @@ class SteeredGeneration:
         eos = self.tok_decode(self.eot_token_id, skip_special_tokens=False)
         until = handle_stop_sequences(kwargs.pop("until", None), eos=eos)
         max_gen_toks = kwargs.pop("max_gen_toks")
-        encoded, mask = self.tok_batch_encode(
-            contexts, left_truncate_len=self.max_length - max_gen_toks, truncation=self.truncation
-        )
+        room = self.max_length - max_gen_toks
+        cut = {context for context in contexts if len(self.tok_encode(context)) > room}
+        if cut:  # lm-eval cuts them from the left, silently; the runner says so (execute.py)
+            self.truncated = (getattr(self, "truncated", None) or (set(), room))[0] | cut, room
+        encoded, mask = self.tok_batch_encode(contexts, left_truncate_len=room, truncation=self.truncation)
         n, copies = len(contexts), len(settings)
         # a row whose prompt is one token would have an all-padding prefix (no cache to share, and attention
         # over nothing); such batches, like models without a repeatable cache, encode per row

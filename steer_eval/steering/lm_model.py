@@ -77,6 +77,7 @@ class SteerEvalLM(SteeredGeneration, HFLM):
         self._auto_sizes: dict[tuple[int, int], int] = {}
         self._prefix_checked = False
         self.resumed: tuple[int, int] | None = None  # (segments read back, segments) of the last sweep resumed
+        self.truncated: tuple[set[str], int] | None = None  # (prompts cut, tokens left for one) in generation
         self.set_interventions(
             load_interventions(vectors, self.steerer.model_map, alpha, positions, None if layer is None else int(layer))
         )
