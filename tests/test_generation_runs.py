@@ -449,3 +449,27 @@ def test_prompts_cut_to_fit_the_context_are_noted(demo_dir: Path, tmp_path: Path
     run(config, progress=False)
     notes = [line for line in capsys.readouterr().err.splitlines() if "cut from the left" in line]
     assert len(notes) == 1 and "demo_mood_gen: 3 prompt(s) are longer than the 120 tokens" in notes[0], notes
+
+
+def test_the_free_text_section_shows_the_prompts_whose_scores_the_vectors_moved() -> None:
+    """Ranked by changed scores, then changed texts (spacing aside): a vector that only adds a space changed
+    nothing a reader should see first."""
+    import numpy as np
+
+    from steer_eval.analysis.load import CellData
+    from steer_eval.analysis.texts import free_text_rows
+
+    def cell(vector, texts, scores) -> CellData:
+        n = len(texts)
+        return CellData(
+            key=vector or "base", task="t", registry=None, kind="behavior", family="f", output="generate_until",
+            target_is_desired=True, vector=vector, control_of=None, vector_sha=None, members=(), member_layers=None,
+            alpha=1.0 if vector else 0.0, layer=1, positions="generated", fewshot=0, option_order=0,
+            item_ids=[f"i{k}" for k in range(n)], doc_hashes=[""] * n, correct=np.array(scores, dtype=float),
+            propensity=np.full(n, np.nan), chosen=np.full(n, -1), texts=texts,
+        )  # fmt: skip
+
+    base = cell(None, ["a .", "b .", "c .", "d ."], [0, 0, 0, 1])
+    steered = cell("v", ["a . ", "b !", "c .", "e ."], [0, 0, 1, 0])  # i0 spacing only, i1 text, i2 and i3 scores
+    rows = free_text_rows([base, steered], {}, {}, per_task=3)
+    assert sorted({row["item_id"] for row in rows}) == ["i1", "i2", "i3"], rows

@@ -1,7 +1,8 @@
 """What the steered model wrote, for the report's free-text section: for a few prompts of each generation
 task, the unsteered text and each vector's text at each strength, with their scores. The prompts shown are
-the ones whose texts the vectors changed most often (ties: the task's item order), so the section shows
-steering at work rather than the items nothing moved."""
+the ones whose scores the vectors changed most often, then whose texts they changed most often (spacing
+aside; ties: the task's item order), so the section shows steering at work rather than the items nothing
+moved."""
 
 from __future__ import annotations
 
@@ -26,10 +27,11 @@ def free_text_rows(
         ]
         if not steered:
             continue
-        changed = np.zeros(len(base.item_ids), dtype=int)
+        scores, texts = np.zeros(len(base.item_ids), dtype=int), np.zeros(len(base.item_ids), dtype=int)
         for cell in steered:
-            changed += np.array([a != b for a, b in zip(cell.texts, base.texts, strict=True)], dtype=int)
-        chosen = sorted(np.argsort(-changed, kind="stable")[:per_task])
+            scores += ~np.isclose(cell.correct, base.correct, equal_nan=True)
+            texts += np.array([a.split() != b.split() for a, b in zip(cell.texts, base.texts, strict=True)], dtype=int)
+        chosen = sorted(np.lexsort((np.arange(len(texts)), -texts, -scores))[:per_task])
         shown = prompts.get(base.key, {})
         for index in chosen:
             item = base.item_ids[index]
