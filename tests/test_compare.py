@@ -87,6 +87,13 @@ def test_the_leaderboard_ranks_per_family_and_the_words_go_across_models(compare
     demo = board[(board.model == "demo")]
     assert set(demo["strength"]) == {"not selected (every strength shown)"}  # none of these vectors recorded one
     assert board.groupby(["model", "family"])["rank"].min().eq(1).all()
+    # two runs of the demo model, each with a mood.safetensors: an entry per run, each counting its own tasks
+    effects = pd.DataFrame(payload["effects"])
+    mood = demo[(demo.vector == "mood.safetensors") & (demo.alpha == 1.0)]
+    assert len(mood) == len(set(mood.run)) * mood.family.nunique() and mood.run.nunique() == 2, mood
+    for row in mood.itertuples():
+        mine = effects[(effects.run == row.run) & (effects.family == row.family) & (effects.vector == row.vector)]
+        assert row.tasks == mine.task.nunique(), (row, mine.task.unique())
     words = next(line for line in payload["summary"] if line.startswith("mood.safetensors"))
     assert "helps on 1 of 2 models (demo: demo_sentiment)" in words, words
 

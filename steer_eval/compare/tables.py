@@ -96,10 +96,12 @@ def leaderboard(effects: pd.DataFrame) -> list[dict[str, Any]]:
     has_selection = set(zip(chosen["run"], chosen["vector"], strict=True))
     unselected = effects[[pair not in has_selection for pair in zip(effects["run"], effects["vector"], strict=True)]]
     for source, how in ((chosen, "selected on validation"), (unselected, "not selected (every strength shown)")):
-        for (model, family, vector, alpha), group in source.groupby(["model", "family", "vector", "alpha"]):
+        # per run: two runs of one model (other data, other settings) are two entries, not one over both
+        for (run, model, family, vector, alpha), group in source.groupby(["run", "model", "family", "vector", "alpha"]):
             rows.append(
-                {"model": model, "family": family, "vector": vector, "method": group["method"].iloc[0],
-                 "alpha": alpha, "strength": how, "tasks": len(group), "mean_gain": float(group["gain"].mean()),
+                {"run": run, "model": model, "family": family, "vector": vector, "method": group["method"].iloc[0],
+                 "alpha": alpha, "strength": how, "tasks": int(group["task"].nunique()),
+                 "mean_gain": float(group["gain"].mean()),
                  "helps": int((group["verdict"] == "helps").sum()), "hurts": int((group["verdict"] == "hurts").sum())}
             )  # fmt: skip
     board = pd.DataFrame(rows)
