@@ -209,6 +209,24 @@ def test_the_report_says_where_it_holds(condition_run) -> None:
     assert "keeps" in section and "under pressure opposite" in section and "templates" in section
     assert 'alt="effect across templates, pressure prompts and conversation length"' in section
     assert "Does the effect differ between levels?" in section
+    assert "<th>items</th>" in section[section.index("Does the effect differ between levels?") :]
+
+
+def test_a_rival_arms_heterogeneity_row_has_no_nan_position() -> None:
+    """A rival arm alone steers no positions: its row in the table of level tests showed `nan`."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from steer_eval.report.holds import section
+
+    row = {"task": "t", "vector": "prompt:happy", "alpha": 0.0, "positions": float("nan"), "factor": "pressure",
+           "levels": ["none", "opposite"], "effects": [0.5, 0.65], "n": 12, "worst_level": "none", "p_value": 0.4,
+           "q_value": 0.8}  # fmt: skip
+    empty = pd.DataFrame()
+    analysis = SimpleNamespace(effects=empty, robustness=empty, transfer=empty, heterogeneity=pd.DataFrame([row]))
+    (test,) = section(analysis)["tests"]
+    assert test["positions"] == "" and test["items"] == 12
 
 
 USER_TASK = """task: my_mood_quiz

@@ -365,6 +365,8 @@ def test_sampled_generation_scores_each_prompt_by_the_mean_of_its_draws(demo_dir
     assert any(len(set(r["texts"])) > 1 for r in records), "sampling must draw different texts"
     row = pd.read_csv(tmp_path / "sampled" / "effects.csv").iloc[0]
     assert row.verdict == "helps" and row.delta > 0.2
+    html = (tmp_path / "sampled" / "report.html").read_text()
+    assert "the text shown is the first draw; its score and NLL are the means over the 4 draws" in html
     run(config("again", 4), progress=False)  # seeded: the same draws
     again = [json.loads(p.read_text()) for p in (tmp_path / "again" / "cells").glob("*.json")]
     assert sorted(c["records"][0]["texts"] for c in again) == sorted(c["records"][0]["texts"] for c in cells)

@@ -181,6 +181,7 @@ def render(analysis: Analysis) -> str:
             "sample_size": figures.sample_size(analysis.sample_size),
         },
         free_text=_free_text(analysis.free_text),
+        draws=int((analysis.manifest.get("decoding") or {}).get("samples") or 1),
         holds=holding,
         pairs=pairs.section(analysis),
         dose=[

@@ -118,7 +118,8 @@ def section(analysis) -> dict:
                 "task": r["task"],
                 "vector": r["vector"],
                 "alpha": f"{r['alpha']:g}",
-                "positions": r["positions"] or "",
+                "positions": "" if pd.isna(r["positions"]) else r["positions"],  # a rival arm alone has none
+                "items": r["n"],
                 "factor": r["factor"],
                 "effects": ", ".join(f"{lv} {100 * e:+.0f}" for lv, e in zip(r["levels"], r["effects"], strict=True)),
                 "worst": r["worst_level"],
