@@ -328,6 +328,25 @@ def test_the_report_shows_the_steered_texts_and_the_tradeoff(generation_run: Pat
     assert "planted-mood.safetensors" in section and "prompt:happy" in section
 
 
+def test_the_tradeoff_legend_names_every_panels_lines_in_their_colours(generation_run: Path, monkeypatch) -> None:
+    """prompt:honest is drawn only in the honesty panel: the legend (taken from the first panel) left it out,
+    and colours cycled per panel, so its line wore the colour the legend gave prompt:happy."""
+    from steer_eval.analysis.api import analyze
+    from steer_eval.report import figures
+
+    drawn = {}
+    monkeypatch.setattr(figures, "_png", lambda fig: drawn.setdefault("fig", fig) and "png")
+    assert figures.tradeoff(analyze(generation_run).effects) == "png"
+    fig = drawn["fig"]
+    texts, handles = fig.legends[0].get_texts(), fig.legends[0].legend_handles
+    legend = {text.get_text(): handle.get_color() for text, handle in zip(texts, handles, strict=True)}
+    assert "prompt:happy" in legend and "prompt:honest" in legend
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if line.get_label() in legend:
+                assert line.get_color() == legend[line.get_label()], line.get_label()
+
+
 def test_a_classifier_scorer_replaces_the_declared_one_and_its_graded_scores_are_paired(
     demo_dir: Path, classifier_dir: str, tmp_path: Path
 ) -> None:

@@ -53,8 +53,12 @@ def _finish(fig, axes, used: int) -> str:
     """Blank the unused panels, one legend under the grid, and the PNG."""
     for ax in list(axes.flat)[used:]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=2, fontsize=7, frameon=False)
+    legend: dict[str, object] = {}  # every panel's series (a later panel may have some the first lacks)
+    for ax in list(axes.flat)[:used]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    fig.legend(list(legend.values()), list(legend), loc="upper center", bbox_to_anchor=(0.5, 0), ncol=2, fontsize=7,
+               frameon=False)  # fmt: skip
     fig.tight_layout()
     return _png(fig)
 
@@ -258,17 +262,21 @@ def tradeoff(effects: pd.DataFrame) -> str | None:
     if rows.empty:
         return None
     tasks = list(dict.fromkeys(rows["task"]))[:MAX_PANELS]
+    keys = ["vector", "layer", "positions"]
+    # one colour per series in every panel, so the one legend names the right line everywhere
+    names = list(dict.fromkeys(_series_name(*key) for key, _ in rows.groupby(keys, dropna=False, sort=False)))
+    colours = dict(zip(names, sns.color_palette("tab10" if len(names) <= 10 else "husl", len(names)), strict=True))
     fig, axes = _panels(len(tasks), 3.4)
     for ax, task in zip(axes.flat, tasks, strict=False):
         subset = rows[rows["task"] == task]
-        for (vector, layer, positions), series in subset.groupby(["vector", "layer", "positions"], dropna=False):
+        for (vector, layer, positions), series in subset.groupby(keys, dropna=False):
             series = series.sort_values("alpha")
             name = _series_name(vector, layer, positions)
             style = "--" if bool(series["is_control"].iloc[0]) else "-"
             measured = zip(series["alpha"], series["fluency_nll_delta"], 100 * series["delta"], strict=True)
             points = sorted([(0.0, 0.0, 0.0), *measured])
             x, y = [p[1] for p in points], [p[2] for p in points]  # through the unsteered origin at strength 0
-            line = ax.plot(x, y, marker="o", markersize=3, linestyle=style, label=name[:40])[0]
+            line = ax.plot(x, y, marker="o", markersize=3, linestyle=style, label=name[:40], color=colours[name])[0]
             for alpha, cost, change in points:
                 if alpha == 0:
                     continue
