@@ -80,7 +80,7 @@ def vector_sentences(effects: pd.DataFrame) -> list[str]:
         parts, quiet = [], []
         for task, cells in rows.groupby("task", sort=False):
             verdicts = cells["verdict"]
-            reasons = cells["verdict_reason"].fillna("").astype(str) if "verdict_reason" in cells else verdicts * 0
+            reasons = cells.get("verdict_reason", pd.Series("", index=cells.index)).fillna("").astype(str)
             like_placebo = cells[reasons.str.startswith(NOT_BEYOND_PLACEBO)]
             if len(like_placebo) and not verdicts.isin(["helps", "hurts"]).any():
                 parts.append(_like_placebo(like_placebo))

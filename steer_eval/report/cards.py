@@ -69,16 +69,16 @@ def _headline(row: pd.Series, selected: bool) -> str:
     if row["alpha"] != 0:  # an arm without a vector has no strength to choose
         at = f" at strength {row['alpha']:g}"
         at += " (chosen on validation)" if selected else " (its best here: no strength was chosen on validation)"
-    verdict = row["verdict"]
+    verdict, reason = row["verdict"], str(row.get("verdict_reason", ""))
     if verdict == "helps":
         words = f"raises wanted answers on {row['task']} by {_points(gain, low, high)}{at}"
     elif verdict == "hurts":
         words = f"lowers wanted answers on {row['task']} by {_points(-gain, -high, -low).lstrip('+')}{at}"
     elif verdict == "artifact":
         words = f"only looks like a gain on {row['task']} ({_points(gain, low, high)}{at}): an option-order artifact"
-    elif verdict == "inconclusive" and str(row.get("verdict_reason", "")).startswith(NOTHING_SCORED):
-        words = f"cannot tell on {row['task']}{at}: {row['verdict_reason']}"
-    elif verdict == "inconclusive" and str(row.get("verdict_reason", "")).startswith(NOT_BEYOND_PLACEBO):
+    elif verdict == "inconclusive" and reason.startswith(NOTHING_SCORED):
+        words = f"cannot tell on {row['task']}{at}: {reason}"
+    elif verdict == "inconclusive" and reason.startswith(NOT_BEYOND_PLACEBO):
         sign = row["desired_sign"]
         beyond = sorted((sign * row["vs_placebo_ci_low"], sign * row["vs_placebo_ci_high"]))
         by = _points(sign * row["vs_placebo_delta"], *beyond)

@@ -60,13 +60,7 @@ def condition_figure(effects: pd.DataFrame) -> str | None:
         ax.axhline(0, color="#333333", linewidth=0.8)
         ax.set_title(f"{task}: {factor}", fontsize=9)
         ax.set_ylabel("change, points")
-    handles = {}
-    for ax in list(axes.flat)[: len(panels)]:
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, handle)
-    axes.flat[0].legend(handles.values(), handles.keys())  # _finish takes the legend from the first panel
-    axes.flat[0].get_legend().set_visible(False)
-    return _finish(fig, axes, len(panels))
+    return _finish(fig, axes, len(panels))  # one legend of every panel's series
 
 
 def _name(row) -> str:
