@@ -27,11 +27,13 @@ from pathlib import Path
 import torch
 from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs, postprocess_generated_text
 from tqdm import tqdm
+from transformers import StoppingCriteriaList
 
 from steer_eval.steering.checkpoint import rank_path
 from steer_eval.steering.interventions import Intervention
 from steer_eval.steering.positions import SequenceLayout
 from steer_eval.steering.prompt_cache import PromptCache, shared_blocks
+from steer_eval.steering.stopping import StopSequences
 from steer_eval.steering.sweep import TextKey
 from steer_eval.steering.text_checkpoint import TextProgress, texts_path
 from steer_eval.vocab import Action
@@ -73,11 +75,28 @@ class SteeredGeneration:
         return served
 
     def _model_generate(self, context: torch.Tensor, max_length: int, stop: list[str], **generation_kwargs):
+        """lm-eval's `_model_generate` (its greedy / sampling rule, pad token, autocast) with the steering layout
+        of the batch and stop sequences checked per row (stopping.py): a finished row stops decoding instead
+        of running on until every row of the batch has met the same stop sequence."""
         mask = generation_kwargs.get("attention_mask")
         if mask is None:
             mask = torch.ones_like(context)
-        with self.steerer.active(SequenceLayout.for_generation(mask)):
-            return super()._model_generate(context, max_length, stop, **generation_kwargs)
+        kwargs = dict(generation_kwargs)
+        kwargs["temperature"] = kwargs.get("temperature", 0.0)
+        if kwargs["temperature"] == 0.0 and kwargs.get("do_sample") is None:
+            kwargs["do_sample"] = False
+        if kwargs.get("do_sample") is False and kwargs["temperature"] == 0.0:
+            kwargs.pop("temperature")
+        stopping = StoppingCriteriaList([StopSequences(self.tokenizer, stop, context.shape[1], context.shape[0])])
+        precision = self.mixed_precision_dtype
+        with (
+            self.steerer.active(SequenceLayout.for_generation(mask)),
+            torch.autocast(device_type=self.device.type, dtype=precision, enabled=precision is not None),
+        ):
+            return self.model.generate(
+                input_ids=context, max_length=max_length, stopping_criteria=stopping,
+                pad_token_id=self.tokenizer.pad_token_id, use_cache=True, **kwargs,
+            )  # fmt: skip
 
     # ---- sweeps ----------------------------------------------------------------------------------
 
@@ -91,18 +110,20 @@ class SteeredGeneration:
         (text_checkpoint.py) so a resumed sweep decodes only the units it lacks."""
         settings = self._sweep.pending()
         # one generation per distinct greedy request; a sampled request asked k times (lm-eval's `repeats`) k
-        unique = [arg for key, arg in {text_key(a): a for a in args}.items()]
-        sampled = [arg for arg in args if _samples(arg)]
-        todo = [arg for arg in unique if not _samples(arg)] + sampled
-        by_kwargs: dict[str, list[tuple]] = {}
-        for arg in todo:
-            by_kwargs.setdefault(text_key(arg)[1], []).append(arg)
+        keyed = [(text_key(a), a) for a in args]
+        unique = dict(keyed)
+        todo = [(key, arg) for key, arg in unique.items() if not _samples(arg)]
+        todo += [(key, arg) for key, arg in keyed if _samples(arg)]
+        by_kwargs: dict[str, list[tuple[TextKey, tuple]]] = {}
+        for key, arg in todo:
+            by_kwargs.setdefault(key[1], []).append((key, arg))
+        self._prompt_lengths = {context: len(self.tok_encode(context)) for context, _ in unique}
         for group in by_kwargs.values():
-            group.sort(key=lambda arg: (-len(self.tok_encode(arg[0])), arg[0]))  # lm-eval's order
+            group.sort(key=lambda pair: (-self._prompt_lengths[pair[0][0]], pair[0][0]))  # lm-eval's order
         groups = list(by_kwargs.values())
         batch = self._generation_batch_size()
         per_pass = max(1, SETTINGS_PER_PASS)
-        keys = [text_key(a) for group in groups for a in group]
+        keys = [key for group in groups for key, _ in group]
         kept = TextProgress(self._texts_checkpoint(), keys, [key for key, _ in settings], unit_rows=batch)
         unit_rows = kept.unit_rows  # a resumed sweep keeps its checkpoint's units, whatever its batch size now
         units = [(g, start) for g, group in enumerate(groups) for start in range(0, len(group), unit_rows)]
@@ -118,7 +139,8 @@ class SteeredGeneration:
         current = self.steerer.interventions
         try:
             for g, start in units:
-                chunk, unit = groups[g][start : start + unit_rows], f"{g}:{start}"
+                pairs, unit = groups[g][start : start + unit_rows], f"{g}:{start}"
+                chunk = [arg for _, arg in pairs]
                 for first in range(0, len(settings), per_pass):
                     part = settings[first : first + per_pass]
                     texts = kept.get(unit, [key for key, _ in part], len(chunk))
@@ -127,7 +149,7 @@ class SteeredGeneration:
                             texts = self._decode_unit(chunk, [ivs for _, ivs in part], batch)
                         kept.add(unit, {key: t for (key, _), t in zip(part, texts, strict=True)})
                     for (setting, _), rows in zip(part, texts, strict=True):
-                        self._sweep.store_texts(setting, [(text_key(a), t) for a, t in zip(chunk, rows, strict=True)])
+                        self._sweep.store_texts(setting, [(k, t) for (k, _), t in zip(pairs, rows, strict=True)])
                     progress.update(len(chunk) * len(part))
         except BaseException:  # stopped (Ctrl-C, SIGTERM): keep what was decoded, then stop
             kept.flush()
@@ -175,7 +197,8 @@ class SteeredGeneration:
         until = handle_stop_sequences(kwargs.pop("until", None), eos=eos)
         max_gen_toks = kwargs.pop("max_gen_toks")
         room = self.max_length - max_gen_toks
-        cut = {context for context in contexts if len(self.tok_encode(context)) > room}
+        lengths = getattr(self, "_prompt_lengths", {})
+        cut = {c for c in contexts if (lengths[c] if c in lengths else len(self.tok_encode(c))) > room}
         if cut:  # lm-eval cuts them from the left, silently; the runner says so (execute.py)
             self.truncated = (getattr(self, "truncated", None) or (set(), room))[0] | cut, room
         encoded, mask = self.tok_batch_encode(contexts, left_truncate_len=room, truncation=self.truncation)
