@@ -12,6 +12,7 @@ from pathlib import Path
 
 from steer_eval.atomic import check_file_target
 from steer_eval.cli_build import add_build_parser
+from steer_eval.cli_parser import Parser
 from steer_eval.cli_run import RUN_EXAMPLE, add_analysis_options, add_run_arguments, analysis_settings, run_from_args
 from steer_eval.errors import EXIT_BAD_INPUT, SteerEvalError
 from steer_eval.vocab import VECTOR_SOURCES as SOURCES
@@ -32,7 +33,7 @@ other commands:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="steer-eval",
         description="Measure where activation steering of language models helps and where it fails.",
         epilog=EXAMPLES,

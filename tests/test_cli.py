@@ -112,3 +112,36 @@ def test_console_script_exits_non_zero_without_traceback(tmp_path: Path) -> None
     result = subprocess.run([exe, "vectors", "show", str(pickled)], capture_output=True, text=True, timeout=120)
     assert result.returncode == EXIT_BAD_INPUT
     assert "pickled Python objects" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--model", "demo", "--vectrs", "v.safetensors"], "unknown option --vectrs (did you mean --vectors?)"),
+        (["--modle", "demo"], "unknown option --modle (did you mean --model?)"),
+        (["report", "run", "--ouput", "x.html"], "unknown option --ouput (did you mean --output?)"),
+        (["vectors", "build", "--methd", "caa"], "unknown option --methd (did you mean --method?)"),
+        (["--model", "demo", "--zzzz"], "unknown option --zzzz; see steer-eval --help"),
+    ],
+)
+def test_a_misspelt_option_is_named_with_the_option_meant(argv: list[str], expected: str, capsys) -> None:
+    # argparse alone sends a misspelt option's value to the next positional ("invalid choice: 'v.safetensors'")
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == EXIT_BAD_INPUT
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("steer-eval") and last.endswith(f": error: {expected}"), last
+
+
+def test_a_damaged_manifest_is_named_as_damaged_not_as_a_foreign_folder(tmp_path: Path, capsys) -> None:
+    from synthetic_run import SyntheticRun
+
+    run = SyntheticRun(tmp_path / "run")
+    run.finish()
+    (tmp_path / "run" / "manifest.json").write_text('{"model": {"name": "x"}, "grid": {"cel')  # torn
+    assert main(["analyze", str(tmp_path / "run")]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip()
+    assert "manifest.json is damaged (is not valid JSON); rerun the run's command with --output" in err, err
+    (tmp_path / "run" / "manifest.json").unlink()
+    assert main(["analyze", str(tmp_path / "run")]) == EXIT_BAD_INPUT
+    assert "is not a steer-eval run folder (it has no manifest.json)" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import numpy as np
 
 from steer_eval.conditions import Condition
 from steer_eval.errors import SteerEvalError
-from steer_eval.run.store import RunStore, stale
+from steer_eval.run.store import MANIFEST, RunStore, stale
 
 JUDGE_RATINGS = ("relevance", "judge_fluency", "judge_overall")  # what a judge rates beside the behaviour
 
@@ -174,7 +174,7 @@ def load_run_counted(run_dir: str | Path) -> tuple[dict, list[CellData], int]:
     store = RunStore(run_dir)
     manifest = store.manifest()
     if manifest is None or not isinstance(manifest.get("grid"), dict) or "cells" not in manifest["grid"]:
-        raise SteerEvalError(f"{run_dir} is not a steer-eval run folder (no readable manifest.json with a grid)")
+        raise SteerEvalError(_no_manifest(store, run_dir, manifest))
     cells, damaged, missing = [], [], 0
     for key in manifest["grid"]["cells"]:
         content = store.read_cell(key)
@@ -232,3 +232,16 @@ def check_paired(baseline: CellData, steered: CellData) -> None:
 
 def dump(obj) -> str:
     return json.dumps(obj, indent=1, default=str)
+
+
+def _no_manifest(store: RunStore, run_dir: str | Path, manifest: dict | None) -> str:
+    """Why `run_dir` gives no grid to analyse: no manifest (not a run folder), or a damaged one (the run's
+    command rewrites it, keeping every finished cell)."""
+    path = store.root / MANIFEST
+    if not path.is_file():
+        return f"{run_dir} is not a steer-eval run folder (it has no {MANIFEST}); give the --output folder of a run"
+    why = "is not valid JSON" if manifest is None else "has no grid of cells"
+    return (
+        f"{path} is damaged ({why}); rerun the run's command with --output {run_dir} to rewrite it (its finished "
+        "cells are kept), or restore the file"
+    )
