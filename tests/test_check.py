@@ -137,6 +137,11 @@ def test_a_regression_against_a_stored_baseline_is_detected(mood: Path, tmp_path
         (lambda text: text.replace("seed: 0", "seed: 0, limit: abc"), "defaults.limit must be a whole number"),
         (lambda text: text.replace("seed: 0", "seed: 0, dtype: float8"), "defaults.dtype must be one of"),
         (lambda text: text.replace("q: 0.05", "q: 5"), "improves.q must be a level"),
+        (lambda text: text.replace("alpha: ", "positions: all2, alpha: "), "expect[0].positions: unknown position"),
+        (
+            lambda text: text.replace("alpha: ", "layer: 3, alpha: "),
+            "steering.yaml: expectation 'mood x0.1 on demo_sentiment' (layer 3): ",
+        ),
     ],
 )
 def test_malformed_specs_exit_2_with_one_clear_line(mood: Path, tmp_path: Path, capsys, mutate, message) -> None:

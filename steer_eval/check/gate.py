@@ -31,6 +31,7 @@ from statsmodels.stats.multitest import multipletests
 
 from steer_eval.analysis.views import main as main_view
 from steer_eval.check.spec import CheckSpec, Expectation, SpecError
+from steer_eval.errors import SteerEvalError
 from steer_eval.run.config import RunConfig
 from steer_eval.vocab import PositionMode, parse_enum
 
@@ -142,8 +143,13 @@ def run_checks(spec: CheckSpec, output: Path, baseline: Path | None = None, prog
     reuse = [path for path in (baseline or spec.baseline,) if path is not None]
     for config in configs.values():  # the baseline run's cells that are the same cells are not recomputed
         config.reuse = reuse
-    for config in configs.values():  # every vector, layer, task and data file checked before any compute
-        prepare(config, progress=False)
+    for key, config in configs.items():  # every vector, layer, task and data file checked before any compute
+        try:
+            prepare(config, progress=False)
+        except SpecError:
+            raise
+        except SteerEvalError as exc:  # name the expectations the bad layer, file or task comes from
+            raise SpecError(f"{spec.path}: {_named(groups[key])}: {exc}") from None
     lm = None
     rows: list[tuple[Expectation, pd.Series]] = []
     for key, members in groups.items():
@@ -154,6 +160,14 @@ def run_checks(spec: CheckSpec, output: Path, baseline: Path | None = None, prog
         for expectation in members:
             rows.append((expectation, _row(result.analysis, expectation, config.vectors[0].name)))
     return judge(spec, rows, _baseline_effects(baseline or spec.baseline))
+
+
+def _named(members: list[Expectation]) -> str:
+    """The expectations of one group, as the spec's reader finds them."""
+    shown = ", ".join(repr(e.name) for e in members[:2]) + (", ..." if len(members) > 2 else "")
+    first = members[0]
+    setting = [f"{k} {v}" for k, v in (("layer", first.layer), ("positions", first.positions)) if v is not None]
+    return f"expectation {shown}{' (' + ', '.join(setting) + ')' if setting else ''}"
 
 
 def _baseline_effects(path: Path | None) -> pd.DataFrame | None:

@@ -25,6 +25,7 @@ import yaml
 
 from steer_eval.errors import SteerEvalError
 from steer_eval.strengths import SELECTED
+from steer_eval.vocab import PositionMode, parse_enum
 
 TOP_KEYS = {"model", "model_args", "revision", "vectors", "defaults", "expect", "baseline", "regression"}
 DEFAULT_KEYS = {
@@ -241,6 +242,11 @@ def _expectation(item: Any, index: int, vectors: dict[str, Path], path: Path) ->
     layer = item.get("layer")
     if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int)):
         raise SpecError(f"{where}.layer must be an integer")
+    if item.get("positions") is not None:
+        try:
+            parse_enum(PositionMode, item["positions"], "position mode")
+        except SteerEvalError as exc:
+            raise SpecError(f"{where}.positions: {exc}") from None
     return Expectation(
         name,
         str(item["vector"]),
