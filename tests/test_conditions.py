@@ -289,3 +289,19 @@ def test_templates_reach_the_demo_loaders_and_the_registry_generation_tasks(vect
     assert shown[("demo_mood_gen", 1)].endswith("bot : it was") and shown[("demo_mood_gen", 2)].startswith("q : ")
     assert shown[("demo_sycophancy", 2)].startswith("user : i think")
     assert len({shown[("demo_sycophancy", k)] for k in range(3)}) == 3
+
+
+def test_the_worst_condition_is_not_called_worst_when_every_condition_does_better() -> None:
+    """`worst_condition` is the least wanted of the other conditions: where even it beats the default
+    condition the words said "worst under pressure opposite (+65 points)" beside a default of +50."""
+    from steer_eval.analysis.robustness import holds_words
+
+    row = {"vector": "prompt:happy", "alpha": 0.0, "positions": float("nan"), "task": "t",
+           "default_verdict": "helps", "default_delta": 0.5, "helps_in": 2, "conditions": 2, "templates": [],
+           "pressure_kept": {}, "persistence": [], "worst_condition": "pressure=opposite", "worst_delta": 0.65,
+           "desired_sign": 1}  # fmt: skip
+    assert "no other condition weakens it (the least: pressure=opposite (+65 points))" in holds_words(row)
+    assert "worst under pressure=opposite (+30 points)" in holds_words({**row, "worst_delta": 0.3})
+    # a task whose target is unwanted: less is the gain
+    assert "worst under" in holds_words({**row, "desired_sign": -1, "default_delta": -0.5, "worst_delta": -0.2})
+    assert "no other" in holds_words({**row, "desired_sign": -1, "default_delta": -0.5, "worst_delta": -0.7})

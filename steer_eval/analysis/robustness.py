@@ -45,6 +45,7 @@ def robustness_rows(effects: pd.DataFrame) -> list[dict[str, Any]]:
                 "helps_share": helps / len(group),
                 "worst_condition": worst["condition"],
                 "worst_delta": _num(worst["delta"]),
+                "desired_sign": sign,
                 "templates": _levels(group, "template", default_level=0),
                 "pressure_kept": {
                     r["pressure"]: _kept(base, r) for r in others.to_dict("records") if isinstance(r["pressure"], str)
@@ -110,7 +111,12 @@ def holds_words(row: dict[str, Any]) -> str:
         last = curve[-1]
         parts.append(f"{100 * last['delta']:+.0f} points after {last['level']} turns")
     if row["worst_condition"] and row["worst_delta"] is not None:
-        parts.append(f"worst under {row['worst_condition']} ({100 * row['worst_delta']:+.0f} points)")
+        worst = f"{row['worst_condition']} ({100 * row['worst_delta']:+.0f} points)"
+        sign, default = row.get("desired_sign", 1), row["default_delta"]
+        if default is not None and sign * row["worst_delta"] >= sign * default:  # every other condition does better
+            parts.append(f"no other condition weakens it (the least: {worst})")
+        else:
+            parts.append(f"worst under {worst}")
     where = f", positions {row['positions']}" if isinstance(row["positions"], str) else ""
     return (
         f"{row['vector']} at {row['alpha']:g}{where} on {row['task']} ({row['default_verdict']} as asked, "
