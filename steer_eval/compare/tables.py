@@ -10,7 +10,8 @@ condition, placebos left out):
 - `leaderboard`: per model x task family, each vector ranked by its mean gain (toward the desired answer)
   over the family's tasks at its validation-selected strength; a vector without one is ranked at each of
   its strengths, marked as chosen on nothing (a reader must not pick the best of them on test data).
-- `summary`: per vector, in words across models ("helps on 2 of 3 models; hurts demo_facts on demo-b")."""
+- `summary`: per vector, in words across models ("helps on 2 of 3 models; hurts demo_facts on demo-b"), counted
+  over runs where a model has several."""
 
 from __future__ import annotations
 
@@ -112,22 +113,34 @@ def leaderboard(effects: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def summary(effects: pd.DataFrame) -> list[str]:
-    """Per vector: on how many models it helps a behaviour task, and where it hurts a capability."""
+    """Per vector: on how many models it helps a behaviour task, and where it hurts a capability. Where a model
+    has several runs (other data, other settings), the count is over runs, which may disagree."""
     lines = []
     models = list(dict.fromkeys(effects["model"]))
     for vector, rows in effects.groupby("vector", sort=False):
         seen = list(dict.fromkeys(rows["model"]))
-        helped = {m: sorted(set(r["task"])) for m, r in rows[rows["verdict"] == "helps"].groupby("model")}
+        per_run = rows["run"].nunique() > len(seen)
+        where = ["model", "run"] if per_run else ["model"]
+        name = (lambda key: f"{key[0]} ({key[1]})") if per_run else (lambda key: key[0])
+        helped = {name(k): sorted(set(r["task"])) for k, r in rows[rows["verdict"] == "helps"].groupby(where)}
         hurt = rows[(rows["verdict"] == "hurts") & (rows["kind"] != "behavior")]
-        words = f"{vector}: helps on {len(helped)} of {len(seen)} model{'s' if len(seen) > 1 else ''}"
+        if per_run:
+            units = rows[where].drop_duplicates()
+            words = f"{vector}: helps in {len(helped)} of {len(units)} runs of {_models(len(seen))}"
+        else:
+            words = f"{vector}: helps on {len(helped)} of {_models(len(seen))}"
         if helped:
             words += " (" + "; ".join(f"{m}: {', '.join(t)}" for m, t in helped.items()) + ")"
         if not hurt.empty:
             words += "; hurts " + "; ".join(
-                f"{', '.join(sorted(set(r['task'])))} on {m}" for m, r in hurt.groupby("model")
+                f"{', '.join(sorted(set(r['task'])))} on {name(k)}" for k, r in hurt.groupby(where)
             )
         missing = [m for m in models if m not in seen]
         if missing:
             words += f"; not run on {', '.join(missing)}"
         lines.append(words)
     return lines
+
+
+def _models(n: int) -> str:
+    return f"{n} model{'s' if n > 1 else ''}"
