@@ -145,3 +145,20 @@ def test_a_damaged_manifest_is_named_as_damaged_not_as_a_foreign_folder(tmp_path
     (tmp_path / "run" / "manifest.json").unlink()
     assert main(["analyze", str(tmp_path / "run")]) == EXIT_BAD_INPUT
     assert "is not a steer-eval run folder (it has no manifest.json)" in capsys.readouterr().err
+
+
+def test_a_run_whose_manifest_was_damaged_resumes_keeping_its_cells(mood_vector: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    argv = ["--model", "demo", "--vectors", str(mood_vector), "--tasks", "demo_sentiment", "--alphas", "1",
+            "--limit", "12", "--device", "cpu", "--output", str(run)]  # fmt: skip
+    assert main(argv) == 0
+    cells = {p.name: p.stat().st_mtime_ns for p in (run / "cells").glob("*.json")}
+    (run / "manifest.json").write_text('{"model": {"na')  # a write cut short (a full disk)
+    capsys.readouterr()
+    assert main(["analyze", str(run)]) == EXIT_BAD_INPUT  # what analyze advises must work:
+    assert f"rerun the run's command with --output {run}" in capsys.readouterr().err
+    assert main(argv) == 0  # not refused as a foreign folder
+    err = capsys.readouterr().err
+    assert "manifest.json was damaged (not valid JSON) and is rewritten" in err, err
+    assert {p.name: p.stat().st_mtime_ns for p in (run / "cells").glob("*.json")} == cells  # none recomputed
+    assert json.loads((run / "manifest.json").read_text())["grid"]["cells"]

@@ -16,7 +16,7 @@ from steer_eval.run.prepare import Prepared, prepare
 from steer_eval.run.provenance import manifest
 from steer_eval.run.shard import shard_part
 from steer_eval.run.sharing import folder_lock, merge_manifests
-from steer_eval.run.store import RunStore, current_cells, stores_under
+from steer_eval.run.store import MANIFEST, RunStore, current_cells, stores_under
 from steer_eval.run.summary import cell_rows, write_csv
 
 
@@ -123,6 +123,9 @@ def run(
         print(f"note: {note}", file=sys.stderr)
     store = RunStore(config.output)
     store.prepare(config.model, config.revision, config.dtype, config.model_args)
+    if store.damaged_manifest:
+        print(f"note: {store.root / MANIFEST} was damaged (not valid JSON) and is rewritten; finished cells of this "
+              "grid are kept (each records its own model and settings)", file=sys.stderr)  # fmt: skip
     if dry_run:
         return estimate(prepared, store)
     damaged = [(key, problem) for key in map(lambda c: cell_key(prepared, c), prepared.cells)

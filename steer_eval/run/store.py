@@ -30,6 +30,7 @@ class RunStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.cells_dir = self.root / "cells"
+        self.damaged_manifest = False  # found by `prepare`
 
     def prepare(
         self, model: str, revision: str | None, dtype: str | None = None, model_args: dict | None = None
@@ -37,7 +38,10 @@ class RunStore:
         """Create the folder; refuse one that holds a run of another model, revision, dtype or model args: its
         cells would not compare, and the folder's results would describe only the last writer's grid."""
         previous = self.manifest()
-        if previous is None:
+        # a manifest that is there but unreadable (a disk filled mid-write, a hand edit) is this run's own: it
+        # is rewritten as the run starts; cells keep their model and settings in their own keys
+        self.damaged_manifest = previous is None and (self.root / MANIFEST).is_file()
+        if previous is None and not self.damaged_manifest:
             self._refuse_foreign_folder()
         version = (previous or {}).get("steer_eval_run", 1)
         if not isinstance(version, int) or version > RUN_FORMAT:
