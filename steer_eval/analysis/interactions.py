@@ -1,6 +1,6 @@
 """Interactions of vectors applied together: for a combination cell (every vector at once, `--combine`),
 the combined effect against the sum of the single vectors' effects at the same strength, per item:
-I_i = (combined_i - baseline_i) - sum_k (single_k,i - baseline_i). Mean, t interval and Wilcoxon p-value
+I_i = (combined_i - baseline_i) - sum_k (single_k,i - baseline_i). Mean, t interval and paired t-test p-value
 (paired_continuous): I > 0 means the vectors do more together than apart, I < 0 that they interfere.
 
 Each member's single cell must be the one that applied it exactly as the combination did: the same vector

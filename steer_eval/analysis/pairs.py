@@ -1,7 +1,7 @@
 """Factorial pairs (`--combine pairs` or A+B, run/combinations.py): does a vector keep its effect when
 another is on? For each pair cell (A at strength a with B at strength b) against the two singles at those
 very strengths and layers, per item: I_i = (joint_i - base_i) - (A_i - base_i) - (B_i - base_i), on the
-behaviour measure and, where the task has one, on propensity. Mean, t interval and Wilcoxon p-value
+behaviour measure and, where the task has one, on propensity. Mean, t interval and paired t-test p-value
 (paired_continuous), as for `--combine` (interactions.py).
 
 Reference: the placebo pair (A with a random vector of B's norm, same strengths) says how far adding *any*

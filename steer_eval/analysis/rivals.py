@@ -1,6 +1,6 @@
 """Does a vector beat just asking the model? Each vector cell against the rival arm of the same task
 (run/arms.py: an instruction, demonstrations), paired item by item: the vector's score minus the arm's on the
-same prompts (McNemar / bootstrap for 0/1 scores, t / Wilcoxon for graded ones). The rival is fixed before
+same prompts (McNemar / bootstrap for 0/1 scores, t interval and t-test for graded ones). The rival is fixed before
 any result is seen, never picked as the best on the test items: the first prompt arm the run was given, else
 its first few-shot arm. The comparison is not corrected across cells (a reader's question, not a verdict)."""
 

@@ -6,9 +6,11 @@ answer of the same item form a pair.
   items, at a fraction of the cost; seeded by the analysis seed and those counts, so equal pairs get equal
   intervals whatever else the run holds), or, when fewer than 10 pairs disagree (the bootstrap would collapse
   to zero width), the Agresti-Min adjusted interval; p-value: exact McNemar (statsmodels).
-- propensity (a log-probability margin per item): mean paired difference; t interval of the mean
-  (statsmodels; the margins are continuous and n is in the tens to thousands); Wilcoxon signed-rank
-  p-value (scipy).
+- propensity (a log-probability margin per item): mean paired difference; t interval of the mean and the
+  paired t-test of the mean (statsmodels; the margins are continuous and n is in the tens to thousands), so
+  the p-value, the interval and the sign of `delta` speak of the same quantity (a Wilcoxon signed-rank test,
+  used before, tests the median shift: on skewed or few-valued scores it could call a cell significant
+  whose mean interval held 0); the exact sign test where every pair moved by the same amount.
 - graded scores (a judge's rating of generated text): as propensity; `paired_effect` picks per measure.
 - non-inferiority: one-sided paired t-test of H0 delta <= -margin (statsmodels); when every pair
   differs alike (no spread) the exact binomial bound on the losses instead.
@@ -94,8 +96,14 @@ def paired_continuous(baseline: np.ndarray, steered: np.ndarray, level: float = 
         low = high = float(diff.mean())
     if np.allclose(diff, 0):
         p = 1.0
+    elif n < 2 or np.allclose(diff, diff[0]):
+        # no spread: a t statistic would be infinite; the exact sign test counts the pairs that moved alike
+        p = float(scipy_stats.binomtest(int((diff > 0).sum()), int((diff != 0).sum())).pvalue)
     else:
-        p = float(scipy_stats.wilcoxon(diff, zero_method="wilcox", alternative="two-sided").pvalue)
+        # the test of the mean itself: the interval and `delta` are about the mean, and a rank test (Wilcoxon)
+        # asks about another quantity, which on skewed or few-valued ratings can be significant in the
+        # opposite direction to the mean, or reject ever more often as n grows when the mean does not move
+        p = float(DescrStatsW(diff).ttest_mean(0.0)[1])
     return PairedEffect(
         n, float(baseline.mean()), float(steered.mean()), float(diff.mean()), float(low), float(high), p
     )
@@ -109,7 +117,7 @@ def paired_effect(
     baseline: np.ndarray, steered: np.ndarray, rng: np.random.Generator, n_boot: int = 2000, level: float = 0.95
 ) -> PairedEffect:
     """The paired test a measure calls for: McNemar and the paired bootstrap for 0/1 outcomes (accuracy, a
-    rule scorer's verdicts), the t interval and Wilcoxon test for graded ones (a judge's rating)."""
+    rule scorer's verdicts), the t interval and paired t-test for graded ones (a judge's rating)."""
     if is_binary(baseline) and is_binary(steered):
         return paired_binary(baseline, steered, rng, n_boot, level)
     return paired_continuous(baseline, steered, level)

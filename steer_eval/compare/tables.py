@@ -5,7 +5,7 @@ condition, placebos left out):
   run's model, the vector's method, effect, interval and verdict as that run's analysis judged them.
 - `versus`: for a vector x task x strength x position mode measured in two runs, the second run's effect
   against the reference run's (the first given): paired per item where both evaluated the same items (the
-  difference of the two paired differences: t interval, Wilcoxon p), else unpaired (Welch's t on the two
+  difference of the two paired differences: t interval, paired t-test p), else unpaired (Welch's t on the two
   runs' per-item differences, statsmodels); q over every comparison (Holm or BH).
 - `leaderboard`: per model x task family, each vector ranked by its mean gain (toward the desired answer)
   over the family's tasks at its validation-selected strength; a vector without one is ranked at each of
