@@ -215,3 +215,24 @@ def test_train_overlap_is_counted_from_the_run_folder_with_one_note_per_unknown(
     analysis.write(tmp_path / "run")
     written = pd.read_csv(tmp_path / "run" / "effects.csv").set_index(["vector", "alpha"])["train_overlap"]
     assert written["built"].tolist() == [5, 5] and written["imported"].isna().all()  # a count, or empty
+
+
+def test_pooled_rows_of_graded_scores_keep_the_grades(tmp_path: Path) -> None:
+    """Two free-text tasks scored as shares of 5 draws, each losing ~15 points: pooled, they were cast to
+    0/1 (any share above 0 a wanted answer) and read baseline 1.0, steered 1.0, delta 0, p 1."""
+    rng = np.random.default_rng(4)
+    run = SyntheticRun(tmp_path / "run")
+    vec = vector_ref("v.safetensors")
+    for name in ("gen_a", "gen_b"):
+        task = task_ref(name, family="freetext")
+        base = rng.integers(2, 6, 150) / 5  # 0.4 .. 1.0: never 0
+        steered = np.clip(base - rng.choice([0.0, 0.2, 0.2, 0.4], 150), 0.2, 1.0)
+        run.add(Cell(task, 0, 0), base)
+        run.add(Cell(task, 0, 0, vec, 2.0, 3), steered)
+    run.finish()
+    analysis = analyze(tmp_path / "run")
+    singles = analysis.effects[analysis.effects["vector"] == "v.safetensors"]["delta"]
+    row = analysis.groups.set_index("group").loc["freetext"]
+    assert row["n"] == 300 and row["baseline"] < 1.0
+    assert row["delta"] == pytest.approx(singles.mean()) and row["delta"] < -0.1
+    assert row["ci_high"] < 0 and row["p_value"] < 1e-6

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from steer_eval.analysis.load import CellData
-from steer_eval.analysis.stats import paired_binary
+from steer_eval.analysis.stats import paired_binary, paired_effect
 
 
 def subgroup_rows(cells: list[CellData], baselines: dict, rng: np.random.Generator, settings) -> list[dict[str, Any]]:
@@ -71,7 +71,8 @@ def pooled_group_rows(
     cells: list[CellData], baselines: dict, rng: np.random.Generator, settings
 ) -> list[dict[str, Any]]:
     """Per vector setting and pooled set of tasks: the paired change in the share of wanted answers over all
-    the set's items (for tasks that all want their target, the change in accuracy over the pooled items).
+    the set's items (for tasks that all want their target, the change in accuracy over the pooled items; with
+    graded scores among them, the change in the mean wanted score).
     Probes (no wanted answer) and tasks without per-item correctness are left out of a pool."""
     memberships = pooled_memberships(cells)
     series: dict[tuple, list[CellData]] = {}
@@ -95,7 +96,9 @@ def pooled_group_rows(
                 continue
             b = np.concatenate([wanted_outcome(base) for base, _ in pairs])
             s = np.concatenate([wanted_outcome(c) for _, c in pairs])
-            effect = paired_binary(b, s, rng, settings.bootstrap, settings.level)
+            # graded members (a judge's rating, a mean over --samples draws; all in [0, 1]) make the pool graded:
+            # its mean change and t-test, never their values rounded to 0/1
+            effect = paired_effect(b, s, rng, settings.bootstrap, settings.level)
             rows.append(
                 {
                     "group": name,
