@@ -125,3 +125,28 @@ def test_bad_comparisons_are_one_line(runs, tmp_path: Path, capsys) -> None:
                  "10", "--device", "cpu", "--output", str(lone)]) == 0  # fmt: skip
     capsys.readouterr()
     assert "shares no task with the other runs" in refused(str(runs[0]), str(lone))
+
+
+def test_runs_are_compared_cell_for_cell_with_the_same_fewshot(tmp_path: Path) -> None:
+    """Two identical runs, each +20 points at 0-shot and nothing at 5-shot: the 5-shot row of one was
+    compared with the 0-shot row of the other (-20 points, q 2e-14, 'paired')."""
+    import numpy as np
+    from synthetic_run import SyntheticRun, task_ref, vector_ref
+
+    from steer_eval.run.grid import Cell
+
+    rng = np.random.default_rng(0)
+    task, vector = task_ref("beh"), vector_ref("v.safetensors")
+    base = (rng.random(300) < 0.4).astype(float)
+    lifted = np.where(rng.random(300) < 0.33, 1.0, base)
+    folders = []
+    for name in ("a", "b"):
+        run = SyntheticRun(tmp_path / name)
+        for shots, steered in ((0, lifted), (5, base)):
+            run.add(Cell(task, shots, 0), base)
+            run.add(Cell(task, shots, 0, vector, 2.0, 1), steered)
+        run.finish()
+        folders.append(str(tmp_path / name))
+    assert main(["compare", *folders, "--output", str(tmp_path / "cmp")]) == 0
+    versus = pd.DataFrame(json.loads((tmp_path / "cmp" / "comparison.json").read_text())["versus"])
+    assert sorted(versus["fewshot"]) == [0, 5] and (versus["difference"].abs() < 1e-9).all(), versus

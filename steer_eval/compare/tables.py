@@ -26,7 +26,8 @@ from steer_eval.analysis.load import CellData
 from steer_eval.analysis.stats import adjusted, paired_continuous
 from steer_eval.analysis.views import main
 
-KEY = ["vector", "task", "alpha", "positions"]  # what makes two runs' cells the same intervention
+# what makes two runs' cells the same intervention (the main view already holds one condition and option order)
+KEY = ["vector", "task", "alpha", "layer", "positions", "fewshot"]
 
 
 def effect_rows(label: str, model: str, effects: pd.DataFrame, methods: dict[str, str]) -> pd.DataFrame:
@@ -36,8 +37,8 @@ def effect_rows(label: str, model: str, effects: pd.DataFrame, methods: dict[str
     rows["method"] = rows["vector"].map(methods).fillna("")
     rows["gain"] = rows["delta"] * rows["desired_sign"]
     keep = ["run", "model", "vector", "method", "built_for", "task", "family", "kind", "alpha", "layer", "positions",
-            "selected", "n", "baseline", "steered", "delta", "ci_low", "ci_high", "q_value", "verdict", "gain",
-            "cell", "baseline_cell"]  # fmt: skip
+            "fewshot", "selected", "n", "baseline", "steered", "delta", "ci_low", "ci_high", "q_value", "verdict",
+            "gain", "cell", "baseline_cell"]  # fmt: skip
     return rows[keep].reset_index(drop=True)
 
 
@@ -51,12 +52,11 @@ def _per_item(cells: dict[str, CellData], row: pd.Series) -> tuple[np.ndarray, C
 def versus_rows(effects: pd.DataFrame, cells: dict[str, dict[str, CellData]], reference: str, level: float) -> list:
     """Every other run's effect against the reference run's, per shared intervention."""
     rows = []
-    ref = effects[effects["run"] == reference].set_index(KEY)
+    ref = {_key(row): row for _, row in effects[effects["run"] == reference].iterrows()}
     for _, other in effects[effects["run"] != reference].iterrows():
-        key = tuple(other[k] for k in KEY)
-        if key not in ref.index:
+        mine = ref.get(_key(other))
+        if mine is None:
             continue
-        mine = ref.loc[[key]].iloc[0]
         a, b = _per_item(cells[reference], mine), _per_item(cells[other["run"]], other)
         if a is None or b is None:
             continue
@@ -76,13 +76,19 @@ def versus_rows(effects: pd.DataFrame, cells: dict[str, dict[str, CellData]], re
         rows.append(
             {
                 "vector": other["vector"], "task": other["task"], "alpha": other["alpha"],
-                "positions": other["positions"], "reference": reference, "reference_model": mine["model"],
+                "positions": other["positions"], "layer": other["layer"], "fewshot": other["fewshot"],
+                "reference": reference, "reference_model": mine["model"],
                 "run": other["run"], "model": other["model"], "reference_delta": mine["delta"],
                 "delta": other["delta"], "difference": difference, "ci_low": float(low), "ci_high": float(high),
                 "p_value": p if not math.isnan(p) else 1.0, "test": "paired" if same_items else "unpaired",
             }
         )  # fmt: skip
     return rows
+
+
+def _key(row: pd.Series) -> tuple:
+    """The intervention a row measures, with a missing layer or position mode as None (NaN never equals)."""
+    return tuple(None if pd.isna(row[k]) else row[k] for k in KEY)
 
 
 def correct(rows: list[dict], correction: str, alpha: float) -> None:
