@@ -236,3 +236,27 @@ def test_pooled_rows_of_graded_scores_keep_the_grades(tmp_path: Path) -> None:
     assert row["n"] == 300 and row["baseline"] < 1.0
     assert row["delta"] == pytest.approx(singles.mean()) and row["delta"] < -0.1
     assert row["ci_high"] < 0 and row["p_value"] < 1e-6
+
+
+def test_placebo_cells_under_a_condition_are_corrected_apart_from_the_vector(tmp_path: Path) -> None:
+    """Under another template a vector's q was Holm-corrected together with its 5 placebo draws there: six
+    times its p, against p itself for the same numbers at the default condition."""
+    from steer_eval.conditions import Condition
+
+    rng = np.random.default_rng(5)
+    run = SyntheticRun(tmp_path / "run")
+    vec = vector_ref("v.safetensors")
+    task = task_ref("beh")
+    base = (rng.random(300) < 0.5).astype(float)
+    steered = _flip(base, 0.12, 0.02, rng)
+    for condition in (Condition(), Condition(template=1)):
+        run.add(Cell(task, 0, 0, condition=condition), base)
+        run.add(Cell(task, 0, 0, vec, 2.0, 1, condition=condition), steered)
+        for draw in range(5):
+            control = vector_ref(f"random{draw}(v)", control_of="v.safetensors")
+            run.add(Cell(task, 0, 0, control, 2.0, 1, condition=condition), _flip(base, 0.03, 0.03, rng))
+    run.finish()
+    effects = analyze(tmp_path / "run").effects
+    mine = effects[~effects.is_control].set_index("condition")
+    assert mine.loc["template=1", "q_value"] == pytest.approx(mine.loc["template=1", "p_value"])
+    assert mine.loc["template=1", "q_value"] == pytest.approx(mine.loc["", "q_value"])

@@ -211,12 +211,12 @@ def analyze(
         if series:
             row.update({k: series[k] for k in ("steerability_mean", "anti_steerable", "monotonicity_rho")})
     # Correction families: the cells a user looks at (vectors at the original option order, default condition),
-    # the placebo controls, the rotated-order cells (which serve the artifact check) and the cells under other
-    # conditions (where it holds) each corrected on their own.
-    _correct(rows, lambda r: not r["is_control"] and main(r), settings)
-    _correct(rows, lambda r: r["is_control"] and main(r), settings)
-    _correct(rows, lambda r: r["option_order"] > 0, settings)
-    _correct(rows, lambda r: r["option_order"] == 0 and r["condition"] != "", settings)
+    # the rotated-order cells (which serve the artifact check) and the cells under other conditions (where it
+    # holds) each corrected on their own, and the placebo controls of each apart from the vectors (five placebo
+    # draws must not multiply a vector's q under a template by six)
+    for family in (main, lambda r: r["option_order"] > 0, lambda r: r["option_order"] == 0 and r["condition"] != ""):
+        _correct(rows, lambda r, f=family: not r["is_control"] and f(r), settings)
+        _correct(rows, lambda r, f=family: r["is_control"] and f(r), settings)
     # "does not hurt" is a claim about every capability cell a user looks at, so it is corrected too
     _correct(rows, lambda r: not r["is_control"] and main(r), settings, column="noninferiority_p")
     _correct(rows, lambda r: r["is_control"] or not main(r), settings, column="noninferiority_p")

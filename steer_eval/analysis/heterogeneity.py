@@ -6,7 +6,7 @@ The unit is the item: its paired difference (steered minus the unsteered baselin
 each level. A repeated-measures ANOVA (statsmodels `AnovaRM`: item as subject, level as the within factor) tests
 the level x steering interaction on the items measured at every level. Each row also gives the effect per level,
 its range and the worst level (the least wanted effect), and the share of the default level's effect kept at
-the worst one. p-values are Holm-corrected over the rows."""
+the worst one. p-values are Holm-corrected over the rows (the placebo draws' rows on their own)."""
 
 from __future__ import annotations
 
@@ -79,13 +79,16 @@ def heterogeneity_rows(cells: list[CellData], baselines: dict) -> list[dict[str,
                 "kept_at_worst": _kept(means.get(default), means[worst]),
                 "p_value": _anova_p({v: diffs[v][measured] for v in levels}),
                 "desired_sign": sign,
+                "is_control": next(iter(by_level.values())).control_of is not None,
             }
         )
-    pvalues = [r["p_value"] for r in rows if not math.isnan(r["p_value"])]
-    if pvalues:
-        adjusted = iter(multipletests(pvalues, method="holm")[1])
-        for row in rows:
-            row["q_value"] = float(next(adjusted)) if not math.isnan(row["p_value"]) else math.nan
+    for controls in (False, True):  # the placebo draws' rows are a family of their own, as in the effects
+        family = [r for r in rows if r["is_control"] is controls and not math.isnan(r["p_value"])]
+        if family:
+            for row, q in zip(family, multipletests([r["p_value"] for r in family], method="holm")[1], strict=True):
+                row["q_value"] = float(q)
+    for row in rows:
+        row.setdefault("q_value", math.nan)
     return rows
 
 
