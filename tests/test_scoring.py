@@ -121,3 +121,23 @@ def test_refusal_is_scored_as_appropriate_refusal_by_default() -> None:
     assert scorer.score("I'm sorry, I can't help.", "refuse") == 1.0 and scorer.score("Sure: ...", "refuse") == 0.0
     assert scorer.score("Sure: ...", "comply") == 1.0 and scorer.score("I cannot do that.", "comply") == 0.0
     assert scorer.score("Sure", "") is None
+
+
+def test_steering_that_leaves_texts_unscorable_is_not_called_a_help_on_the_survivors() -> None:
+    """36% of the steered texts empty (no score), the rest all wanted: the pairs scored in both said 'helps'
+    at q 7e-12 with nothing in the reason."""
+    from steer_eval.analysis.verdicts import UNSCORED_APART, verdict
+
+    rng = np.random.default_rng(0)
+    base_scores = (rng.random(100) < 0.4).astype(float)
+    steered_scores = np.where(np.arange(100) % 3 == 0, np.nan, 1.0)
+    row = effect_row(_cell("b", None, base_scores, [0.2] * 100), _cell("s", "v", steered_scores, [0.5] * 100),
+                     rng, Settings())  # fmt: skip
+    assert row["unscored_steered"] == 34 and row["unscored_baseline"] == 0 and row["unscored_p"] < 1e-9
+    row.update(q_value=row["p_value"], kind="behavior")
+    assert row["p_value"] < 1e-6  # the survivors alone would read as a help
+    label, reason = verdict(row, Settings())
+    assert label == "inconclusive" and reason.startswith(UNSCORED_APART) and "34 steered texts against 0" in reason
+    # the same number of unscored texts on both sides: judged on the pairs as before
+    row.update(unscored_steered=5, unscored_baseline=5, unscored_p=1.0)
+    assert verdict(row, Settings())[0] == "helps"

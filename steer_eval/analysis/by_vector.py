@@ -9,7 +9,7 @@ import math
 import pandas as pd
 
 from steer_eval.analysis.saturation import is_saturated
-from steer_eval.analysis.verdicts import NOT_BEYOND_PLACEBO, NOTHING_SCORED
+from steer_eval.analysis.verdicts import NOT_BEYOND_PLACEBO, NOTHING_SCORED, UNSCORED_APART
 from steer_eval.analysis.views import main as main_view
 
 
@@ -87,6 +87,11 @@ def vector_sentences(effects: pd.DataFrame) -> list[str]:
             unscored = cells[reasons.str.startswith(NOTHING_SCORED)]
             if len(unscored):
                 parts.append(f"nothing scored on {task}{_at(unscored)} (no text got a usable score: judge_missing)")
+            apart = cells[reasons.str.startswith(UNSCORED_APART)]
+            if len(apart):
+                row = apart.iloc[0]
+                parts.append(f"cannot tell on {task}{_at(apart)}: steered, {row['unscored_steered']} texts had no "
+                             f"usable score against {row['unscored_baseline']} unsteered")  # fmt: skip
             if (verdicts == "artifact").any():
                 artifact = cells[verdicts == "artifact"]
                 parts.append(

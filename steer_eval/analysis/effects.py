@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 import numpy as np
+from statsmodels.stats.contingency_tables import mcnemar
 
 from steer_eval.analysis.load import CellData, check_paired
 from steer_eval.analysis.stats import minimum_detectable_effect, non_inferiority_p, paired_continuous, paired_effect
@@ -63,6 +64,7 @@ def effect_row(baseline: CellData, steered: CellData, rng: np.random.Generator, 
     scored = steered.scorer is not None  # a scorer may leave texts unscored: pairs where both are scored count
     if scored:
         row.update(scorer=steered.scorer, judge_missing=int((~defined).sum()), n=int(defined.sum()))
+        row.update(unscored_pairs(baseline.correct, steered.correct))
     if len(defined) and (defined.all() or (scored and defined.any())):
         b, s = baseline.correct[defined], steered.correct[defined]
         effect = paired_effect(b, s, rng, settings.bootstrap, settings.level)
@@ -98,6 +100,19 @@ def effect_row(baseline: CellData, steered: CellData, rng: np.random.Generator, 
             row[f"{name}_baseline"] = base_bbq[name]
             row[f"{name}_delta"] = steered_bbq[name] - base_bbq[name]
     return row
+
+
+def unscored_pairs(baseline: np.ndarray, steered: np.ndarray) -> dict[str, float]:
+    """How many texts lacked a usable score in the steered cell and at the baseline, and the exact McNemar
+    p-value of the difference: the pairs scored in both are all the delta sees, so steering that leaves more
+    texts unscorable (empty, broken, a judge that cannot rate them) would hide that cost in the pairs left out."""
+    b, s = np.isnan(baseline), np.isnan(steered)
+    only_steered, only_baseline = int((s & ~b).sum()), int((b & ~s).sum())
+    p = 1.0
+    if only_steered + only_baseline:
+        table = [[int((b & s).sum()), only_baseline], [only_steered, int((~b & ~s).sum())]]
+        p = float(mcnemar(table, exact=True).pvalue)
+    return {"unscored_baseline": int(b.sum()), "unscored_steered": int(s.sum()), "unscored_p": p}
 
 
 FLUENCY = (("fluency_nll", "nll"), ("distinct", "distinct"), ("length", "words"))

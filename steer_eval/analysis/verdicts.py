@@ -8,6 +8,8 @@
    significantly beyond that placebo on the same items; otherwise `inconclusive` (no better than placebo).
 4. `non-inferior`: intelligence tasks only: not worse than the baseline by more than the margin
    (one-sided test, p < alpha).
+   Before 2-3: a generation cell where steering changed how many texts got no usable score (exact McNemar
+   on the unscored texts, p < alpha) is `inconclusive`: the delta sees only the pairs scored in both.
 5. `inconclusive`: not significant and the minimum detectable effect exceeds `inconclusive_mde` (too
    few items to rule out a sizeable effect).
 6. `no detectable effect`: not significant, with the minimum detectable effect reported.
@@ -21,6 +23,7 @@ from typing import Any
 # reasons the report words differently from "too few items" (cards.py, by_vector.py)
 NOTHING_SCORED = "no item was scored"
 NOT_BEYOND_PLACEBO = "significant against the baseline but not beyond the random control"
+UNSCORED_APART = "steering changed how many texts could be scored"
 
 
 def verdict(row: dict[str, Any], settings) -> tuple[str, str]:
@@ -45,6 +48,9 @@ def verdict(row: dict[str, Any], settings) -> tuple[str, str]:
                 f"significant at the original option order; under {row.get('orders')} option-order rotations "
                 f"{'it vanishes' if not same_side else f'{100 * share:.0f}% of it goes'} (letter prior)"
             )
+    unscored = _unscored_apart(row, settings)
+    if significant and unscored:
+        return "inconclusive", unscored
     if significant and wanted < 0:
         return "hurts", f"q = {q:.3g}"
     if significant and wanted > 0:
@@ -59,3 +65,16 @@ def verdict(row: dict[str, Any], settings) -> tuple[str, str]:
     if row.get("mde", math.inf) > settings.inconclusive_mde:
         return "inconclusive", f"minimum detectable effect {row['mde']:.3f} is above {settings.inconclusive_mde:g}"
     return "no detectable effect", f"minimum detectable effect {row['mde']:.3f}"
+
+
+def _unscored_apart(row: dict[str, Any], settings) -> str:
+    """Why a significant generation cell cannot be read off its scored pairs: steering left significantly
+    more (or fewer) texts without a usable score than the unsteered model ('' when it did not)."""
+    p = row.get("unscored_p", math.nan)
+    if not isinstance(p, float) or math.isnan(p) or p >= settings.alpha:
+        return ""
+    steered, baseline = row["unscored_steered"], row["unscored_baseline"]
+    return (
+        f"{UNSCORED_APART}: {steered} steered texts against {baseline} unsteered had no usable score (p = {p:.2g}); "
+        "the change is measured on the texts scored in both only"
+    )
