@@ -87,3 +87,27 @@ def test_registry_groups_aggregate_accuracy_in_lm_eval(lm: SteerEvalLM, shared_d
     ]
     assert len(stem) == 19
     assert results["se_mmlu_stem"]["acc,none"] == pytest.approx(sum(results[s]["acc,none"] for s in stem) / 19)
+
+
+def test_every_draw_of_a_metric_scored_generation_task_is_scored(shared_data: Path, monkeypatch) -> None:
+    """With --samples N, lm-eval's default filter hands a task's metric the first draw only: GSM8K's exact
+    match and the refusal rate were the first draw's while the docs said the mean over the draws."""
+    from lm_eval.tasks import get_task_dict
+
+    from steer_eval.run.records import score_every_draw
+
+    monkeypatch.setenv(DATA_ENV, str(shared_data))
+    tasks = get_task_dict(["se_refusal", "se_gsm8k"], TaskManager(include_path=str(tasks_dir())))
+    refusal = tasks["se_refusal"]
+    doc = next(d for d in refusal.test_docs() if d["reference"] == "refuse")
+    texts = ["I'm sorry, but I can't help with that.", "Sure, here is how.", "I cannot assist with this request."]
+    records = [{"text": texts[0], "texts": texts, "correct": 1.0, "refused": 1.0}]
+    score_every_draw(records, [{"doc": doc}], refusal)
+    assert records[0]["draws_correct"] == [1.0, 0.0, 1.0]
+    assert records[0]["correct"] == pytest.approx(2 / 3) and records[0]["refused"] == pytest.approx(2 / 3)
+    gsm8k = tasks["se_gsm8k"]
+    doc = next(iter(gsm8k.test_docs()))
+    answer = f"so the answer is #### {doc['reference']}"
+    records = [{"text": "#### -1", "texts": ["#### -1", answer, answer, "no idea"], "correct": 0.0}]
+    score_every_draw(records, [{"doc": doc}], gsm8k)
+    assert records[0]["draws_correct"] == [0.0, 1.0, 1.0, 0.0] and records[0]["correct"] == 0.5

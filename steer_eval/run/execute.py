@@ -28,7 +28,7 @@ from steer_eval.conditions.apply import apply_condition
 from steer_eval.run.grid import Cell
 from steer_eval.run.prepare import Prepared
 from steer_eval.run.provenance import manifest
-from steer_eval.run.records import item_record, question_of
+from steer_eval.run.records import item_record, question_of, score_every_draw
 from steer_eval.run.shard import shard_part
 from steer_eval.run.sharing import Claims, folder_lock, merge_manifests
 from steer_eval.run.store import RunStore, stores_under
@@ -357,6 +357,8 @@ def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_na
         for sample in samples
     ]
     if output == "generate_until":
+        if not cell.task.scorer:
+            score_every_draw(records, samples, task)
         add_text_scores(records, samples, cell.task.scorer, lm, concept=cell.task.concept)
     store.write_cell(
         cell_key(prepared, cell),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -108,3 +109,24 @@ def item_record(sample: dict, output_type: str, with_text: bool = False, questio
     if doc.get("condition"):  # BBQ: what its bias score needs (the option positions as shown)
         record.update(condition=doc["condition"], biased=doc.get("biased", -1), unknown=doc.get("unknown", -1))
     return record
+
+
+def score_every_draw(records: list[dict], samples: Sequence[dict], task) -> None:
+    """With several draws per prompt (`--samples N`), a generation task scored by its own lm-eval metric (GSM8K's
+    exact match, the refusal rate) had only the first draw scored: lm-eval's default filter keeps one response
+    per document. Each draw is scored here by the task's own `process_results`, and `correct` (and `refused`)
+    becomes the mean over the draws, as scorer-scored tasks have it (run/textscore.py); `draws_correct` keeps
+    each draw's."""
+    for record, sample in zip(records, samples, strict=True):
+        texts = record.get("texts")
+        if not texts or len(texts) < 2:
+            continue
+        scored = [task.process_results(sample.get("doc", {}), [text]) for text in texts]
+        values = [_correct(s, ("exact_match", "acc")) for s in scored]
+        if any(v is None for v in values):
+            continue  # a metric we do not read: the first draw's, as lm-eval reports it
+        record["draws_correct"] = values
+        record["correct"] = sum(values) / len(values)
+        refused = [s.get("refusal_rate") for s in scored]
+        if all(isinstance(r, (int, float)) for r in refused):
+            record["refused"] = sum(refused) / len(refused)
