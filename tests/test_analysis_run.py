@@ -132,6 +132,14 @@ def test_steerability_of_items_with_known_slopes(tmp_path: Path) -> None:
     assert dose.anti_steerable == pytest.approx(0.25) and dose.steerability_mean == pytest.approx(0.5)
     assert dose.anti_steerable_ci_low < 0.25 < dose.anti_steerable_ci_high
     assert dose.monotonicity_rho == pytest.approx(1.0) and dose.strengths == [-2.0, 0.0, 1.0, 2.0, 4.0]
+    assert dose.strength_points == 5
+    # the baseline and two strengths: rho could only be +-1 or +-0.5, so it is not given
+    few = SyntheticRun(tmp_path / "few")
+    for alpha in (0.0, 1.0, 2.0):
+        few.add(Cell(task, 0, 0) if alpha == 0 else Cell(task, 0, 0, vec, alpha, 1), correct, 0.5 + slopes * alpha)
+    few.finish()
+    dose = analyze(tmp_path / "few").dose.iloc[0]
+    assert np.isnan(dose.monotonicity_rho) and dose.strength_points == 3 and dose.steerability_mean > 0
 
 
 def test_not_a_run_folder(tmp_path: Path) -> None:

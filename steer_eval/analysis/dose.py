@@ -2,7 +2,8 @@
 of its propensity over the strengths of a series (a vector at one layer, position mode, task, few-shot and
 option order; the unsteered baseline is strength 0); items with a negative slope are anti-steerable
 (share with a Wilson interval; "negative" is relative to the vector's own direction, whatever the task
-wants); monotonicity is Spearman's rho between strength and mean propensity.
+wants); monotonicity is Spearman's rho between strength and mean propensity, over at least 4 strengths (the
+baseline's 0 included: with fewer, rho can take only the values +-1 or +-0.5 and says nothing).
 The breakdown strength of a capability is the smallest strength whose verdict is `hurts`."""
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import proportion_confint
 
 from steer_eval.analysis.load import CellData
+
+MIN_RHO_POINTS = 4  # strengths, the baseline's 0 included, below which monotonicity is not computed
 
 
 def dose_rows(
@@ -44,12 +47,13 @@ def dose_rows(
         anti = int((slopes < 0).sum())
         low, high = proportion_confint(anti, len(slopes), alpha=1 - level, method="wilson")
         means = y.mean(axis=1)
-        if np.ptp(means) == 0:
-            rho = math.nan  # a flat series has no direction (and Spearman's rho is undefined for it)
-        elif len(alphas) > 2:
-            rho = float(scipy_stats.spearmanr(alphas, means).statistic)
+        points = len(set(alphas.tolist()))
+        if np.ptp(means) == 0 or points < MIN_RHO_POINTS:
+            # a flat series has no direction (and Spearman's rho is undefined for it); with two points rho is
+            # +-1 by construction and with three it can only be +-0.5 or +-1: no evidence of monotonicity
+            rho = math.nan
         else:
-            rho = math.copysign(1.0, means[-1] - means[0])
+            rho = float(scipy_stats.spearmanr(alphas, means).statistic)
         rows.append(
             {
                 "task": task,
@@ -63,6 +67,7 @@ def dose_rows(
                 "strengths": alphas.tolist(),
                 "mean_propensity": means.tolist(),
                 "n_items": int(usable.sum()),
+                "strength_points": points,
                 "steerability_mean": float(slopes.mean()),
                 "steerability_median": float(np.median(slopes)),
                 "steerability_q25": float(np.quantile(slopes, 0.25)),

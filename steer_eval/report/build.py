@@ -10,6 +10,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from steer_eval.analysis.api import Analysis, Settings, analyze
+from steer_eval.analysis.dose import MIN_RHO_POINTS
 from steer_eval.analysis.summary import plain_words
 from steer_eval.analysis.views import main as main_view
 from steer_eval.atomic import atomic_path
@@ -192,7 +193,11 @@ def render(analysis: Analysis) -> str:
                 "n_items": r["n_items"],
                 "slope": _fmt(r["steerability_mean"]),
                 "anti": _share(r["anti_steerable"], r["anti_steerable_ci_low"], r["anti_steerable_ci_high"]),
-                "rho": _fmt(r["monotonicity_rho"], 2),
+                "rho": f"{_fmt(r['monotonicity_rho'], 2)} over {r['strength_points']} strengths"
+                if pd.notna(r["monotonicity_rho"])
+                else f"not computed ({r['strength_points']} strengths)"
+                if r["strength_points"] < MIN_RHO_POINTS
+                else "flat",
             }
             for _, r in dose.head(MAX_TABLE_ROWS).iterrows()
         ]
