@@ -78,3 +78,14 @@ def test_a_vector_far_beyond_every_draw_still_helps(tmp_path: Path) -> None:
     five = _run(tmp_path / "five", 5, 0.30, [0.0, 0.02, -0.02, 0.01, -0.01])
     assert five["verdict"] == "helps" and five["vs_placebo_p"] < 0.01
     assert five["vs_placebo_delta"] == pytest.approx(five["delta"] - np.mean([0.0, 0.02, -0.02, 0.01, -0.01]), abs=0.02)
+
+
+@pytest.mark.parametrize(("controls", "warned"), [("random:3", True), ("random:5", False), ("random:1", False)])
+def test_two_to_four_draws_get_a_note_on_the_tests_level(
+    mood_vector: Path, tmp_path: Path, capsys, controls: str, warned: bool
+) -> None:
+    code = main(["--model", "demo", "--vectors", str(mood_vector), "--tasks", "demo_sentiment", "--controls",
+                 controls, "--output", str(tmp_path / "run"), "--dry-run"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0
+    assert ("3 placebo draws per vector: the test of a vector against their spread" in err) is warned, err

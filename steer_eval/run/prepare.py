@@ -148,6 +148,12 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
     conditions, condition_notes = task_conditions(tasks, config)
     cells = plan(tasks, plans, config.fewshot, config.option_orders, arms, conditions)
     notes = warnings + format_notes + notes + option_order_notes(tasks, config) + condition_notes
+    if 1 < config.placebo_draws < 5:  # the placebo's spread rests on N - 1 degrees of freedom
+        notes.append(
+            f"{config.placebo_draws} placebo draws per vector: the test of a vector against their spread calls a "
+            "vector no better than a random direction significant more often than 5% (about 12% with 2 draws, 8% "
+            "with 3, in simulation); 5 or more (--controls random:5, the default) hold the level"
+        )
     return Prepared(config, path, model_map, vectors, tasks, cells, notes, plans, selections, pair_records)
 
 
