@@ -59,7 +59,11 @@ class SyntheticRun:
         key = cell.key(self.model, None, None, 0)
         identity = cell.identity(self.model, None, None, 0)
         content = {"cell": cell.describe(), "identity": identity, "metrics": {}, "seconds": 0.0}
-        self.store.write_cell(key, {**content, "records": records(correct, propensity, questions=questions)})
+        rows = records(correct, propensity, questions=questions)
+        if cell.task.scorer:  # a generation cell: its scorer's score is the measure (None: a text it could not score)
+            for row, value in zip(rows, correct, strict=True):
+                row["score"] = None if np.isnan(value) else float(value)
+        self.store.write_cell(key, {**content, "records": rows})
         self.keys.append(key)
         if cell.vector is not None:
             self.vectors[cell.vector.label] = {**asdict(cell.vector), "content_sha256": cell.vector.sha256}

@@ -89,3 +89,33 @@ def test_two_to_four_draws_get_a_note_on_the_tests_level(
     err = capsys.readouterr().err
     assert code == 0
     assert ("3 placebo draws per vector: the test of a vector against their spread" in err) is warned, err
+
+
+def test_a_placebo_that_cannot_be_compared_keeps_a_vector_from_helps(tmp_path: Path) -> None:
+    """Two of five random draws wrecked nearly every text (no score): the comparison asked for items scored in
+    every draw, found none, and was skipped, and the vector was judged `helps` on the baseline alone, at the
+    very strength where its placebo fell out."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(1)
+    task = replace(task_ref("mood_gen"), output="generate_until", scorer="demo_mood")
+    base = (rng.random(200) < 0.3).astype(float)
+    wrecked = np.where(rng.random(200) < 0.9, np.nan, base)  # the few texts left read like the baseline
+
+    def analysed(root: Path, draws: list[np.ndarray]) -> dict:
+        run = SyntheticRun(root)
+        run.add(Cell(task, 0, 0), base)
+        run.add(Cell(task, 0, 0, vector_ref("v.safetensors"), 4.0, 1), _shifted(base, rng, 0.4))
+        for k, outcome in enumerate(draws):
+            run.add(Cell(task, 0, 0, vector_ref(f"random(v, seed {k})", control_of="v.safetensors"), 4.0, 1), outcome)
+        run.finish()
+        effects = analyze(root).effects
+        return effects[effects["vector"] == "v.safetensors"].iloc[0].to_dict()
+
+    plain = [_shifted(base, rng, 0.02) for _ in range(3)]
+    # the draws that kept their texts are still a placebo: compared on the items each scored
+    row = analysed(tmp_path / "some", [*plain, wrecked, wrecked.copy()])
+    assert row["verdict"] == "helps" and row["vs_placebo_p"] < 0.05, row
+    # no draw scored enough texts: not `helps`, and the reason says why
+    row = analysed(tmp_path / "none", [np.full(200, np.nan), np.full(200, np.nan)])
+    assert row["verdict"] == "inconclusive" and "its placebo could not be compared" in row["verdict_reason"], row

@@ -9,7 +9,7 @@ import math
 import pandas as pd
 
 from steer_eval.analysis.saturation import is_saturated
-from steer_eval.analysis.verdicts import NOT_BEYOND_PLACEBO, NOTHING_SCORED, UNSCORED_APART
+from steer_eval.analysis.verdicts import NOT_BEYOND_PLACEBO, NOTHING_SCORED, PLACEBO_NOT_COMPARED, UNSCORED_APART
 from steer_eval.analysis.views import main as main_view
 
 
@@ -87,6 +87,10 @@ def vector_sentences(effects: pd.DataFrame) -> list[str]:
             unscored = cells[reasons.str.startswith(NOTHING_SCORED)]
             if len(unscored):
                 parts.append(f"nothing scored on {task}{_at(unscored)} (no text got a usable score: judge_missing)")
+            uncompared = cells[reasons.str.startswith(PLACEBO_NOT_COMPARED)]
+            if len(uncompared) and not verdicts.isin(["helps", "hurts"]).any():
+                parts.append(f"moves {task}{_at(uncompared)} but cannot be set against its placebo (the random "
+                             "draws left too few texts scored)")  # fmt: skip
             apart = cells[reasons.str.startswith(UNSCORED_APART)]
             if len(apart):
                 row = apart.iloc[0]

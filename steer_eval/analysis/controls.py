@@ -47,15 +47,17 @@ def placebo_rows(
         if not draws:
             continue
         base = (baselines or {}).get(cell.group)
+        compared = None
         if len(draws) == 1:
             compared = against(draws[0], cell, rng, settings, "vs_placebo_")
             if compared is not None:
-                out[cell.key] = {"placebo_cell": draws[0].key, "placebo_steered": compared.pop("reference"),
-                                 "placebo_draws": 1, **compared, **_spread(draws, base)}  # fmt: skip
+                compared = {"placebo_steered": compared.pop("reference"), "placebo_draws": 1, **compared,
+                            **_spread(draws, base)}  # fmt: skip
         elif base is not None:
             compared = against_draws(draws, cell, base, settings)
-            if compared is not None:
-                out[cell.key] = {"placebo_cell": draws[0].key, **compared}
+        # a placebo the run has but that cannot be compared (its texts unscorable) is said, never skipped:
+        # without it a cell would be judged `helps` on the baseline alone
+        out[cell.key] = {"placebo_cell": draws[0].key, **(compared or {"placebo_missing": len(draws)})}
     return out
 
 
@@ -77,12 +79,18 @@ def against_draws(draws: list[CellData], cell: CellData, base: CellData, setting
         check_paired(base, draw)
     check_paired(base, cell)
     measured = ~np.isnan(base.correct) & ~np.isnan(cell.correct)
-    measured &= np.all([~np.isnan(d.correct) for d in draws], axis=0)
-    n, count = int(measured.sum()), len(draws)
-    if n < 2:
+    # each draw's effect on the items it scored (a draw that wrecks most texts must not take every item out of
+    # the comparison with it); draws with fewer than 2 such items are left out, and at least 2 must remain
+    usable = [d for d in draws if int((measured & ~np.isnan(d.correct)).sum()) >= 2]
+    n, count = int(measured.sum()), len(usable)
+    if n < 2 or count < 2:
         return None
     own = cell.correct[measured] - base.correct[measured]
-    effects = np.array([(d.correct[measured] - base.correct[measured]).mean() for d in draws])
+    effects = []
+    for draw in usable:
+        both = measured & ~np.isnan(draw.correct)
+        effects.append((draw.correct[both] - base.correct[both]).mean())
+    effects = np.array(effects)
     difference = float(own.mean() - effects.mean())
     placebo_var = float(effects.var(ddof=1)) * (1 + 1 / count)
     own_var = float(own.var(ddof=1)) / n
@@ -95,7 +103,7 @@ def against_draws(draws: list[CellData], cell: CellData, base: CellData, setting
         p = float(2 * scipy_stats.t.sf(abs(difference) / scale, df))
         half = float(scipy_stats.t.ppf(0.5 + settings.level / 2, df)) * scale
     return {
-        "placebo_steered": float(np.mean([d.correct[measured].mean() for d in draws])),
+        "placebo_steered": float(np.mean([np.nanmean(d.correct[measured]) for d in usable])),
         "placebo_draws": count,
         "placebo_delta_low": float(effects.min()),
         "placebo_delta_high": float(effects.max()),

@@ -5,7 +5,8 @@
    (letter share >= 0.5): a letter prior, not the behaviour.
 2. `hurts`: q < alpha and the change goes against the task's wanted direction.
 3. `helps`: q < alpha, in the wanted direction, and (when the run has a random control for the vector)
-   significantly beyond that placebo on the same items; otherwise `inconclusive` (no better than placebo).
+   significantly beyond that placebo on the same items; otherwise `inconclusive` (no better than placebo, or
+   a placebo the run has that could not be compared: its texts left too few scored).
 4. `non-inferior`: intelligence tasks only: not worse than the baseline by more than the margin
    (one-sided test, p < alpha).
    Before 2-3: a generation cell where steering changed how many texts got no usable score (exact McNemar
@@ -24,6 +25,7 @@ from typing import Any
 NOTHING_SCORED = "no item was scored"
 NOT_BEYOND_PLACEBO = "significant against the baseline but not beyond the random control"
 UNSCORED_APART = "steering changed how many texts could be scored"
+PLACEBO_NOT_COMPARED = "significant against the baseline, but its placebo could not be compared"
 
 
 def verdict(row: dict[str, Any], settings) -> tuple[str, str]:
@@ -54,6 +56,11 @@ def verdict(row: dict[str, Any], settings) -> tuple[str, str]:
     if significant and wanted < 0:
         return "hurts", f"q = {q:.3g}"
     if significant and wanted > 0:
+        if row.get("placebo_missing"):
+            return "inconclusive", (
+                f"{PLACEBO_NOT_COMPARED}: its {int(row['placebo_missing'])} same-norm random draw(s) left too few "
+                "texts scored to compare with"
+            )
         p_placebo = row.get("vs_placebo_p", math.nan)
         if not math.isnan(p_placebo) and not (
             p_placebo < settings.alpha and row["desired_sign"] * row["vs_placebo_delta"] > 0

@@ -13,7 +13,7 @@ import re
 import pandas as pd
 
 from steer_eval.analysis.targets import target_task
-from steer_eval.analysis.verdicts import NOT_BEYOND_PLACEBO, NOTHING_SCORED, UNSCORED_APART
+from steer_eval.analysis.verdicts import NOT_BEYOND_PLACEBO, NOTHING_SCORED, PLACEBO_NOT_COMPARED, UNSCORED_APART
 from steer_eval.analysis.views import main as main_view
 from steer_eval.report.cells_table import flag as _flag
 
@@ -78,6 +78,9 @@ def _headline(row: pd.Series, selected: bool) -> str:
         words = f"only looks like a gain on {row['task']} ({_points(gain, low, high)}{at}): an option-order artifact"
     elif verdict == "inconclusive" and reason.startswith(NOTHING_SCORED):
         words = f"cannot tell on {row['task']}{at}: {reason}"
+    elif verdict == "inconclusive" and reason.startswith(PLACEBO_NOT_COMPARED):
+        why = reason[len(PLACEBO_NOT_COMPARED) + 2 :]
+        words = f"cannot tell on {row['task']}{at}: it moves it {_points(gain, low, high)}, but {why}"
     elif verdict == "inconclusive" and reason.startswith(UNSCORED_APART):
         words = f"cannot tell on {row['task']}{at} ({_points(gain, low, high)} on the texts scored in both): {reason}"
     elif verdict == "inconclusive" and reason.startswith(NOT_BEYOND_PLACEBO):
