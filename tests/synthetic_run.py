@@ -62,7 +62,7 @@ class SyntheticRun:
         rows = records(correct, propensity, questions=questions)
         if cell.task.scorer:  # a generation cell: its scorer's score is the measure (None: a text it could not score)
             for row, value in zip(rows, correct, strict=True):
-                row["score"] = None if np.isnan(value) else float(value)
+                row.update(score=None if np.isnan(value) else float(value), nll=None, distinct2=None, words=None)
         self.store.write_cell(key, {**content, "records": rows})
         self.keys.append(key)
         if cell.vector is not None:

@@ -150,3 +150,29 @@ def test_runs_are_compared_cell_for_cell_with_the_same_fewshot(tmp_path: Path) -
     assert main(["compare", *folders, "--output", str(tmp_path / "cmp")]) == 0
     versus = pd.DataFrame(json.loads((tmp_path / "cmp" / "comparison.json").read_text())["versus"])
     assert sorted(versus["fewshot"]) == [0, 5] and (versus["difference"].abs() < 1e-9).all(), versus
+
+
+def test_free_text_runs_with_another_scorer_are_not_paired_as_one_measurement(tmp_path: Path) -> None:
+    """The same texts read by a lexicon in one run and by a classifier in the other: compare paired them and
+    called the change of scorer a significant -50-point regression."""
+    from dataclasses import replace
+
+    import numpy as np
+    from synthetic_run import SyntheticRun, task_ref, vector_ref
+
+    from steer_eval.run.grid import Cell
+
+    rng = np.random.default_rng(0)
+    base = (rng.random(200) < 0.4).astype(float)
+    folders = []
+    for name, scorer, steered in (("lexicon", "demo_mood", np.ones(200)), ("classifier", "classifier:x:pos", base)):
+        task = replace(task_ref("mood_gen"), output="generate_until", scorer=scorer)
+        run = SyntheticRun(tmp_path / name)
+        run.add(Cell(task, 0, 0), base)
+        run.add(Cell(task, 0, 0, vector_ref("v.safetensors"), 1.0, 1), steered)
+        run.finish()
+        folders.append(str(tmp_path / name))
+    assert main(["compare", *folders, "--output", str(tmp_path / "cmp")]) == 0
+    payload = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert payload["versus"] == []
+    assert any("mood_gen is measured differently across runs" in note for note in payload["notes"]), payload["notes"]

@@ -54,7 +54,7 @@ def compare_runs(paths: list[str | Path], settings: Settings | None = None) -> C
         methods = {
             name: (info or {}).get("method") or "" for name, info in analysis.manifest.get("vectors", {}).items()
         }
-        frame = tables.effect_rows(label, model, analysis.effects, methods)
+        frame = tables.effect_rows(label, model, analysis.effects, methods, analysis.manifest.get("decoding"))
         cells[label] = {c.key: c for c in loaded[1]}
         runs.append({"label": label, "path": str(path), "model": model, "revision": about.get("revision"),
                      "cells": len(frame)})  # fmt: skip
@@ -64,6 +64,12 @@ def compare_runs(paths: list[str | Path], settings: Settings | None = None) -> C
     versus = tables.versus_rows(effects, cells, runs[0]["label"], settings.level)
     tables.correct(versus, settings.correction, settings.alpha)
     notes = []
+    text = effects[effects["scorer"].notna()]
+    for task, rows in text.groupby("task"):
+        measured = sorted(set(rows["scorer"].astype(str) + ", " + rows["decoding"].astype(str)))
+        if len(measured) > 1:  # another scorer or decoding is another measurement: those cells are not compared
+            notes.append(f"{task} is measured differently across runs ({'; '.join(measured)}): only cells measured "
+                         "alike are set against each other")  # fmt: skip
     if len({r["model"] for r in runs}) < len(runs):
         notes.append("some runs share a model: they differ in vectors, data or settings, not in the model")
     return Comparison(

@@ -27,18 +27,25 @@ from steer_eval.analysis.stats import adjusted, paired_continuous
 from steer_eval.analysis.views import main
 
 # what makes two runs' cells the same intervention (the main view already holds one condition and option order)
-KEY = ["vector", "task", "alpha", "layer", "positions", "fewshot"]
+# and, for free text, what read the behaviour from the text and how the text was decoded: another scorer or
+# sampling instead of greedy decoding is another measurement, not a change of effect
+KEY = ["vector", "task", "alpha", "layer", "positions", "fewshot", "scorer", "decoding"]
 
 
-def effect_rows(label: str, model: str, effects: pd.DataFrame, methods: dict[str, str]) -> pd.DataFrame:
+def effect_rows(
+    label: str, model: str, effects: pd.DataFrame, methods: dict[str, str], decoding: dict | None = None
+) -> pd.DataFrame:
     rows = effects[main(effects) & ~effects["is_control"].astype(bool) & effects["arm"].isna()].copy()
     rows.insert(0, "run", label)
     rows.insert(1, "model", model)
+    samples = int((decoding or {}).get("samples") or 1)
+    drawn = "greedy" if samples <= 1 else f"{samples} draws at temperature {(decoding or {}).get('temperature')}"
+    rows["decoding"] = np.where(rows["scorer"].notna(), drawn, "")  # only text is decoded
     rows["method"] = rows["vector"].map(methods).fillna("")
     rows["gain"] = rows["delta"] * rows["desired_sign"]
     keep = ["run", "model", "vector", "method", "built_for", "task", "family", "kind", "alpha", "layer", "positions",
-            "fewshot", "selected", "n", "baseline", "steered", "delta", "ci_low", "ci_high", "q_value", "verdict",
-            "gain", "cell", "baseline_cell"]  # fmt: skip
+            "fewshot", "scorer", "decoding", "selected", "n", "baseline", "steered", "delta", "ci_low", "ci_high",
+            "q_value", "verdict", "gain", "cell", "baseline_cell"]  # fmt: skip
     return rows[keep].reset_index(drop=True)
 
 
@@ -77,6 +84,7 @@ def versus_rows(effects: pd.DataFrame, cells: dict[str, dict[str, CellData]], re
             {
                 "vector": other["vector"], "task": other["task"], "alpha": other["alpha"],
                 "positions": other["positions"], "layer": other["layer"], "fewshot": other["fewshot"],
+                "scorer": other["scorer"], "decoding": other["decoding"],
                 "reference": reference, "reference_model": mine["model"],
                 "run": other["run"], "model": other["model"], "reference_delta": mine["delta"],
                 "delta": other["delta"], "difference": difference, "ci_low": float(low), "ci_high": float(high),
