@@ -152,7 +152,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-prefix-reuse",
         dest="prefix_reuse",
         action="store_false",
-        help="score every cell with full forward passes (same numbers, slower; for timing and diagnosis)",
+        help="score every cell with full forward passes, and let each generation setting encode its own prompts "
+        "(same numbers, slower; for timing and diagnosis)",
     )
     run.add_argument("--model-args", help="extra lm-eval model args, e.g. parallelize=True,trust_remote_code=True")
     run.add_argument("--data-dir", dest="run_data_dir", help="folder with the datasets (default: $STEER_EVAL_DATA)")

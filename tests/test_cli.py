@@ -162,3 +162,12 @@ def test_a_run_whose_manifest_was_damaged_resumes_keeping_its_cells(mood_vector:
     assert "manifest.json was damaged (not valid JSON) and is rewritten" in err, err
     assert {p.name: p.stat().st_mtime_ns for p in (run / "cells").glob("*.json")} == cells  # none recomputed
     assert json.loads((run / "manifest.json").read_text())["grid"]["cells"]
+
+
+def test_samples_on_tasks_that_do_not_generate_get_a_note(mood_vector: Path, tmp_path: Path, capsys) -> None:
+    argv = ["--model", "demo", "--vectors", str(mood_vector), "--tasks", "demo_sentiment", "--samples", "4",
+            "--temperature", "0.7", "--output", str(tmp_path / "run"), "--dry-run"]  # fmt: skip
+    assert main(argv) == 0
+    assert "--samples 4 draws texts, and none of these tasks generates: it changes nothing" in capsys.readouterr().err
+    assert main([*argv[:5], "demo_mood_gen", *argv[6:]]) == 0
+    assert "none of these tasks generates" not in capsys.readouterr().err

@@ -84,6 +84,7 @@ def load_lm(prepared: Prepared):
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")
     lm = SteerEvalLM(**args)
     lm.prefix_reuse = config.prefix_reuse
+    lm.share_prompt_cache = config.prefix_reuse  # generation's counterpart: each setting encodes its own prompt
     return lm
 
 

@@ -148,6 +148,8 @@ def prepare(config: RunConfig, progress: bool = True) -> Prepared:
     conditions, condition_notes = task_conditions(tasks, config)
     cells = plan(tasks, plans, config.fewshot, config.option_orders, arms, conditions)
     notes = warnings + format_notes + notes + option_order_notes(tasks, config) + condition_notes
+    if config.samples > 1 and not any(task.output == "generate_until" for task in tasks):
+        notes.append(f"--samples {config.samples} draws texts, and none of these tasks generates: it changes nothing")
     if 1 < config.placebo_draws < 5:  # the placebo's spread rests on N - 1 degrees of freedom
         notes.append(
             f"{config.placebo_draws} placebo draws per vector: the test of a vector against their spread calls a "
