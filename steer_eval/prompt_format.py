@@ -25,6 +25,15 @@ class PromptFormat:
     def plain(self) -> bool:
         return not self.chat_template and not self.system_instruction
 
+    @property
+    def lmeval_system_instruction(self) -> str | None:
+        """The system instruction as lm-eval is given it: without a chat template lm-eval puts it straight
+        before the prompt, so it carries the blank line `render` puts there (else the two run together,
+        "mood : happyuser : ...", and runs see other prompts than vector building did)."""
+        if self.system_instruction and not self.chat_template:
+            return self.system_instruction + PLAIN_DELIMITER
+        return self.system_instruction
+
     def describe(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -102,3 +102,19 @@ def test_a_chat_template_the_model_lacks_is_one_line(demo_dir: Path, tmp_path: P
     assert _run(demo_dir, vector, tmp_path / "r", "--apply-chat-template") == EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "has no chat template" in err[0]
+
+
+def test_a_plain_system_instruction_reaches_a_run_as_vector_building_renders_it(
+    demo_dir: Path, mood_vector: Path, tmp_path: Path
+) -> None:
+    """Without a chat template lm-eval puts the system instruction straight before the prompt: runs saw
+    'mood : happyuser : ...' while vector building (PromptFormat.render) saw 'mood : happy\\n\\nuser : ...'."""
+    out = tmp_path / "run"
+    args = ["--model", "demo", "--vectors", str(mood_vector), "--tasks", "demo_mood_gen", "--alphas", "1",
+            "--limit", "4", "--device", "cpu", "--system-instruction", HAPPY, "--output", str(out)]  # fmt: skip
+    assert main(args) == 0
+    cells = [json.loads(p.read_text()) for p in (out / "cells").glob("*.json")]
+    prompts = [r["prompt"] for c in cells for r in c["records"] if r.get("prompt")]
+    assert prompts and all(p.startswith(f"{HAPPY}\n\n") for p in prompts), prompts[:2]
+    first = prompts[0][len(HAPPY) + 2 :]
+    assert prompts[0] == PromptFormat(system_instruction=HAPPY).render(None, first)

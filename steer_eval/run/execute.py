@@ -345,7 +345,7 @@ def _run_cell(prepared: Prepared, store: RunStore, lm, evaluate, loaded, task_na
     shown = prepared.config.prompt_format
     out = evaluate(
         lm=lm, task_dict=loaded, limit=prepared.config.limit, log_samples=True, bootstrap_iters=0,
-        apply_chat_template=shown.chat_template, system_instruction=shown.system_instruction,
+        apply_chat_template=shown.chat_template, system_instruction=shown.lmeval_system_instruction,
     )  # fmt: skip
     seconds = time.perf_counter() - start
     if out is None:  # data parallel (accelerate launch): every rank computes, rank 0 gathers and writes
