@@ -494,3 +494,28 @@ def test_the_free_text_section_shows_the_prompts_whose_scores_the_vectors_moved(
     steered = cell("v", ["a . ", "b !", "c .", "e ."], [0, 0, 1, 0])  # i0 spacing only, i1 text, i2 and i3 scores
     rows = free_text_rows([base, steered], {}, {}, per_task=3)
     assert sorted({row["item_id"] for row in rows}) == ["i1", "i2", "i3"], rows
+
+
+def test_degenerate_text_is_named_as_a_fluency_cost_even_where_nothing_was_scored() -> None:
+    """A vector writing "bugs . bugs . bugs ." at its strength 4: nothing scored (inconclusive), +8.8 nats per
+    token, distinct-2 -0.5, and the vector's sentence said only 'nothing scored (... judge_missing)'."""
+    from steer_eval.analysis.by_vector import vector_sentences
+    from steer_eval.analysis.verdicts import NOTHING_SCORED
+
+    base = {"vector": "v.safetensors", "task": "demo_mood_gen", "is_control": False, "option_order": 0,
+            "condition": "", "arm": None, "layer": 1.0, "positions": "generated", "fewshot": 0, "kind": "behavior",
+            "target_is_desired": True, "desired_sign": 1, "selected": False, "delta": 0.02, "ci_low": -0.1,
+            "ci_high": 0.14, "verdict": "no detectable effect",
+            "verdict_reason": "minimum detectable effect 0.08"}  # fmt: skip
+    rows = pd.DataFrame([
+        {**base, "alpha": 1.0, "fluency_nll_delta": 0.1, "fluency_nll_ci_low": -0.05, "distinct_delta": 0.0},
+        {**base, "alpha": 4.0, "delta": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
+         "verdict": "inconclusive", "verdict_reason": f"{NOTHING_SCORED}: ...", "fluency_nll_delta": 8.8,
+         "fluency_nll_ci_low": 7.9, "distinct_delta": -0.5},
+    ])  # fmt: skip
+    (line,) = vector_sentences(rows)
+    assert "its text on demo_mood_gen grows less fluent at strength 4 (up to +8.80 nats per token" in line, line
+    assert "distinct-2 -0.50" in line and "no detectable effect on demo_mood_gen" not in line
+    # no significant cost: no such words
+    (line,) = vector_sentences(rows.iloc[:1])
+    assert "less fluent" not in line and "no detectable effect on demo_mood_gen" in line

@@ -28,6 +28,22 @@ def _at(rows: pd.DataFrame) -> str:
     return "" if (rows["alpha"] == 0).all() else f" at strength {_strengths(rows)}"
 
 
+def _fluency_cost(cells: pd.DataFrame) -> str:
+    """Where its text grows significantly less fluent (the unsteered model's NLL per token rises, the interval
+    above 0): the largest such cost, in words. Degenerate text ("bugs . bugs . bugs .") is a cost even where
+    no behaviour score could be read from it."""
+    if "fluency_nll_ci_low" not in cells:
+        return ""
+    costly = cells[cells["fluency_nll_ci_low"].astype(float) > 0]
+    if costly.empty:
+        return ""
+    worst = costly.loc[costly["fluency_nll_delta"].astype(float).idxmax()]
+    distinct = worst.get("distinct_delta", math.nan)
+    repeats = f", distinct-2 {distinct:+.2f}" if not pd.isna(distinct) else ""
+    return (f"its text on {worst['task']} grows less fluent{_at(costly)} (up to {worst['fluency_nll_delta']:+.2f} "
+            f"nats per token under the unsteered model{repeats})")  # fmt: skip
+
+
 def _representative(rows: pd.DataFrame) -> pd.Series:
     """The cell a reader should see first: the validation-selected one if among them, else the largest."""
     if "selected" in rows and rows["selected"].fillna(False).astype(bool).any():
@@ -86,7 +102,8 @@ def vector_sentences(effects: pd.DataFrame) -> list[str]:
                 parts.append(_like_placebo(like_placebo))
             unscored = cells[reasons.str.startswith(NOTHING_SCORED)]
             if len(unscored):
-                parts.append(f"nothing scored on {task}{_at(unscored)} (no text got a usable score: judge_missing)")
+                parts.append(f"nothing scored on {task}{_at(unscored)} (no text got a usable score; judge_missing in "
+                             "effects.csv)")  # fmt: skip
             uncompared = cells[reasons.str.startswith(PLACEBO_NOT_COMPARED)]
             if len(uncompared) and not verdicts.isin(["helps", "hurts"]).any():
                 parts.append(f"moves {task}{_at(uncompared)} but cannot be set against its placebo (the random "
@@ -108,7 +125,10 @@ def vector_sentences(effects: pd.DataFrame) -> list[str]:
                 parts.append(_helps(cells[verdicts == "helps"]))
             if (verdicts == "hurts").any() and not _off_target(cells):
                 parts.append(_hurts(cells[verdicts == "hurts"]))
-            if verdicts.isin(["no detectable effect", "non-inferior"]).all():
+            cost = _fluency_cost(cells)
+            if cost:
+                parts.append(cost)
+            if verdicts.isin(["no detectable effect", "non-inferior"]).all() and not cost:
                 quiet.append(task)
         layer = rows["layer"].dropna()
         head = f"{vector}" + (f" (layer {int(layer.iloc[0])})" if len(layer) and layer.nunique() == 1 else "")
