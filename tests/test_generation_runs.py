@@ -305,6 +305,11 @@ def test_prompting_and_demonstrations_are_rival_arms_in_the_same_table(generatio
     assert honest.verdict == "helps"
     summary = json.loads((generation_run / "results.json").read_text())
     assert summary["verdict_counts"]
+    # a vector with the instruction is read beside what the instruction does alone
+    from steer_eval.analysis.by_vector import vector_sentences
+
+    line = next(s for s in vector_sentences(effects) if s.startswith("planted-mood.safetensors+prompt:happy"))
+    assert "prompt:happy alone moves demo_mood_gen +" in line and "(helps)" in line, line
 
 
 def test_the_summary_answers_whether_a_vector_beats_asking(generation_run: Path) -> None:

@@ -44,6 +44,20 @@ def _fluency_cost(cells: pd.DataFrame) -> str:
             f"nats per token under the unsteered model{repeats})")  # fmt: skip
 
 
+def _prompt_alone(effects: pd.DataFrame, vector: str, rows: pd.DataFrame) -> str:
+    """For VECTOR+prompt:NAME, what the instruction does on its own on the same tasks: a gain of the pair is
+    the vector's only beyond that (a vector that hurts alone still "helps" beside an instruction that helps)."""
+    if "+prompt:" not in vector:
+        return ""
+    arm = "prompt:" + vector.split("+prompt:", 1)[1]
+    words = []
+    for task in dict.fromkeys(rows["task"]):
+        own = effects[(effects["vector"] == arm) & (effects["task"] == task)]
+        if len(own):
+            words.append(f"{arm} alone moves {task} {_points(own.iloc[0])} ({own.iloc[0]['verdict']})")
+    return "; ".join(words)
+
+
 def _representative(rows: pd.DataFrame) -> pd.Series:
     """The cell a reader should see first: the validation-selected one if among them, else the largest."""
     if "selected" in rows and rows["selected"].fillna(False).astype(bool).any():
@@ -130,6 +144,9 @@ def vector_sentences(effects: pd.DataFrame) -> list[str]:
                 parts.append(cost)
             if verdicts.isin(["no detectable effect", "non-inferior"]).all() and not cost:
                 quiet.append(task)
+        alone = _prompt_alone(mine, str(vector), rows)
+        if alone:
+            parts.append(alone)
         layer = rows["layer"].dropna()
         head = f"{vector}" + (f" (layer {int(layer.iloc[0])})" if len(layer) and layer.nunique() == 1 else "")
         if quiet:
