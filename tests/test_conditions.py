@@ -222,7 +222,7 @@ def test_a_rival_arms_heterogeneity_row_has_no_nan_position() -> None:
 
     row = {"task": "t", "vector": "prompt:happy", "alpha": 0.0, "positions": float("nan"), "factor": "pressure",
            "levels": ["none", "opposite"], "effects": [0.5, 0.65], "n": 12, "worst_level": "none", "p_value": 0.4,
-           "q_value": 0.8}  # fmt: skip
+           "q_value": 0.8, "is_control": False}  # fmt: skip
     empty = pd.DataFrame()
     analysis = SimpleNamespace(effects=empty, robustness=empty, transfer=empty, heterogeneity=pd.DataFrame([row]))
     (test,) = section(analysis)["tests"]

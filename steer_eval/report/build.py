@@ -142,6 +142,14 @@ def _cards(analysis: Analysis, mine: pd.DataFrame, words: list[str]) -> list[dic
     return out
 
 
+def _rho(row: pd.Series) -> str:
+    """Monotonicity in words: rho over how many strengths, or why there is none."""
+    points = row["strength_points"]
+    if pd.notna(row["monotonicity_rho"]):
+        return f"{_fmt(row['monotonicity_rho'], 2)} over {points} strengths"
+    return f"not computed ({points} strengths)" if points < MIN_RHO_POINTS else "flat"
+
+
 def render(analysis: Analysis) -> str:
     effects = analysis.effects
     mine = effects[(~effects["is_control"]) & main_view(effects)]
@@ -193,11 +201,7 @@ def render(analysis: Analysis) -> str:
                 "n_items": r["n_items"],
                 "slope": _fmt(r["steerability_mean"]),
                 "anti": _share(r["anti_steerable"], r["anti_steerable_ci_low"], r["anti_steerable_ci_high"]),
-                "rho": f"{_fmt(r['monotonicity_rho'], 2)} over {r['strength_points']} strengths"
-                if pd.notna(r["monotonicity_rho"])
-                else f"not computed ({r['strength_points']} strengths)"
-                if r["strength_points"] < MIN_RHO_POINTS
-                else "flat",
+                "rho": _rho(r),
             }
             for _, r in dose.head(MAX_TABLE_ROWS).iterrows()
         ]

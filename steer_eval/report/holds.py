@@ -104,7 +104,7 @@ def section(analysis) -> dict:
     rows = analysis.robustness.to_dict("records") if len(analysis.robustness) else []
     tests = analysis.heterogeneity
     if len(tests):  # placebo draws' rows stay in results.json: the table is about what a user steers with
-        tests = tests[~tests.get("is_control", pd.Series(False, index=tests.index)).astype(bool)].sort_values("q_value")
+        tests = tests[~tests["is_control"].astype(bool)].sort_values("q_value")
     return {
         "words": [holds_words(row) for row in rows[:MAX_LINES]],
         "conditions": condition_figure(effects) if rows else None,
